@@ -1,0 +1,45 @@
+"""Shared pytest configuration for the parity suite.
+
+Hypothesis profiles
+-------------------
+``ci`` (the default) keeps the whole suite within a few minutes on 2 cores;
+``deep`` runs many more examples for nightly use; ``dev`` is the quickest loop.
+Select one with ``HYPOTHESIS_PROFILE=deep make test``.
+"""
+import os
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+
+_common = dict(
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
+    print_blob=True,
+)
+settings.register_profile("ci", max_examples=30, **_common)
+settings.register_profile("dev", max_examples=8, **_common)
+settings.register_profile("deep", max_examples=600, **_common)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+try:
+    import torch
+
+    # Tests run in parallel workers on a small machine: one intra-op thread per worker
+    # keeps them from oversubscribing the cores (results do not depend on it).
+    torch.set_num_threads(1)
+except ImportError:  # the suite needs torch; make the failure obvious and early
+    torch = None
+
+
+def pytest_collection_modifyitems(config, items):
+    cuda = torch is not None and torch.cuda.is_available()
+    skip = pytest.mark.skip(reason="needs a CUDA device")
+    for item in items:
+        if "cuda" in item.keywords and not cuda:
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)

@@ -1,0 +1,178 @@
+"""One small helper runs every op against torch, forward and backward (tinygrad style).
+
+``check_op`` evaluates ``scratchnet.functional.vjp(np_fn, *args)`` and the same call
+in torch autograd, feeds both a random upstream gradient (never all ones: that hides
+bugs such as softmax's backward, which is then identically zero) and compares the
+output and the gradient of every floating-point argument.
+
+``check_fd`` is the oracle that does not trust torch: central finite differences of
+``<out, g>`` in float64.
+
+``check_raises`` insists that an input torch rejects is rejected by scratchnet too.
+
+Tolerances are explicit knobs. The default ``atol`` is scaled by the largest
+magnitude in the reference array, so a float32 sum of a thousand terms is compared
+at float32's resolution for its size, not at an absolute 1e-5.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+import scratchnet.functional as F
+
+TOL = {
+    np.dtype(np.float64): dict(rtol=1e-7, atol=1e-10),
+    np.dtype(np.float32): dict(rtol=1e-4, atol=1e-5),
+}
+
+
+def _to_torch(x, requires_grad):
+    if isinstance(x, np.ndarray):
+        t = torch.from_numpy(x.copy())
+        if requires_grad and x.dtype.kind == "f":
+            t.requires_grad_(True)
+        return t
+    return x
+
+
+def assert_close(actual, expected, *, rtol, atol, what=""):
+    actual = np.asarray(actual)
+    expected = np.asarray(expected)
+    assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != torch {expected.shape}"
+    assert actual.dtype == expected.dtype, f"{what}: dtype {actual.dtype} != torch {expected.dtype}"
+    if expected.dtype.kind != "f":
+        np.testing.assert_array_equal(actual, expected, err_msg=what)
+        return
+    finite = np.isfinite(expected)
+    scale = float(np.max(np.abs(expected[finite]), initial=1.0))
+    np.testing.assert_allclose(
+        actual, expected, rtol=rtol, atol=atol * max(scale, 1.0), equal_nan=True, err_msg=what
+    )
+
+
+def _tolerances(args, rtol, atol):
+    dtypes = [a.dtype for a in args if isinstance(a, np.ndarray) and a.dtype.kind == "f"]
+    base = TOL[dtypes[0]] if dtypes else TOL[np.dtype(np.float64)]
+    return (base["rtol"] if rtol is None else rtol, base["atol"] if atol is None else atol)
+
+
+def check_op(np_fn, torch_fn, args, kwargs=None, *, torch_args=None, torch_kwargs=None,
+             rtol=None, atol=None, grad=True, grad_rtol=None, grad_atol=None, seed=0):
+    """Compare ``np_fn(*args, **kwargs)`` with ``torch_fn`` forward and backward.
+
+    ``torch_args``/``torch_kwargs`` override what torch receives (for ops whose torch
+    spelling differs); arrays are converted to tensors, everything else passes as is.
+    Returns scratchnet's output and gradients for further checks.
+    """
+    kwargs = dict(kwargs or {})
+    torch_kwargs = dict(kwargs if torch_kwargs is None else torch_kwargs)
+    rtol, atol = _tolerances(args, rtol, atol)
+    grad_rtol = rtol if grad_rtol is None else grad_rtol
+    grad_atol = atol if grad_atol is None else grad_atol
+
+    targs = [_to_torch(a, grad) for a in (args if torch_args is None else torch_args)]
+    tkw = {k: _to_torch(v, grad) for k, v in torch_kwargs.items()}
+    t_out = torch_fn(*targs, **tkw)
+
+    out, backward = F.vjp(np_fn, *args, **kwargs)
+    name = getattr(np_fn, "__name__", "op")
+    if isinstance(t_out, tuple):
+        assert isinstance(out, tuple) and len(out) == len(t_out), f"{name}: output arity"
+        for i, (o, t) in enumerate(zip(out, t_out)):
+            assert_close(o, t.detach().numpy(), rtol=rtol, atol=atol, what=f"{name} output[{i}]")
+        out_primary, t_primary = out[0], t_out[0]
+    else:
+        assert_close(out, t_out.detach().numpy(), rtol=rtol, atol=atol, what=f"{name} output")
+        out_primary, t_primary = out, t_out
+
+    if not grad:
+        return out, None
+    rng = np.random.default_rng(seed)
+    g = rng.standard_normal(out_primary.shape).astype(out_primary.dtype)
+    grads = backward(g)
+    assert isinstance(grads, tuple), f"{name}: backward must return a tuple"
+    assert len(grads) == len(args), f"{name}: {len(grads)} gradients for {len(args)} positional args"
+    float_args = [i for i, a in enumerate(targs) if isinstance(a, torch.Tensor) and a.requires_grad]
+    if t_primary.requires_grad and float_args:
+        t_grads = torch.autograd.grad(
+            t_primary, [targs[i] for i in float_args], torch.from_numpy(g), allow_unused=True
+        )
+        for i, tg in zip(float_args, t_grads):
+            if torch_args is not None and i >= len(args):
+                continue
+            ref = np.zeros(targs[i].shape, dtype=args[i].dtype) if tg is None else tg.numpy()
+            assert grads[i] is not None, f"{name}: no gradient for float argument {i}"
+            assert_close(grads[i], ref, rtol=grad_rtol, atol=grad_atol, what=f"{name} grad[{i}]")
+    for i, a in enumerate(args):
+        if not (isinstance(a, np.ndarray) and a.dtype.kind == "f"):
+            assert grads[i] is None, f"{name}: gradient for non-float argument {i} should be None"
+    return out, grads
+
+
+def check_fd(np_fn, args, kwargs=None, *, wrt=None, eps=1e-6, rtol=1e-5, atol=1e-8,
+             n_directions=12, seed=0):
+    """Finite-difference check of every float64 argument's gradient, no torch involved.
+
+    Checks :math:`\\langle \\nabla_x \\langle f(x), g\\rangle, v\\rangle` against
+    :math:`(\\langle f(x+\\epsilon v), g\\rangle - \\langle f(x-\\epsilon v), g\\rangle)/2\\epsilon`
+    for every basis vector ``v`` of a small argument, or for ``n_directions`` random
+    directions of a large one.
+    """
+    kwargs = dict(kwargs or {})
+    rng = np.random.default_rng(seed)
+    out, backward = F.vjp(np_fn, *args, **kwargs)
+    out0 = out[0] if isinstance(out, tuple) else out
+    g = rng.standard_normal(out0.shape)
+    grads = backward(g)
+    wrt = [i for i, a in enumerate(args) if isinstance(a, np.ndarray) and a.dtype == np.float64] \
+        if wrt is None else wrt
+
+    def objective(i, x):
+        a = list(args)
+        a[i] = x
+        o = np_fn(*a, **kwargs)
+        o = o[0] if isinstance(o, tuple) else o
+        return float(np.sum(o * g))
+
+    for i in wrt:
+        x = args[i]
+        assert grads[i] is not None, f"no gradient for argument {i}"
+        if x.size <= 48:
+            directions = [np.eye(x.size)[k].reshape(x.shape) for k in range(x.size)]
+        else:
+            directions = [rng.standard_normal(x.shape) for _ in range(n_directions)]
+        for v in directions:
+            numeric = (objective(i, x + eps * v) - objective(i, x - eps * v)) / (2 * eps)
+            analytic = float(np.sum(grads[i] * v))
+            tol = atol + rtol * max(abs(numeric), abs(analytic), 1.0)
+            assert abs(numeric - analytic) <= tol, (
+                f"{getattr(np_fn, '__name__', 'op')} arg {i}: finite difference {numeric!r} "
+                f"vs analytic {analytic!r}"
+            )
+    return grads
+
+
+def check_raises(np_fn, torch_fn, args, kwargs=None, *, torch_args=None, match=None):
+    """Both engines must reject this input; scratchnet's message must name the op."""
+    import pytest
+
+    kwargs = dict(kwargs or {})
+    targs = [_to_torch(a, False) for a in (args if torch_args is None else torch_args)]
+    with pytest.raises(Exception):
+        torch_fn(*targs, **kwargs)
+    with pytest.raises((ValueError, TypeError, IndexError, RuntimeError)) as info:
+        np_fn(*args, **kwargs)
+    name = getattr(np_fn, "__name__", "")
+    assert name.split("_")[0] in str(info.value) or name in str(info.value), (
+        f"error message should name the op {name!r}: {info.value}"
+    )
+    if match is not None:
+        import re
+
+        assert re.search(match, str(info.value)), f"{info.value!r} does not match {match!r}"
+    return info.value
+
+
+def randn(rng, shape, dtype=np.float64, scale=1.0):
+    return (rng.standard_normal(shape) * scale).astype(dtype)

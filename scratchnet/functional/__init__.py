@@ -1,0 +1,28 @@
+"""``scratchnet.functional``: torch.nn.functional's ops in plain NumPy, each with its backward.
+
+Every op has torch's name, argument order, keyword names, defaults and semantics, and
+keeps its input's dtype (float32 in, float32 out). Its hand-written backward sits
+right beside it in the same function; :func:`vjp` exposes it::
+
+    out, backward = scratchnet.functional.vjp(conv2d, x, w, b, stride=2)
+    gx, gw, gb = backward(grad_out)
+
+This package never imports torch.
+"""
+from ._vjp import vjp, forward_with_backward, differentiable
+from .activation import relu, sigmoid, tanh, logsigmoid
+from .softmax import softmax, log_softmax
+from .linear import linear
+from .flatten import flatten
+from .conv import conv2d
+from .pooling import max_pool2d, avg_pool2d
+from .loss import cross_entropy, nll_loss, mse_loss, binary_cross_entropy_with_logits
+
+__all__ = [
+    "vjp", "forward_with_backward", "differentiable",
+    "relu", "sigmoid", "tanh", "logsigmoid",
+    "softmax", "log_softmax",
+    "linear", "flatten",
+    "conv2d", "max_pool2d", "avg_pool2d",
+    "cross_entropy", "nll_loss", "mse_loss", "binary_cross_entropy_with_logits",
+]

@@ -1,0 +1,91 @@
+"""Argument validation shared by every op.
+
+Each helper raises with the op's name, the offending shape or value and what was
+expected, so that a wrong call fails loudly and readably instead of returning a
+silently wrong array.
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def as_float_array(op: str, name: str, x) -> np.ndarray:
+    """Return ``x`` as an ndarray, insisting on float32 or float64.
+
+    Integer or boolean arrays are rejected rather than upcast: torch keeps the input
+    dtype through every op, and so do we (float32 in, float32 out).
+    """
+    if not isinstance(x, np.ndarray):
+        if isinstance(x, (numbers.Number, list, tuple)) or np.isscalar(x):
+            raise TypeError(
+                f"{op}: {name} must be a NumPy array of float32 or float64, "
+                f"got {type(x).__name__}"
+            )
+        x = np.asarray(x)
+    if x.dtype not in FLOAT_DTYPES:
+        raise TypeError(
+            f"{op}: {name} must be float32 or float64, got dtype {x.dtype} "
+            f"with shape {tuple(x.shape)}"
+        )
+    return x
+
+
+def same_dtype(op: str, **arrays) -> None:
+    """Insist that the given float arrays share one dtype (torch does too)."""
+    named = [(k, v) for k, v in arrays.items() if v is not None]
+    dtypes = {v.dtype for _, v in named}
+    if len(dtypes) > 1:
+        desc = ", ".join(f"{k} {v.dtype}" for k, v in named)
+        raise TypeError(f"{op}: expected all floating-point arguments to share one dtype, got {desc}")
+
+
+def as_int_array(op: str, name: str, x) -> np.ndarray:
+    """Return an integer class-index array (torch wants int64; any int dtype is fine)."""
+    x = np.asarray(x)
+    if x.dtype.kind not in "iu":
+        raise TypeError(
+            f"{op}: {name} with class indices must be an integer array, got dtype {x.dtype}"
+        )
+    return x
+
+
+def pair(op: str, name: str, value, *, allow_zero: bool = True) -> tuple:
+    """Expand an int or a 1-/2-sequence into ``(h, w)``, as torch's ``_pair``."""
+    if isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, bool):
+        out = (int(value), int(value))
+    elif isinstance(value, (tuple, list)) and len(value) in (1, 2) and all(
+        isinstance(v, (numbers.Integral, np.integer)) and not isinstance(v, bool) for v in value
+    ):
+        out = (int(value[0]), int(value[-1]))
+    else:
+        raise TypeError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
+    low = 0 if allow_zero else 1
+    if min(out) < low:
+        need = "non-negative" if allow_zero else "positive"
+        raise ValueError(f"{op}: {name} must be {need}, got {value!r}")
+    return out
+
+
+def normalize_dim(op: str, dim: int, ndim: int) -> int:
+    """Wrap a possibly negative ``dim`` as torch does, with a clear range error."""
+    size = max(ndim, 1)  # torch lets a 0-d tensor use dim 0 / -1
+    if not isinstance(dim, (numbers.Integral, np.integer)) or isinstance(dim, bool):
+        raise TypeError(f"{op}: dim must be an int, got {dim!r}")
+    if not -size <= dim < size:
+        raise IndexError(
+            f"{op}: dimension out of range (expected to be in range of [{-size}, {size - 1}], but got {dim})"
+        )
+    return int(dim) % size
+
+
+def check_reduction(op: str, reduction: str) -> None:
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(f"{op}: reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
+
+
+def shape_str(shape) -> str:
+    return "(" + ", ".join(str(int(s)) for s in shape) + ("," if len(shape) == 1 else "") + ")"

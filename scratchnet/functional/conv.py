@@ -1,0 +1,2 @@
+"""Being written."""
+def conv2d(*a, **k): raise NotImplementedError

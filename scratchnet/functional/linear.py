@@ -1,0 +1,83 @@
+"""The affine map of a fully connected layer."""
+from __future__ import annotations
+
+import numpy as np
+
+from ._checks import as_float_array, same_dtype, shape_str
+from ._vjp import differentiable
+
+
+@differentiable
+def linear(input, weight, bias=None):
+    r"""Affine map :math:`y = x W^\top + b`, over any number of leading dimensions.
+
+    With ``x`` of shape :math:`(*, \text{in})`, ``W`` of shape :math:`(\text{out}, \text{in})`
+    and ``b`` of shape :math:`(\text{out},)`, flatten the leading dims to
+    :math:`X \in \mathbb{R}^{M \times \text{in}}` and upstream gradient
+    :math:`G \in \mathbb{R}^{M \times \text{out}}`. Then
+
+    .. math::
+
+        \frac{\partial L}{\partial X} = G W, \qquad
+        \frac{\partial L}{\partial W} = G^\top X, \qquad
+        \frac{\partial L}{\partial b} = \textstyle\sum_{m} G_{m,:}.
+
+    The weight and bias gradients sum over every leading position, which is how one
+    weight shared by a whole batch collects every sample's contribution.
+
+    Parameters
+    ----------
+    input : ndarray, shape ``(*, in_features)``
+    weight : ndarray, shape ``(out_features, in_features)`` (or ``(in_features,)``,
+        which drops the last output dimension, as in torch)
+    bias : ndarray, shape ``(out_features,)`` (``()`` for a 1-D weight), optional
+
+    Returns
+    -------
+    ndarray, shape ``(*, out_features)``
+    """
+    x = as_float_array("linear", "input", input)
+    w = as_float_array("linear", "weight", weight)
+    b = None if bias is None else as_float_array("linear", "bias", bias)
+    same_dtype("linear", input=x, weight=w, bias=b)
+    if w.ndim not in (1, 2):
+        raise ValueError(
+            f"linear: weight must be 2-D (out_features, in_features), got shape {shape_str(w.shape)}"
+        )
+    if x.ndim == 0:
+        raise ValueError("linear: input must have at least 1 dimension, got a 0-d array")
+    vector_weight = w.ndim == 1
+    w2 = w[None, :] if vector_weight else w
+    out_features, in_features = w2.shape
+    if x.shape[-1] != in_features:
+        raise ValueError(
+            f"linear: input of shape {shape_str(x.shape)} has {x.shape[-1]} features in its "
+            f"last dimension, but weight of shape {shape_str(w.shape)} expects {in_features} "
+            f"(mat1 {x.shape[-1]} x mat2 {in_features} cannot be multiplied)"
+        )
+    expected_bias = () if vector_weight else (out_features,)
+    if b is not None and b.shape != expected_bias:
+        raise ValueError(
+            f"linear: bias must have shape {shape_str(expected_bias)} to match weight "
+            f"{shape_str(w.shape)}, got {shape_str(b.shape)}"
+        )
+
+    lead = x.shape[:-1]
+    x2 = x.reshape(-1, in_features)
+    out = x2 @ w2.T
+    if b is not None:
+        out += b
+    out_shape = lead if vector_weight else lead + (out_features,)
+    out = out.reshape(out_shape)
+
+    def backward(grad_out):
+        g2 = grad_out.reshape(-1, out_features)
+        grads = {"input": (g2 @ w2).reshape(x.shape)}
+        gw = g2.T @ x2
+        grads["weight"] = gw[0] if vector_weight else gw
+        if b is not None:
+            gb = g2.sum(axis=0)
+            grads["bias"] = gb.reshape(b.shape)
+        return grads
+
+    return out, backward

@@ -1,0 +1,3 @@
+"""Being written."""
+def max_pool2d(*a, **k): raise NotImplementedError
+def avg_pool2d(*a, **k): raise NotImplementedError

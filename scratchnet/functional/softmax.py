@@ -1,0 +1,3 @@
+"""Being written."""
+def softmax(*a, **k): raise NotImplementedError
+def log_softmax(*a, **k): raise NotImplementedError

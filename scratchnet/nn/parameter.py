@@ -1,0 +1,60 @@
+"""``Parameter``: a trainable array and the gradient that accumulates into it."""
+from __future__ import annotations
+
+import numpy as np
+
+
+class Parameter:
+    """A trainable array, as ``torch.nn.Parameter``.
+
+    Attributes
+    ----------
+    data : ndarray
+        The value. Optimizers update it in place, so views of it stay valid.
+    grad : ndarray or None
+        :math:`\\partial L/\\partial \\text{data}`, summed over every backward since
+        the last ``zero_grad`` (``None`` before the first), exactly as torch
+        accumulates ``.grad``: two backward passes without ``zero_grad`` add up.
+    """
+
+    __slots__ = ("data", "grad", "__weakref__")
+
+    def __init__(self, data):
+        data = np.asarray(data)
+        if data.dtype.kind != "f":
+            raise TypeError(f"Parameter: data must be a floating-point array, got dtype {data.dtype}")
+        self.data = data
+        self.grad = None
+
+    def accumulate_grad(self, grad: np.ndarray) -> None:
+        """Add ``grad`` into ``.grad`` (micrograd's ``+=``), allocating it on first use."""
+        if grad.shape != self.data.shape:
+            raise ValueError(
+                f"Parameter: gradient of shape {grad.shape} for a parameter of shape {self.data.shape}"
+            )
+        if self.grad is None:
+            self.grad = np.array(grad, dtype=self.data.dtype, copy=True)
+        else:
+            self.grad += grad
+
+    @property
+    def shape(self):
+        return self.data.shape
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def size(self):
+        return self.data.size
+
+    @property
+    def ndim(self):
+        return self.data.ndim
+
+    def numel(self) -> int:
+        return int(self.data.size)
+
+    def __repr__(self):
+        return f"Parameter(shape={self.data.shape}, dtype={self.data.dtype})"
