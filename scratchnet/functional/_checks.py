@@ -19,8 +19,10 @@ def as_float_array(op: str, name: str, x) -> np.ndarray:
     Integer or boolean arrays are rejected rather than upcast: torch keeps the input
     dtype through every op, and so do we (float32 in, float32 out).
     """
+    if isinstance(x, np.generic):  # a NumPy scalar is a 0-d array in all but name
+        x = np.asarray(x)
     if not isinstance(x, np.ndarray):
-        if isinstance(x, (numbers.Number, list, tuple)) or np.isscalar(x):
+        if isinstance(x, (numbers.Number, list, tuple)):
             raise TypeError(
                 f"{op}: {name} must be a NumPy array of float32 or float64, "
                 f"got {type(x).__name__}"
@@ -89,3 +91,19 @@ def check_reduction(op: str, reduction: str) -> None:
 
 def shape_str(shape) -> str:
     return "(" + ", ".join(str(int(s)) for s in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def sum_to_shape(grad: np.ndarray, shape) -> np.ndarray:
+    """Undo broadcasting: sum ``grad`` over the axes along which ``shape`` was stretched.
+
+    If ``y = f(broadcast_to(a, out.shape))`` then :math:`\partial L/\partial a` is the
+    upstream gradient summed over every broadcast axis; that is all this does.
+    """
+    shape = tuple(shape)
+    lead = grad.ndim - len(shape)
+    if lead:
+        grad = grad.sum(axis=tuple(range(lead)))
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if axes:
+        grad = grad.sum(axis=axes, keepdims=True)
+    return grad.reshape(shape)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import as_float_array, same_dtype, shape_str
+from ._checks import as_float_array, same_dtype, shape_str, sum_to_shape
 from ._vjp import differentiable
 
 
@@ -30,7 +30,10 @@ def linear(input, weight, bias=None):
     input : ndarray, shape ``(*, in_features)``
     weight : ndarray, shape ``(out_features, in_features)`` (or ``(in_features,)``,
         which drops the last output dimension, as in torch)
-    bias : ndarray, shape ``(out_features,)`` (``()`` for a 1-D weight), optional
+    bias : ndarray, optional
+        Shape ``(out_features,)``, or anything that broadcasts against the output
+        without enlarging it (torch adds it with broadcasting too); with a 1-D weight
+        only for a 1-D input, shape ``()``.
 
     Returns
     -------
@@ -55,20 +58,28 @@ def linear(input, weight, bias=None):
             f"last dimension, but weight of shape {shape_str(w.shape)} expects {in_features} "
             f"(mat1 {x.shape[-1]} x mat2 {in_features} cannot be multiplied)"
         )
-    expected_bias = () if vector_weight else (out_features,)
-    if b is not None and b.shape != expected_bias:
-        raise ValueError(
-            f"linear: bias must have shape {shape_str(expected_bias)} to match weight "
-            f"{shape_str(w.shape)}, got {shape_str(b.shape)}"
-        )
-
     lead = x.shape[:-1]
+    out_shape = lead if vector_weight else lead + (out_features,)
+    if b is not None:
+        if vector_weight and x.ndim > 1:
+            raise ValueError(
+                f"linear: a bias needs a 2-D weight (out_features, in_features) unless the "
+                f"input is 1-D; got input {shape_str(x.shape)}, weight {shape_str(w.shape)}"
+            )
+        try:
+            fits = np.broadcast_shapes(b.shape, out_shape) == out_shape
+        except ValueError:
+            fits = False
+        if not fits:
+            raise ValueError(
+                f"linear: bias of shape {shape_str(b.shape)} does not broadcast to the output "
+                f"shape {shape_str(out_shape)}; expected ({out_features},)"
+            )
+
     x2 = x.reshape(-1, in_features)
-    out = x2 @ w2.T
+    out = (x2 @ w2.T).reshape(out_shape)
     if b is not None:
         out += b
-    out_shape = lead if vector_weight else lead + (out_features,)
-    out = out.reshape(out_shape)
 
     def backward(grad_out):
         g2 = grad_out.reshape(-1, out_features)
@@ -76,8 +87,7 @@ def linear(input, weight, bias=None):
         gw = g2.T @ x2
         grads["weight"] = gw[0] if vector_weight else gw
         if b is not None:
-            gb = g2.sum(axis=0)
-            grads["bias"] = gb.reshape(b.shape)
+            grads["bias"] = sum_to_shape(grad_out, b.shape)
         return grads
 
     return out, backward
