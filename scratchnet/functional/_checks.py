@@ -94,7 +94,7 @@ def shape_str(shape) -> str:
 
 
 def sum_to_shape(grad: np.ndarray, shape) -> np.ndarray:
-    """Undo broadcasting: sum ``grad`` over the axes along which ``shape`` was stretched.
+    r"""Undo broadcasting: sum ``grad`` over the axes along which ``shape`` was stretched.
 
     If ``y = f(broadcast_to(a, out.shape))`` then :math:`\partial L/\partial a` is the
     upstream gradient summed over every broadcast axis; that is all this does.
