@@ -15,7 +15,7 @@ import json
 import os
 import sys
 from . import experiments, models
-from .train import LOSSES, OPTIMIZERS, NumpyEngine, TrainConfig, compare, fit
+from .train import LOSSES, OPTIMIZERS, NumpyEngine, TrainConfig, compare, dataset_for, fit
 
 
 class CLIError(Exception):
@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
                        help="device of the torch engine (the NumPy engine always runs on the CPU)")
         p.add_argument("--data-dir", default=None,
-                       help="directory with the MNIST IDX files (else ~/.scratchnet/data or $SCRATCHNET_DATA); "
+                       help="directory with the MNIST IDX files (default: $SCRATCHNET_DATA, else ./data); "
                             "without them the 5,000 embedded digits are used")
         p.add_argument("--download", action="store_true", help="download full MNIST into --data-dir first")
         p.add_argument("--json", metavar="FILE", help="write the results as JSON")
@@ -111,17 +111,9 @@ def load_data(kind: str, data_dir, download: bool):
     return data.train.arrays, data.test.arrays, data.source
 
 
-def _adapt_inputs(model_name: str, data):
-    """Give the model the input layout it declares (flat vectors or images)."""
-    shape = models.spec(model_name).input_shape
-    (trx, try_), (tex, tey) = data
-    return (trx.reshape((-1,) + tuple(shape)), try_), (tex.reshape((-1,) + tuple(shape)), tey)
-
-
 # --------------------------------------------------------------------------- running
 def run(cfg: TrainConfig, args, dataset_kind: str):
     train_data, test_data, source = load_data(dataset_kind, args.data_dir, args.download)
-    train_data, test_data = _adapt_inputs(cfg.model, (train_data, test_data))
     log = (lambda s: None) if args.quiet else print
     results = []
     state = None
@@ -187,8 +179,7 @@ def cmd_train(args):
     if args.device == "cuda" and args.engine == "numpy":
         raise CLIError("--device cuda applies to the torch engine; the NumPy engine runs on the CPU")
     cfg = _config_from_args(args)
-    spec = models.spec(cfg.model)
-    results, source = run(cfg, args, spec.dataset)
+    results, source = run(cfg, args, dataset_for(cfg.model))
     write_outputs(results, args, summarize(results))
     return 0
 
@@ -210,7 +201,7 @@ def cmd_reproduce(args):
     comparison = summarize(results)
     print("")
     print(f"lecture reported (full MNIST, 60,000/10,000): {exp.reported}")
-    n_params = sum(p.size for p in models.build(exp.model).parameters())
+    n_params = models.spec(exp.model).num_parameters
     for r in results:
         last = r.epochs[-1]
         print(f"measured here ({r.engine}, {source}): "
@@ -234,8 +225,8 @@ def cmd_experiments(args):
 def cmd_models(args):
     for name in models.names():
         s = models.spec(name)
-        n = sum(p.size for p in models.build(name).parameters())
-        print(f"{name:<18} {n:>9,} params  input {tuple(s.input_shape)}  loss {s.loss:<13} {s.description}")
+        print(f"{name:<18} {s.num_parameters:>9,} params  input {str(tuple(s.input_shape)):<12} "
+              f"loss {'/'.join(s.losses):<20} {s.description}")
     return 0
 
 

@@ -15,6 +15,7 @@ def plot_runs(results, path: str) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
     styles = {"numpy": dict(color="tab:blue", marker="o"), "torch": dict(color="tab:orange", marker="x")}
@@ -29,6 +30,7 @@ def plot_runs(results, path: str) -> None:
     ax_acc.set(xlabel="epoch", ylabel="test accuracy (%)", title="test accuracy")
     for ax in (ax_loss, ax_acc):
         ax.grid(alpha=0.3)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -15,28 +15,15 @@ import contextlib
 
 import numpy as np
 import torch
-import torch.nn as tnn
 
 from . import torch_models
-from .train import TrainConfig, default_loss
+from .train import TrainConfig, check_loss, default_loss
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
 def cuda_available() -> bool:
     return torch.cuda.is_available()
-
-
-def make_torch_loss(name: str):
-    if name == "cross_entropy":
-        return tnn.CrossEntropyLoss()
-    if name == "nll":
-        return tnn.NLLLoss()
-    if name == "binary_ce":
-        return torch_models.BinaryLogisticLoss()
-    if name == "binary_mse":
-        return torch_models.SigmoidMSELoss()
-    raise ValueError(f"unknown loss {name!r}")
 
 
 def make_torch_optimizer(name: str, params, cfg: TrainConfig):
@@ -59,7 +46,7 @@ class TorchEngine:
         self.device = str(device)
         self.model = model
         self.loss_name = loss
-        self.criterion = make_torch_loss(loss)
+        self.criterion = torch_models.criterion(loss)
         self.optimizer = optimizer
         self.amp = bool(amp)
         self.dtype = next(model.parameters()).dtype
@@ -80,6 +67,7 @@ class TorchEngine:
             model.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in state_dict.items()})
         model.to(device)
         loss = cfg.loss or default_loss(cfg.model)
+        check_loss(cfg.model, loss)
         return cls(model, loss, make_torch_optimizer(cfg.optimizer, model.parameters(), cfg),
                    device, amp=amp, compile=compile)
 

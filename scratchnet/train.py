@@ -24,7 +24,7 @@ from typing import Callable, List, Optional
 
 import numpy as np
 
-from . import models, nn, optim
+from . import models, optim
 from .data import DataLoader
 
 LOSSES = ("cross_entropy", "nll", "binary_ce", "binary_mse")
@@ -95,20 +95,25 @@ class TrainConfig:
 # --------------------------------------------------------------------------- building
 def default_loss(model_name: str) -> str:
     """The loss a lecture model is trained with (``nll`` after a ``log_softmax``)."""
-    return models.spec(model_name).loss
+    return models.spec(model_name).losses[0]
 
 
-def make_numpy_loss(name: str):
-    """A scratchnet loss module by name."""
-    if name == "cross_entropy":
-        return nn.CrossEntropyLoss()
-    if name == "nll":
-        return nn.NLLLoss()
-    if name == "binary_ce":
-        return models.BinaryLogisticLoss()
-    if name == "binary_mse":
-        return models.SigmoidMSELoss()
-    raise ValueError(f"unknown loss {name!r}; expected one of {', '.join(LOSSES)}")
+def dataset_for(model_name: str) -> str:
+    """The data a model is trained on: the toy table, MNIST, or its 4-vs-9 subset."""
+    s = models.spec(model_name)
+    if s.input_shape == (4,):
+        return "toy"
+    return "mnist-4v9" if s.family == "binary" else "mnist"
+
+
+def check_loss(model_name: str, loss: str) -> None:
+    """Refuse a loss that cannot fit the model's output (e.g. NLL on a one-logit model)."""
+    s = models.spec(model_name)
+    binary = s.family == "binary"
+    if binary != loss.startswith("binary"):
+        raise ValueError(
+            f"loss {loss!r} does not fit model {model_name!r}; use one of: {', '.join(s.losses)}"
+        )
 
 
 def make_numpy_optimizer(name: str, params, cfg: TrainConfig):
@@ -138,7 +143,7 @@ class NumpyEngine:
     def __init__(self, model, loss: str, optimizer):
         self.model = model
         self.loss_name = loss
-        self.criterion = make_numpy_loss(loss)
+        self.criterion = models.criterion(loss)
         self.optimizer = optimizer
         self.dtype = next(iter(model.parameters())).dtype
 
@@ -151,6 +156,7 @@ class NumpyEngine:
         if state_dict is not None:
             model.load_state_dict(state_dict)
         loss = cfg.loss or default_loss(cfg.model)
+        check_loss(cfg.model, loss)
         return cls(model, loss, make_numpy_optimizer(cfg.optimizer, model.parameters(), cfg))
 
     def put(self, x: np.ndarray, y: np.ndarray):
