@@ -1,5 +1,668 @@
-"""Being written."""
-def cross_entropy(*a, **k): raise NotImplementedError
-def nll_loss(*a, **k): raise NotImplementedError
-def mse_loss(*a, **k): raise NotImplementedError
-def binary_cross_entropy_with_logits(*a, **k): raise NotImplementedError
+r"""The lectures' four losses: cross-entropy, negative log-likelihood, MSE, logistic.
+
+Every loss follows torch.nn.functional exactly: argument order (legacy
+``size_average``/``reduce`` included), defaults, shapes, the ``'none' | 'mean' |
+'sum'`` reductions, and the corner cases (what ``ignore_index`` removes from a weighted
+mean, how label smoothing meets class weights, NaN for the mean of nothing).
+
+Classification losses work in a *class-last* layout: an input of shape
+:math:`(N, C, d_1, \dots, d_K)` is viewed as :math:`(N, d_1, \dots, d_K, C)` and an
+unbatched :math:`(C,)` stays as it is, so that every "position" :math:`i` (a sample, or
+a pixel of a sample) owns one row of :math:`C` scores and one target, and one code path
+serves the unbatched, batched and K-dimensional cases alike.
+
+Gradients are returned for every floating-point argument, including the class
+``weight`` (torch does not differentiate it; the finite-difference tests do) and
+class-probability targets.
+"""
+from __future__ import annotations
+
+import numbers
+import warnings
+
+import numpy as np
+
+from ._checks import as_float_array, as_int_array, same_dtype, shape_str, sum_to_shape
+from ._vjp import differentiable
+from .activation import logsigmoid, sigmoid
+from .softmax import _log_softmax, _log_softmax_backward
+
+# ---------------------------------------------------------------------------------------
+# Shared argument handling
+# ---------------------------------------------------------------------------------------
+
+
+def _reduction(op: str, size_average, reduce, reduction) -> str:
+    """Resolve torch's legacy flags, then validate ``reduction``.
+
+    ``size_average``/``reduce`` predate ``reduction``; when either is given it wins, by
+    torch's rule: ``reduce=False`` means ``'none'``, otherwise ``size_average=False``
+    means ``'sum'``, otherwise ``'mean'`` (``None`` counts as ``True``).
+    """
+    if size_average is not None or reduce is not None:
+        size_average = True if size_average is None else size_average
+        reduce = True if reduce is None else reduce
+        reduction = "mean" if size_average and reduce else "sum" if reduce else "none"
+        warnings.warn(
+            f"{op}: size_average and reduce args will be deprecated, please use "
+            f"reduction='{reduction}' instead.",
+            UserWarning,
+            stacklevel=4,
+        )
+    elif reduction == "elementwise_mean":
+        warnings.warn(
+            f"{op}: reduction='elementwise_mean' is deprecated. Please use reduction='mean' instead.",
+            UserWarning,
+            stacklevel=4,
+        )
+        reduction = "mean"
+    if not isinstance(reduction, str) or reduction not in ("none", "mean", "sum"):
+        raise ValueError(
+            f"{op}: {reduction!r} is not a valid value for reduction "
+            f"(expected 'none', 'mean' or 'sum')"
+        )
+    return reduction
+
+
+def _mean(total: np.ndarray, count) -> np.ndarray:
+    """``total / count``; 0/0 is the NaN torch gives for the mean of nothing."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.asarray(total / count)
+
+
+def _per_position_scale(grad_out: np.ndarray, reduction: str, shape, denominator=None):
+    r""":math:`\partial\,\text{out} / \partial\,\text{loss}_i` times the upstream gradient.
+
+    ``'none'`` passes ``grad_out`` through, ``'sum'`` spreads the scalar over every
+    position, ``'mean'`` also divides by the mean's ``denominator``.
+    """
+    if reduction == "none":
+        return grad_out
+    if reduction == "mean":
+        with np.errstate(invalid="ignore", divide="ignore"):
+            grad_out = grad_out / denominator
+    return np.broadcast_to(grad_out, shape)
+
+
+def _class_weight(op: str, weight, n_classes: int):
+    if weight is None:
+        return None
+    w = as_float_array(op, "weight", weight)
+    if w.shape != (n_classes,):
+        raise ValueError(
+            f"{op}: weight tensor should be defined either for all {n_classes} classes or no "
+            f"classes: expected shape ({n_classes},), got {shape_str(w.shape)}"
+        )
+    return w
+
+
+def _check_ignore_index(op: str, ignore_index) -> int:
+    if not isinstance(ignore_index, (numbers.Integral, np.integer)) or isinstance(ignore_index, bool):
+        raise TypeError(f"{op}: ignore_index must be an int, got {ignore_index!r}")
+    return int(ignore_index)
+
+
+def _class_last(x: np.ndarray) -> np.ndarray:
+    """View ``(N, C, d1, ..., dK)`` as ``(N, d1, ..., dK, C)``; ``(C,)`` is left alone."""
+    return np.moveaxis(x, 1, -1) if x.ndim > 1 else x
+
+
+def _class_first(g: np.ndarray, ndim: int) -> np.ndarray:
+    """Inverse of :func:`_class_last`, for a gradient."""
+    return np.ascontiguousarray(np.moveaxis(g, -1, 1)) if ndim > 1 else g
+
+
+def _index_target(op: str, x: np.ndarray, target) -> np.ndarray:
+    """Validate class-index ``target`` against ``x``; return it as int64 of position shape.
+
+    ``x`` is ``(C,)`` with a 0-d target (torch also takes a 1-element target), or
+    ``(N, C, d1, ..., dK)`` with a target ``(N, d1, ..., dK)``.
+    """
+    t = as_int_array(op, "target", target)
+    if x.ndim == 1:
+        if t.shape not in ((), (1,)):
+            raise ValueError(
+                f"{op}: unbatched input of shape {shape_str(x.shape)} (C,) needs a 0-d "
+                f"class-index target, got shape {shape_str(t.shape)}"
+            )
+        t = t.reshape(())
+    else:
+        expected = (x.shape[0],) + x.shape[2:]
+        if t.ndim == 0 or t.shape[0] != x.shape[0]:
+            raise ValueError(
+                f"{op}: Expected input batch_size ({x.shape[0]}) to match target batch_size "
+                f"({t.shape[0] if t.ndim else 0}): input {shape_str(x.shape)}, "
+                f"target {shape_str(t.shape)}"
+            )
+        if t.shape != expected:
+            raise ValueError(
+                f"{op}: input of shape {shape_str(x.shape)} (N, C, d1, ..., dK) needs a "
+                f"class-index target of shape {shape_str(expected)} (N, d1, ..., dK), "
+                f"got {shape_str(t.shape)}"
+            )
+    # int64 before comparing with ignore_index: a uint8 target against -100 must not wrap.
+    return t.astype(np.int64, copy=False)
+
+
+def _index_loss(op: str, scores: np.ndarray, t: np.ndarray, w, ignore_index: int,
+                reduction: str, smoothing: float):
+    r"""Class-index loss on class-last ``scores`` (log-probabilities for a true NLL).
+
+    With :math:`m_i = [t_i \neq \text{ignore\_index}]`, :math:`w_{t_i}` the target's
+    weight (1 without ``weight``) and :math:`\epsilon` the label smoothing:
+
+    .. math::
+
+        \text{nll}_i = -m_i\, w_{t_i} \ell_{i, t_i}, \qquad
+        \text{smooth}_i = -m_i \textstyle\sum_c w_c \ell_{ic}, \qquad
+        \text{loss} = (1-\epsilon)\,R(\text{nll}) + \tfrac{\epsilon}{C}\,R(\text{smooth})
+
+    where the reduction :math:`R` is the identity, the sum, or the sum divided by
+    :math:`W = \sum_i m_i w_{t_i}` (``'mean'``; the smoothing term uses the same
+    :math:`W`, as torch). Returns ``(out, backward)``; ``backward(g)`` gives
+    ``(grad_scores, grad_weight)``.
+    """
+    n_classes = scores.shape[-1]
+    dtype = scores.dtype
+    valid = t != ignore_index
+    invalid_target = valid & ((t < 0) | (t >= n_classes))
+    if invalid_target.any():
+        bad = int(t[invalid_target].flat[0])
+        raise IndexError(
+            f"{op}: Target {bad} is out of bounds. Class indices must lie in [0, {n_classes}) "
+            f"for {n_classes} classes, or equal ignore_index={ignore_index}"
+        )
+    safe_t = np.where(valid, t, 0)  # any in-range index: ignored positions are masked out
+    picked = np.take_along_axis(scores, safe_t[..., None], axis=-1)[..., 0]
+    target_w = np.where(valid, w[safe_t], 0).astype(dtype) if w is not None else valid.astype(dtype)
+    total_w = target_w.sum()
+
+    def reduce(per):
+        if reduction == "none":
+            return per
+        return per.sum() if reduction == "sum" else _mean(per.sum(), total_w)
+
+    # np.where, not a multiplication by the mask: an ignored row may hold -inf scores.
+    with np.errstate(invalid="ignore"):
+        nll = np.where(valid, -target_w * picked, 0).astype(dtype, copy=False)
+        out = reduce(nll)
+        if smoothing > 0:
+            weighted = scores * w if w is not None else scores
+            smooth = np.where(valid, -weighted.sum(axis=-1), 0).astype(dtype, copy=False)
+            out = (1 - smoothing) * out + (smoothing / n_classes) * reduce(smooth)
+    out = np.asarray(out)
+
+    def backward(grad_out):
+        scale = _per_position_scale(grad_out, reduction, t.shape, total_w)
+        with np.errstate(invalid="ignore"):
+            scale = np.where(valid, scale, 0).astype(dtype, copy=False)
+            grad = np.zeros_like(scores)
+            hit = -(1 - smoothing) * scale * target_w
+            np.put_along_axis(grad, safe_t[..., None], hit[..., None], axis=-1)
+            if smoothing > 0:
+                class_w = w if w is not None else np.ones(n_classes, dtype)
+                grad -= (smoothing / n_classes) * scale[..., None] * class_w
+            if w is None:
+                return grad, None
+            # d loss_i / d w_c = -(1-eps) [t_i = c] l_{i,c} - (eps/C) l_{i,c}, valid i only.
+            chosen = safe_t[valid]
+            # bincount accumulates in float64 (and returns int64 when nothing is chosen).
+            gw = np.bincount(chosen, weights=(-(1 - smoothing) * scale * picked)[valid],
+                             minlength=n_classes).astype(np.float64, copy=False)
+            if smoothing > 0:
+                rows = np.where(valid[..., None], scale[..., None] * scores, 0)
+                gw -= (smoothing / n_classes) * rows.reshape(-1, n_classes).sum(axis=0)
+            if reduction == "mean":
+                # The weights also sit in the denominator W = sum_i m_i w_{t_i}:
+                # d(S/W)/dw_c = (dS/dw_c - out * count_c) / W; scale already holds g / W.
+                count = np.bincount(chosen, minlength=n_classes)
+                gw -= _mean(grad_out * out, total_w) * count
+        return grad, gw.astype(dtype)
+
+    return out, backward
+
+
+def _probability_loss(scores: np.ndarray, p: np.ndarray, w, reduction: str, smoothing: float):
+    r"""Cross-entropy against class probabilities ``p`` (class-last, like ``scores``).
+
+    .. math::
+
+        q = (1-\epsilon)\,p + \epsilon / C, \qquad
+        \text{loss}_i = -\textstyle\sum_c w_c\, q_{ic}\, \ell_{ic},
+
+    with ``'mean'`` dividing the sum by the number of positions :math:`N d_1 \cdots d_K`
+    (not by the weights, unlike class-index targets: torch's rule). Returns
+    ``(out, backward)``; ``backward(g)`` gives ``(grad_scores, grad_p, grad_weight)``.
+    """
+    n_classes = scores.shape[-1]
+    q = p * (1 - smoothing) + smoothing / n_classes if smoothing > 0 else p
+    weighted_q = q * w if w is not None else q
+    with np.errstate(invalid="ignore"):  # p = 0 against l = -inf is NaN, as in torch
+        terms = scores * weighted_q
+        per = -terms.sum(axis=-1)
+    positions = per.size
+    if reduction == "none":
+        out = np.asarray(per)
+    elif reduction == "sum":
+        out = np.asarray(per.sum())
+    else:
+        out = _mean(per.sum(), positions)
+
+    def backward(grad_out):
+        scale = _per_position_scale(grad_out, reduction, per.shape, positions)[..., None]
+        with np.errstate(invalid="ignore"):
+            grad_scores = -scale * weighted_q
+            grad_p = -scale * scores * (w if w is not None else 1) * (1 - smoothing)
+            gw = None
+            if w is not None:
+                gw = -(scale * q * scores).reshape(-1, n_classes).sum(axis=0)
+        return grad_scores, grad_p, gw
+
+    return out, backward
+
+
+def _smoothing(op: str, label_smoothing) -> float:
+    if not isinstance(label_smoothing, (numbers.Real, np.floating)) or isinstance(label_smoothing, bool):
+        raise TypeError(f"{op}: label_smoothing must be a float, got {label_smoothing!r}")
+    value = float(label_smoothing)  # a Python float: never upcasts a float32 loss
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{op}: label_smoothing must be between 0.0 and 1.0. Got: {value}")
+    return value
+
+
+def _input(op: str, input) -> np.ndarray:
+    x = as_float_array(op, "input", input)
+    if x.ndim == 0:
+        raise ValueError(
+            f"{op}: expected input of shape (C,), (N, C) or (N, C, d1, ..., dK), got a 0-d array"
+        )
+    return x
+
+
+# ---------------------------------------------------------------------------------------
+# Classification losses
+# ---------------------------------------------------------------------------------------
+
+
+@differentiable
+def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
+             reduction="mean"):
+    r"""Negative log-likelihood: pick each target's (log-probability) score and negate it.
+
+    For position :math:`i` with target :math:`t_i`, mask
+    :math:`m_i = [t_i \neq \text{ignore\_index}]` and target weight :math:`w_{t_i}` (1
+    without ``weight``):
+
+    .. math::
+
+        \ell_i = -m_i\, w_{t_i}\, x_{i, t_i}, \qquad
+        \text{mean} = \frac{\sum_i \ell_i}{\sum_i m_i w_{t_i}}.
+
+    The mean is *weighted*: it divides by the total weight of the targets it kept, so
+    ignored positions vanish from the numerator and the denominator alike; with every
+    position ignored it is 0/0 = NaN, as torch's. Backward, with :math:`a_i` the
+    upstream gradient per position (``g``, or ``g / W`` for the mean):
+
+    .. math::
+
+        \frac{\partial L}{\partial x_{ic}} = -a_i m_i w_{t_i} [c = t_i], \qquad
+        \frac{\partial L}{\partial w_c} = \sum_{i: t_i = c} m_i \bigl(-a_i x_{ic}\bigr)
+        \;-\; [\text{mean}]\,\frac{g\,L}{W}\,\#\{i : m_i,\ t_i = c\}.
+
+    ``nll_loss`` does not normalise: fed raw scores instead of ``log_softmax`` output
+    it happily returns negative "losses" (see ``cross_entropy``).
+
+    Parameters
+    ----------
+    input : ndarray, shape ``(C,)``, ``(N, C)`` or ``(N, C, d1, ..., dK)``, float32/float64
+        Log-probabilities (or any scores) per class.
+    target : integer ndarray, shape ``()``, ``(N,)`` or ``(N, d1, ..., dK)``
+        Class indices in :math:`[0, C)`, or ``ignore_index``.
+    weight : ndarray, shape ``(C,)``, optional
+        Per-class rescaling.
+    size_average, reduce : bool, optional
+        Deprecated; when given they override ``reduction`` by torch's legacy rule.
+    ignore_index : int
+        Target value that contributes neither loss nor weight (may be a valid class).
+    reduction : {'mean', 'sum', 'none'}
+
+    Returns
+    -------
+    ndarray, 0-d, or of the target's shape for ``'none'``; the input's dtype
+
+    Raises
+    ------
+    IndexError
+        A target outside :math:`[0, C)` that is not ``ignore_index``.
+    ValueError, TypeError
+        Shape, dtype or option mismatches, naming what was expected.
+    """
+    op = "nll_loss"
+    reduction = _reduction(op, size_average, reduce, reduction)
+    ignore_index = _check_ignore_index(op, ignore_index)
+    x = _input(op, input)
+    t = _index_target(op, x, target)
+    w = _class_weight(op, weight, x.shape[1] if x.ndim > 1 else x.shape[0])
+    same_dtype(op, input=x, weight=w)
+    out, core_backward = _index_loss(op, _class_last(x), t, w, ignore_index, reduction, 0.0)
+
+    def backward(grad_out):
+        grad_scores, gw = core_backward(grad_out)
+        return {"input": _class_first(grad_scores, x.ndim), "weight": gw}
+
+    return out, backward
+
+
+@differentiable
+def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
+                  reduction="mean", label_smoothing=0.0):
+    r"""Cross-entropy between logits and targets: ``nll_loss(log_softmax(input, 1), target)``.
+
+    **Class-index targets** (integer ``target`` of shape ``(N, d1, ..., dK)``): with
+    :math:`\ell = \mathrm{log\_softmax}(x)` over the class dimension, ignore mask
+    :math:`m_i` and label smoothing :math:`\epsilon`,
+
+    .. math::
+
+        \text{loss}_i = (1-\epsilon)\bigl(-m_i w_{t_i} \ell_{i,t_i}\bigr)
+        + \frac{\epsilon}{C}\Bigl(-m_i \textstyle\sum_c w_c \ell_{ic}\Bigr),
+
+    and ``'mean'`` divides the sum of each term by :math:`W = \sum_i m_i w_{t_i}`, the
+    total weight of the kept targets (NaN when every target is ignored; the smoothing
+    term is weighted per class and shares that denominator, exactly torch's formula).
+
+    **Class-probability targets** (float ``target`` of the input's shape): with
+    :math:`q = (1-\epsilon)\,p + \epsilon/C`,
+    :math:`\text{loss}_i = -\sum_c w_c q_{ic} \ell_{ic}`, and ``'mean'`` divides by the
+    number of positions :math:`N d_1 \cdots d_K`. ``ignore_index`` must then be negative
+    (it is not applied), as in torch.
+
+    Backward: let :math:`G_{ic} = \partial L / \partial \ell_{ic}`, which is
+    :math:`-a_i m_i\bigl((1-\epsilon) w_{t_i}[c = t_i] + \tfrac{\epsilon}{C} w_c\bigr)`
+    or :math:`-a_i w_c q_{ic}` for the two target kinds (:math:`a_i` the upstream
+    gradient per position, divided by the mean's denominator). Then through the
+    log-softmax,
+
+    .. math::
+
+        \frac{\partial L}{\partial x_{ic}} = G_{ic} - s_{ic} \textstyle\sum_k G_{ik},
+        \qquad s = e^{\ell},
+
+    which for one-hot targets without weights is the lectures' :math:`(s - y)/N`. The
+    probability target gets :math:`-a_i (1-\epsilon) w_c \ell_{ic}`, the class weight
+    :math:`\partial L/\partial w_c` (torch leaves it undifferentiated) the derivative of
+    both the numerator and, for a class-index ``'mean'``, the denominator :math:`W`.
+
+    Parameters
+    ----------
+    input : ndarray, shape ``(C,)``, ``(N, C)`` or ``(N, C, d1, ..., dK)``, float32/float64
+        Unnormalised logits.
+    target : ndarray
+        Integer class indices of shape ``()``, ``(N,)`` or ``(N, d1, ..., dK)``; or
+        float class probabilities of the input's shape.
+    weight : ndarray, shape ``(C,)``, optional
+        Per-class rescaling.
+    size_average, reduce : bool, optional
+        Deprecated; when given they override ``reduction`` by torch's legacy rule.
+    ignore_index : int
+        Class-index target value that is skipped (may be a valid class).
+    reduction : {'mean', 'sum', 'none'}
+    label_smoothing : float in [0, 1]
+        Mix of the targets with the uniform distribution, :math:`\epsilon`.
+
+    Returns
+    -------
+    ndarray, 0-d, or of shape ``(N, d1, ..., dK)`` (``()`` unbatched) for ``'none'``
+
+    Raises
+    ------
+    IndexError
+        A class index outside :math:`[0, C)` that is not ``ignore_index``.
+    ValueError, TypeError
+        Shape, dtype or option mismatches, naming what was expected.
+    """
+    op = "cross_entropy"
+    reduction = _reduction(op, size_average, reduce, reduction)
+    ignore_index = _check_ignore_index(op, ignore_index)
+    smoothing = _smoothing(op, label_smoothing)
+    x = _input(op, input)
+    n_classes = x.shape[1] if x.ndim > 1 else x.shape[0]
+    w = _class_weight(op, weight, n_classes)
+    target_arr = target if isinstance(target, np.ndarray) else np.asarray(target)
+    probabilities = target_arr.shape == x.shape
+
+    if probabilities:
+        if target_arr.dtype.kind != "f":
+            raise TypeError(
+                f"{op}: a target of the input's shape {shape_str(x.shape)} holds class "
+                f"probabilities and must be float32 or float64, got dtype {target_arr.dtype}"
+            )
+        if ignore_index >= 0:
+            raise ValueError(
+                f"{op}: ignore_index={ignore_index} is not supported with class-probability "
+                f"targets (pass a negative ignore_index)"
+            )
+        p = as_float_array(op, "target", target_arr)
+    elif target_arr.dtype.kind == "f":
+        index_shape = (x.shape[0],) + x.shape[2:] if x.ndim > 1 else ()
+        if target_arr.shape == index_shape:
+            raise TypeError(
+                f"{op}: class-index target of shape {shape_str(target_arr.shape)} must be an "
+                f"integer array, got dtype {target_arr.dtype}"
+            )
+        raise ValueError(
+            f"{op}: a float target holds class probabilities and must have the input's shape "
+            f"{shape_str(x.shape)}, got {shape_str(target_arr.shape)} (class indices would be "
+            f"an integer array of shape {shape_str(index_shape)})"
+        )
+    else:
+        t = _index_target(op, x, target_arr)
+        p = None
+    same_dtype(op, input=x, target=p, weight=w)
+
+    log_probs = _log_softmax(_class_last(x), -1)
+    if probabilities:
+        out, core_backward = _probability_loss(
+            log_probs, _class_last(p), w, reduction, smoothing
+        )
+    else:
+        out, core_backward = _index_loss(
+            op, log_probs, t, w, ignore_index, reduction, smoothing
+        )
+
+    def backward(grad_out):
+        grads = core_backward(grad_out)
+        grad_x = _class_first(_log_softmax_backward(grads[0], log_probs, -1), x.ndim)
+        if probabilities:
+            return {"input": grad_x, "target": _class_first(grads[1], x.ndim), "weight": grads[2]}
+        return {"input": grad_x, "weight": grads[1]}
+
+    return out, backward
+
+
+# ---------------------------------------------------------------------------------------
+# Regression and binary losses
+# ---------------------------------------------------------------------------------------
+
+
+def _broadcast_shape(op: str, **shapes) -> tuple:
+    try:
+        return np.broadcast_shapes(*shapes.values())
+    except ValueError:
+        desc = ", ".join(f"{k} {shape_str(s)}" for k, s in shapes.items())
+        raise ValueError(f"{op}: shapes cannot be broadcast together: {desc}") from None
+
+
+@differentiable
+def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+    r"""Mean squared error, :math:`\ell_j = (x_j - y_j)^2`, optionally weighted.
+
+    As torch, ``input`` and ``target`` of different shapes are broadcast together (with
+    a warning: that is usually a bug, ``(N, 1)`` against ``(N,)`` gives an
+    :math:`N \times N` loss). With a ``weight`` of the input's shape, the loss is
+    :math:`w \odot (x - y)^2` and its mean is :math:`\sum w (x-y)^2 / \sum w`.
+
+    Backward, with :math:`a` the upstream gradient per element (:math:`g`, or
+    :math:`g / n` for the mean over :math:`n` elements, :math:`g / \sum w` when
+    weighted), each gradient summed back over the axes its argument was broadcast along:
+
+    .. math::
+
+        \frac{\partial L}{\partial x} = 2 a\, w \odot (x - y), \qquad
+        \frac{\partial L}{\partial y} = -2 a\, w \odot (x - y), \qquad
+        \frac{\partial L}{\partial w} = a\,(x - y)^2 \;-\; [\text{mean}]\,\frac{g L}{\sum w}.
+
+    Parameters
+    ----------
+    input, target : ndarray, broadcastable shapes, float32/float64 (one dtype)
+    size_average, reduce : bool, optional
+        Deprecated; when given they override ``reduction`` by torch's legacy rule.
+    reduction : {'mean', 'sum', 'none'}
+    weight : ndarray, the input's shape, optional
+        Per-element weights (torch 2.13's ``weight`` argument).
+
+    Returns
+    -------
+    ndarray, 0-d, or of the broadcast shape for ``'none'``
+    """
+    op = "mse_loss"
+    x = as_float_array(op, "input", input)
+    y = as_float_array(op, "target", target)
+    w = None if weight is None else as_float_array(op, "weight", weight)
+    same_dtype(op, input=x, target=y, weight=w)
+    if x.shape != y.shape:
+        warnings.warn(
+            f"{op}: Using a target size ({shape_str(y.shape)}) that is different to the input "
+            f"size ({shape_str(x.shape)}). This will likely lead to incorrect results due to "
+            f"broadcasting. Please ensure they have the same size.",
+            UserWarning,
+            stacklevel=3,
+        )
+    reduction = _reduction(op, size_average, reduce, reduction)
+    shape = _broadcast_shape(op, input=x.shape, target=y.shape)
+    if w is not None and w.shape != x.shape:
+        raise ValueError(
+            f"{op}: Weights and input must have the same size: weight "
+            f"{shape_str(w.shape)}, input {shape_str(x.shape)}"
+        )
+
+    diff = x - y
+    squared = diff * diff
+    per = squared * w if w is not None else squared
+    count = w.sum() if w is not None else per.size
+    if reduction == "none":
+        out = per
+    elif reduction == "sum":
+        out = np.asarray(per.sum())
+    else:
+        out = _mean(per.sum(), count)
+
+    def backward(grad_out):
+        scale = _per_position_scale(grad_out, reduction, shape, count)
+        g_diff = 2 * scale * diff
+        if w is not None:
+            g_diff = g_diff * w
+        grads = {"input": sum_to_shape(g_diff, x.shape), "target": -sum_to_shape(g_diff, y.shape)}
+        if w is not None:
+            gw = sum_to_shape(scale * squared, w.shape)
+            if reduction == "mean":
+                gw = gw - _mean(grad_out * out, count)
+            grads["weight"] = gw
+        return grads
+
+    return out, backward
+
+
+@differentiable
+def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
+                                     reduction="mean", pos_weight=None):
+    r"""Logistic loss on logits, :math:`-w\,[p_w\, y \log\sigma(x) + (1-y)\log(1-\sigma(x))]`.
+
+    Using :math:`\log(1 - \sigma(x)) = \log\sigma(x) - x`, this is computed as torch does,
+
+    .. math::
+
+        \ell = w \bigl[(1 - y)\,x - (1 + (p_w - 1)\,y)\,\log\sigma(x)\bigr],
+
+    with the stable :math:`\log\sigma(x) = \min(x, 0) - \log(1 + e^{-|x|})`: no
+    :math:`\log 0` for logits of :math:`\pm 10^4`, where sigmoid-then-log would give
+    ``inf``. ``pos_weight`` :math:`p_w` (one per class, broadcast along the last
+    dimension, or any shape broadcastable to the input) scales the positive term; with
+    :math:`p_w = 1` this is plain binary cross-entropy, the lectures' logistic
+    regression cost :math:`-(y \log H + (1-y)\log(1-H))`, :math:`H = \sigma(x)`.
+
+    Backward, :math:`a` the upstream gradient per element (``g / n`` for the mean), each
+    gradient summed back over its broadcast axes:
+
+    .. math::
+
+        \frac{\partial L}{\partial x} &= a\,w \bigl[(1 + (p_w-1)\,y)\,\sigma(x) - p_w y\bigr], &
+        \frac{\partial L}{\partial y} &= a\,w \bigl[(1 - p_w)\log\sigma(x) - x\bigr], \\
+        \frac{\partial L}{\partial w} &= a \bigl[(1 - y)\,x - (1 + (p_w - 1)\,y)\log\sigma(x)\bigr], &
+        \frac{\partial L}{\partial p_w} &= -a\,w\, y \log\sigma(x).
+
+    Parameters
+    ----------
+    input : ndarray, any shape, float32/float64
+        Logits.
+    target : ndarray, the input's shape, same dtype
+        Targets in :math:`[0, 1]` (soft labels allowed).
+    weight : ndarray, broadcastable to the input's shape, optional
+        Rescales each element's loss.
+    size_average, reduce : bool, optional
+        Deprecated; when given they override ``reduction`` by torch's legacy rule.
+    reduction : {'mean', 'sum', 'none'}
+    pos_weight : ndarray, broadcastable to the input's shape, optional
+        Weight of the positive examples, typically ``(C,)`` for a multi-label ``(N, C)``.
+
+    Returns
+    -------
+    ndarray, 0-d, or of the input's shape for ``'none'``
+    """
+    op = "binary_cross_entropy_with_logits"
+    x = as_float_array(op, "input", input)
+    y = as_float_array(op, "target", target)
+    w = None if weight is None else as_float_array(op, "weight", weight)
+    pw = None if pos_weight is None else as_float_array(op, "pos_weight", pos_weight)
+    same_dtype(op, input=x, target=y, weight=w, pos_weight=pw)
+    reduction = _reduction(op, size_average, reduce, reduction)
+    if y.shape != x.shape:
+        raise ValueError(
+            f"{op}: Target size {shape_str(y.shape)} must be the same as input size "
+            f"{shape_str(x.shape)}"
+        )
+    for name, arr in (("weight", w), ("pos_weight", pw)):
+        if arr is not None and _broadcast_shape(op, **{name: arr.shape, "input": x.shape}) != x.shape:
+            raise ValueError(
+                f"{op}: {name} of shape {shape_str(arr.shape)} must broadcast to the input's "
+                f"shape {shape_str(x.shape)} without enlarging it"
+            )
+
+    log_sig = logsigmoid(x)
+    pos_scale = (pw - 1) * y + 1 if pw is not None else None
+    unweighted = (1 - y) * x - (log_sig * pos_scale if pw is not None else log_sig)
+    per = unweighted * w if w is not None else unweighted
+    if reduction == "none":
+        out = per
+    elif reduction == "sum":
+        out = np.asarray(per.sum())
+    else:
+        out = _mean(per.sum(), per.size)
+
+    def backward(grad_out):
+        scale = _per_position_scale(grad_out, reduction, x.shape, per.size)
+        scaled = scale * w if w is not None else scale
+        if pw is not None:
+            grad_x = (pos_scale * sigmoid(x) - pw * y) * scaled
+            grad_y = ((1 - pw) * log_sig - x) * scaled
+        else:
+            grad_x = (sigmoid(x) - y) * scaled
+            grad_y = -x * scaled
+        grads = {"input": grad_x, "target": grad_y}
+        if w is not None:
+            grads["weight"] = sum_to_shape(scale * unweighted, w.shape)
+        if pw is not None:
+            grads["pos_weight"] = sum_to_shape(-scaled * y * log_sig, pw.shape)
+        return grads
+
+    return out, backward
