@@ -12,3 +12,8 @@ train        one training loop for both engines
 ``scratchnet.torch_models`` holds the torch twins; it is the only module that imports torch.
 """
 __version__ = "0.1.0"
+
+# The two conveniences torch keeps at top level: torch.manual_seed and torchinfo-style
+# summary. Importing them pulls in scratchnet.nn (NumPy only, no torch).
+from .nn.init import manual_seed  # noqa: E402
+from .summary import summary  # noqa: E402

@@ -15,16 +15,25 @@ class Parameter:
         :math:`\\partial L/\\partial \\text{data}`, summed over every backward since
         the last ``zero_grad`` (``None`` before the first), exactly as torch
         accumulates ``.grad``: two backward passes without ``zero_grad`` add up.
+    requires_grad : bool
+        As torch's flag: a frozen parameter (``False``) receives no gradient, so
+        ``.grad`` stays ``None`` and optimizers leave it alone.
     """
 
-    __slots__ = ("data", "grad", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "__weakref__")
 
-    def __init__(self, data):
+    def __init__(self, data, requires_grad=True):
         data = np.asarray(data)
         if data.dtype.kind != "f":
             raise TypeError(f"Parameter: data must be a floating-point array, got dtype {data.dtype}")
         self.data = data
         self.grad = None
+        self.requires_grad = bool(requires_grad)
+
+    def requires_grad_(self, requires_grad: bool = True) -> "Parameter":
+        """Set :attr:`requires_grad` in place and return ``self``, as torch's method."""
+        self.requires_grad = bool(requires_grad)
+        return self
 
     def accumulate_grad(self, grad: np.ndarray) -> None:
         """Add ``grad`` into ``.grad`` (micrograd's ``+=``), allocating it on first use."""
@@ -57,4 +66,5 @@ class Parameter:
         return int(self.data.size)
 
     def __repr__(self):
-        return f"Parameter(shape={self.data.shape}, dtype={self.data.dtype})"
+        frozen = "" if self.requires_grad else ", requires_grad=False"
+        return f"Parameter(shape={self.data.shape}, dtype={self.data.dtype}{frozen})"

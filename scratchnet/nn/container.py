@@ -1,0 +1,279 @@
+r"""Containers: ``Sequential`` (a chain with its backward) and ``ModuleList`` (a list).
+
+:class:`Sequential` is where back-propagation is the chain rule, literally: the
+forward calls each layer in order and remembers each one's backward; the backward
+calls them in reverse,
+
+.. math::
+
+    \frac{\partial L}{\partial x} = J_1^\top J_2^\top \cdots J_n^\top\, g,
+
+each :math:`J_k^\top` being layer :math:`k`'s hand-written vector-Jacobian product.
+"""
+from __future__ import annotations
+
+import operator
+from collections import OrderedDict
+from itertools import islice
+from typing import Iterable, Iterator
+
+from .grad_mode import is_grad_enabled
+from .module import Module, _addindent, _path_segment
+
+__all__ = ["Sequential", "ModuleList"]
+
+
+def _backward_step(module: Module):
+    """The callable that back-propagates through ``module``'s forward that just ran.
+
+    For a module that uses the recorded closure (every built-in layer) this is the
+    closure itself, captured now, so a layer instance used twice in one chain is
+    back-propagated through both of its calls. A module that overrides ``backward``
+    is asked at backward time.
+    """
+    if type(module).backward is Module.backward:
+        return module._grad_fn
+    return module.backward
+
+
+class Sequential(Module):
+    r"""A chain of modules: ``forward`` feeds each one's output to the next, as ``torch.nn.Sequential``.
+
+    Build it from modules (named ``"0"``, ``"1"``, ...) or from an ``OrderedDict``
+    of named modules::
+
+        model = Sequential(Conv2d(1, 10, 5), MaxPool2d(2), ReLU(), Flatten(), Linear(1440, 10))
+        model = Sequential(OrderedDict(conv=Conv2d(1, 10, 5), relu=ReLU()))
+
+    ``backward(grad_out)`` runs every layer's backward in reverse order and returns
+    the gradient of the input; parameter gradients accumulate into ``.grad``.
+    Indexing (``model[0]``, ``model[-1]``, slices), ``len``, iteration, ``append``,
+    ``insert``, ``extend``, ``pop``, ``del`` and ``+`` behave as in torch.
+
+    A layer that rejects its input is reported with its place:
+    ``Sequential[7] Linear(in_features=100, ...): got input of shape (64, 320): ...``.
+    """
+
+    def __init__(self, *args):
+        super().__init__()
+        if len(args) == 1 and isinstance(args[0], OrderedDict):
+            for key, module in args[0].items():
+                self.add_module(key, module)
+        else:
+            for idx, module in enumerate(args):
+                self.add_module(str(idx), module)
+
+    def _get_item_by_idx(self, iterator, idx):
+        size = len(self)
+        idx = operator.index(idx)
+        if not -size <= idx < size:
+            raise IndexError(f"index {idx} is out of range")
+        idx %= size
+        return next(islice(iterator, idx, None))
+
+    def __getitem__(self, idx):
+        if isinstance(idx, slice):
+            return self.__class__(OrderedDict(list(self._modules.items())[idx]))
+        return self._get_item_by_idx(self._modules.values(), idx)
+
+    def __setitem__(self, idx, module: Module) -> None:
+        key = self._get_item_by_idx(self._modules.keys(), idx)
+        setattr(self, key, module)
+
+    def __delitem__(self, idx) -> None:
+        if isinstance(idx, slice):
+            for key in list(self._modules.keys())[idx]:
+                delattr(self, key)
+        else:
+            delattr(self, self._get_item_by_idx(self._modules.keys(), idx))
+        # Renumber, as torch does, so that names stay "0", "1", ... after a deletion.
+        self.__dict__["_modules"] = OrderedDict(
+            (str(i), m) for i, m in enumerate(self._modules.values()))
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+    def __add__(self, other) -> "Sequential":
+        if not isinstance(other, Sequential):
+            raise ValueError(
+                f"add operator supports only objects of Sequential class, but {type(other)} is given."
+            )
+        ret = Sequential()
+        for layer in self:
+            ret.append(layer)
+        for layer in other:
+            ret.append(layer)
+        return ret
+
+    def __iadd__(self, other) -> "Sequential":
+        if not isinstance(other, Sequential):
+            raise ValueError(
+                f"add operator supports only objects of Sequential class, but {type(other)} is given."
+            )
+        offset = len(self)
+        for i, module in enumerate(other):
+            self.add_module(str(i + offset), module)
+        return self
+
+    def pop(self, key) -> Module:
+        v = self[key]
+        del self[key]
+        return v
+
+    def append(self, module: Module) -> "Sequential":
+        """Append ``module`` at the end (named ``str(len(self))``); return self."""
+        self.add_module(str(len(self)), module)
+        return self
+
+    def insert(self, index: int, module: Module) -> "Sequential":
+        """Insert ``module`` before position ``index``, renumbering the ones after it; return self."""
+        if not isinstance(module, Module):
+            raise TypeError(f"Sequential.insert: module should be a Module, got {type(module).__name__}")
+        n = len(self._modules)
+        if not -n <= index <= n:
+            raise IndexError(f"Index out of range: {index}")
+        if index < 0:
+            index += n
+        for i in range(n, index, -1):
+            self._modules[str(i)] = self._modules[str(i - 1)]
+        self._modules[str(index)] = module
+        return self
+
+    def extend(self, sequential: Iterable[Module]) -> "Sequential":
+        """Append every module of ``sequential``; return self."""
+        for layer in sequential:
+            self.append(layer)
+        return self
+
+    def forward(self, input):
+        steps = []
+        for key, module in self._modules.items():
+            input = module(input)
+            steps.append((key, module, _backward_step(module)))
+        if is_grad_enabled():
+            self._set_grad_fn(self._chain(steps), input)
+        else:
+            self._clear_grad_fn("no_grad")
+        return input
+
+    def _chain(self, steps):
+        def grad_fn(grad_out):
+            for key, module, step in reversed(steps):
+                if step is None:
+                    raise RuntimeError(
+                        f"{_path_segment(self, key)} {module._short_repr()}: recorded no backward "
+                        f"during the forward pass (a custom module must override backward() or "
+                        f"record one with _call_functional/_set_grad_fn)"
+                    )
+                grad_out = step(grad_out)
+            return grad_out
+
+        return grad_fn
+
+
+class ModuleList(Module):
+    """A list of modules whose parameters are registered, as ``torch.nn.ModuleList``.
+
+    It has no forward: a model iterates it in its own ``forward`` (and its own
+    ``backward``, in reverse). Its repr compresses runs of identical layers
+    (``(0-2): 3 x Linear(...)``) exactly as torch's does.
+    """
+
+    def __init__(self, modules: Iterable[Module] = None):
+        super().__init__()
+        if modules is not None:
+            self.extend(modules)
+
+    def _get_abs_string_index(self, idx) -> str:
+        idx = operator.index(idx)
+        if not -len(self) <= idx < len(self):
+            raise IndexError(f"index {idx} is out of range")
+        if idx < 0:
+            idx += len(self)
+        return str(idx)
+
+    def __getitem__(self, idx):
+        if isinstance(idx, slice):
+            return self.__class__(list(self._modules.values())[idx])
+        return self._modules[self._get_abs_string_index(idx)]
+
+    def __setitem__(self, idx, module: Module) -> None:
+        setattr(self, self._get_abs_string_index(idx), module)
+
+    def __delitem__(self, idx) -> None:
+        if isinstance(idx, slice):
+            for k in range(len(self._modules))[idx]:
+                delattr(self, str(k))
+        else:
+            delattr(self, self._get_abs_string_index(idx))
+        self.__dict__["_modules"] = OrderedDict(
+            (str(i), m) for i, m in enumerate(self._modules.values()))
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+    def __iadd__(self, modules: Iterable[Module]) -> "ModuleList":
+        return self.extend(modules)
+
+    def __add__(self, other: Iterable[Module]) -> "ModuleList":
+        combined = ModuleList()
+        for i, module in enumerate(list(self) + list(other)):
+            combined.add_module(str(i), module)
+        return combined
+
+    def insert(self, index: int, module: Module) -> None:
+        """Insert ``module`` before position ``index``."""
+        for i in range(len(self._modules), index, -1):
+            self._modules[str(i)] = self._modules[str(i - 1)]
+        self._modules[str(index)] = module
+
+    def append(self, module: Module) -> "ModuleList":
+        self.add_module(str(len(self)), module)
+        return self
+
+    def pop(self, key) -> Module:
+        v = self[key]
+        del self[key]
+        return v
+
+    def extend(self, modules: Iterable[Module]) -> "ModuleList":
+        if isinstance(modules, (str, bytes)) or not hasattr(modules, "__iter__"):
+            raise TypeError(
+                "ModuleList.extend should be called with an iterable, but got " + type(modules).__name__
+            )
+        offset = len(self)
+        for i, module in enumerate(modules):
+            self.add_module(str(offset + i), module)
+        return self
+
+    def forward(self, *args, **kwargs):
+        raise TypeError(
+            "ModuleList has no forward: iterate over it in your model's forward (and over "
+            "reversed(...) in its backward)"
+        )
+
+    def __repr__(self) -> str:
+        list_of_reprs = [repr(item) for item in self]
+        if not list_of_reprs:
+            return self._get_name() + "()"
+        start_end_indices = [[0, 0]]
+        repeated_blocks = [list_of_reprs[0]]
+        for i, r in enumerate(list_of_reprs[1:], 1):
+            if r == repeated_blocks[-1]:
+                start_end_indices[-1][1] += 1
+                continue
+            start_end_indices.append([i, i])
+            repeated_blocks.append(r)
+        lines = []
+        for (start_id, end_id), b in zip(start_end_indices, repeated_blocks):
+            local_repr = f"({start_id}): {b}"
+            if start_id != end_id:
+                local_repr = f"({start_id}-{end_id}): {end_id - start_id + 1} x {b}"
+            lines.append(_addindent(local_repr, 2))
+        return self._get_name() + "(\n  " + "\n  ".join(lines) + "\n)"

@@ -1,0 +1,285 @@
+r"""Weight initialisation, as ``torch.nn.init``, drawing from a seedable NumPy generator.
+
+Every function fills an array (or a :class:`~scratchnet.nn.Parameter`'s ``.data``)
+in place and returns what it was given. Randomness comes from ``generator`` when one
+is passed (a :class:`numpy.random.Generator`), otherwise from this module's default
+generator, which :func:`manual_seed` resets::
+
+    scratchnet.manual_seed(0)
+    layer = scratchnet.nn.Linear(784, 10)        # the same weights on every run
+
+Layers use torch's defaults. ``Linear`` and ``Conv2d`` call
+``kaiming_uniform_(weight, a=sqrt(5))``, whose bound works out to
+
+.. math::
+
+    \text{gain} = \sqrt{\frac{2}{1 + a^2}} = \sqrt{\tfrac13}, \qquad
+    \text{bound} = \text{gain}\sqrt{\frac{3}{\text{fan\_in}}} = \frac{1}{\sqrt{\text{fan\_in}}},
+
+and draw the bias from :math:`\mathcal{U}(-1/\sqrt{\text{fan\_in}}, 1/\sqrt{\text{fan\_in}})`.
+The distributions equal torch's; the draws do not (NumPy's and torch's generators
+differ), so parity tests copy weights across rather than share seeds.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+
+import numpy as np
+
+from .parameter import Parameter
+
+__all__ = [
+    "manual_seed", "initial_seed", "default_generator",
+    "calculate_gain", "calculate_fan_in_and_fan_out", "_calculate_fan_in_and_fan_out",
+    "uniform_", "normal_", "constant_", "ones_", "zeros_",
+    "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_",
+]
+
+_seed_sequence = np.random.SeedSequence()
+_initial_seed = _seed_sequence.entropy
+_default = np.random.default_rng(_seed_sequence)
+
+
+def manual_seed(seed: int) -> np.random.Generator:
+    """Reset the default generator to ``np.random.default_rng(seed)`` and return it.
+
+    Exported as ``scratchnet.manual_seed``, the counterpart of ``torch.manual_seed``:
+    after it, layer construction and every ``init`` call without a ``generator=``
+    is deterministic.
+    """
+    global _default, _initial_seed
+    if isinstance(seed, bool) or not isinstance(seed, (numbers.Integral, np.integer)):
+        raise TypeError(f"manual_seed: seed must be an int, got {seed!r}")
+    if seed < 0:
+        raise ValueError(f"manual_seed: seed must be non-negative, got {seed}")
+    _initial_seed = int(seed)
+    _default = np.random.default_rng(int(seed))
+    return _default
+
+
+def initial_seed() -> int:
+    """The seed the default generator was last created from (random entropy until :func:`manual_seed`)."""
+    return _initial_seed
+
+
+def default_generator() -> np.random.Generator:
+    """The generator used when no ``generator=`` is passed."""
+    return _default
+
+
+def _resolve_generator(generator, where: str) -> np.random.Generator:
+    if generator is None:
+        return _default
+    if not isinstance(generator, np.random.Generator):
+        raise TypeError(
+            f"{where}: generator must be a numpy.random.Generator or None, "
+            f"got {type(generator).__name__}"
+        )
+    return generator
+
+
+def _array(tensor, where: str) -> np.ndarray:
+    """The float ndarray behind ``tensor`` (an ndarray or a Parameter), to be filled in place."""
+    arr = tensor.data if isinstance(tensor, Parameter) else tensor
+    if not isinstance(arr, np.ndarray) or arr.dtype.kind != "f":
+        raise TypeError(
+            f"{where}: expected a floating-point ndarray or Parameter, got "
+            f"{type(tensor).__name__}" + (f" of dtype {arr.dtype}" if isinstance(arr, np.ndarray) else "")
+        )
+    if not arr.flags.writeable:
+        raise ValueError(f"{where}: the array is read-only and cannot be initialised in place")
+    return arr
+
+
+def calculate_gain(nonlinearity: str, param=None) -> float:
+    r"""The recommended gain for ``nonlinearity``, as ``torch.nn.init.calculate_gain``.
+
+    =================  ====================================================
+    nonlinearity       gain
+    =================  ====================================================
+    linear / conv*     :math:`1`
+    sigmoid            :math:`1`
+    tanh               :math:`5/3`
+    relu               :math:`\sqrt{2}`
+    leaky_relu         :math:`\sqrt{2 / (1 + \text{negative\_slope}^2)}`
+    selu               :math:`3/4`
+    =================  ====================================================
+
+    Parameters
+    ----------
+    nonlinearity : str
+    param : float, optional
+        The negative slope for ``'leaky_relu'`` (default 0.01).
+    """
+    linear_fns = ["linear", "conv1d", "conv2d", "conv3d",
+                  "conv_transpose1d", "conv_transpose2d", "conv_transpose3d"]
+    if nonlinearity in linear_fns or nonlinearity == "sigmoid":
+        return 1
+    if nonlinearity == "tanh":
+        return 5.0 / 3
+    if nonlinearity == "relu":
+        return math.sqrt(2.0)
+    if nonlinearity == "leaky_relu":
+        if param is None:
+            negative_slope = 0.01
+        elif isinstance(param, (numbers.Real, np.floating, np.integer)) and not isinstance(param, bool):
+            negative_slope = param
+        else:
+            raise ValueError(f"negative_slope {param} not a valid number")
+        return math.sqrt(2.0 / (1 + negative_slope ** 2))
+    if nonlinearity == "selu":
+        return 3.0 / 4
+    raise ValueError(f"Unsupported nonlinearity {nonlinearity}")
+
+
+def calculate_fan_in_and_fan_out(tensor) -> tuple:
+    r"""``(fan_in, fan_out)`` of a weight, as torch's ``_calculate_fan_in_and_fan_out``.
+
+    For a weight of shape :math:`(\text{out}, \text{in}, k_1, \dots)`, the receptive
+    field is :math:`r = \prod_i k_i` (1 for a ``Linear`` weight) and
+
+    .. math::
+
+        \text{fan\_in} = \text{in}\cdot r, \qquad \text{fan\_out} = \text{out}\cdot r.
+
+    A ``Conv2d(1, 10, 5)`` weight ``(10, 1, 5, 5)`` has fan-in 25; with ``groups``,
+    the weight's second dimension is already ``in_channels / groups``.
+    """
+    shape = np.shape(tensor.data if isinstance(tensor, Parameter) else tensor)
+    if len(shape) < 2:
+        raise ValueError(
+            "Fan in and fan out can not be computed for tensor with fewer than 2 dimensions"
+        )
+    receptive_field_size = 1
+    for s in shape[2:]:
+        receptive_field_size *= int(s)
+    return int(shape[1]) * receptive_field_size, int(shape[0]) * receptive_field_size
+
+
+_calculate_fan_in_and_fan_out = calculate_fan_in_and_fan_out
+
+
+def _calculate_correct_fan(tensor, mode: str) -> int:
+    mode = mode.lower()
+    valid_modes = ["fan_in", "fan_out"]
+    if mode not in valid_modes:
+        raise ValueError(f"Mode {mode} not supported, please use one of {valid_modes}")
+    fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
+    return fan_in if mode == "fan_in" else fan_out
+
+
+def uniform_(tensor, a: float = 0.0, b: float = 1.0, generator=None):
+    r"""Fill ``tensor`` with draws from :math:`\mathcal{U}(a, b)`.
+
+    Parameters
+    ----------
+    tensor : ndarray or Parameter, float32 or float64, any shape
+    a, b : float
+        Lower and upper bound.
+    generator : numpy.random.Generator, optional
+        Defaults to the module's generator (see :func:`manual_seed`).
+
+    Returns
+    -------
+    ``tensor``, filled in place.
+    """
+    arr = _array(tensor, "uniform_")
+    if not a <= b:
+        raise ValueError(f"uniform_: expects a <= b, but got a={a} and b={b}")
+    arr[...] = _resolve_generator(generator, "uniform_").uniform(a, b, size=arr.shape)
+    return tensor
+
+
+def normal_(tensor, mean: float = 0.0, std: float = 1.0, generator=None):
+    r"""Fill ``tensor`` with draws from :math:`\mathcal{N}(\text{mean}, \text{std}^2)`."""
+    arr = _array(tensor, "normal_")
+    if std < 0:
+        raise ValueError(f"normal_: expects std >= 0.0, but found std {std}")
+    arr[...] = _resolve_generator(generator, "normal_").normal(mean, std, size=arr.shape)
+    return tensor
+
+
+def constant_(tensor, val: float):
+    """Fill ``tensor`` with ``val``."""
+    _array(tensor, "constant_")[...] = val
+    return tensor
+
+
+def ones_(tensor):
+    """Fill ``tensor`` with ones."""
+    _array(tensor, "ones_")[...] = 1
+    return tensor
+
+
+def zeros_(tensor):
+    """Fill ``tensor`` with zeros."""
+    _array(tensor, "zeros_")[...] = 0
+    return tensor
+
+
+def xavier_uniform_(tensor, gain: float = 1.0, generator=None):
+    r"""Glorot uniform: :math:`\mathcal{U}(-a, a)` with
+    :math:`a = \text{gain}\sqrt{6 / (\text{fan\_in} + \text{fan\_out})}`."""
+    _array(tensor, "xavier_uniform_")
+    fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
+    std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
+    a = math.sqrt(3.0) * std
+    return uniform_(tensor, -a, a, generator)
+
+
+def xavier_normal_(tensor, gain: float = 1.0, generator=None):
+    r"""Glorot normal: :math:`\mathcal{N}(0, \text{std}^2)` with
+    :math:`\text{std} = \text{gain}\sqrt{2 / (\text{fan\_in} + \text{fan\_out})}`."""
+    _array(tensor, "xavier_normal_")
+    fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
+    std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
+    return normal_(tensor, 0.0, std, generator)
+
+
+def kaiming_uniform_(tensor, a: float = 0, mode: str = "fan_in", nonlinearity: str = "leaky_relu",
+                     generator=None):
+    r"""He uniform: :math:`\mathcal{U}(-\text{bound}, \text{bound})` with
+
+    .. math::
+
+        \text{bound} = \text{gain}\sqrt{\frac{3}{\text{fan\_mode}}},
+        \qquad \text{gain} = \texttt{calculate\_gain}(\text{nonlinearity}, a).
+
+    Parameters
+    ----------
+    tensor : ndarray or Parameter with at least 2 dimensions
+    a : float
+        Negative slope of the leaky ReLU that follows (only used with ``'leaky_relu'``).
+        Torch's layers pass :math:`\sqrt5`, which makes the bound :math:`1/\sqrt{\text{fan\_in}}`.
+    mode : {'fan_in', 'fan_out'}
+        Preserve the variance of the forward (``fan_in``) or of the backward pass.
+    nonlinearity : str
+    generator : numpy.random.Generator, optional
+
+    Returns
+    -------
+    ``tensor``, filled in place.
+    """
+    arr = _array(tensor, "kaiming_uniform_")
+    if 0 in arr.shape:
+        warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=2)
+        return tensor
+    fan = _calculate_correct_fan(tensor, mode)
+    gain = calculate_gain(nonlinearity, a)
+    bound = math.sqrt(3.0) * gain / math.sqrt(fan)
+    return uniform_(tensor, -bound, bound, generator)
+
+
+def kaiming_normal_(tensor, a: float = 0, mode: str = "fan_in", nonlinearity: str = "leaky_relu",
+                    generator=None):
+    r"""He normal: :math:`\mathcal{N}(0, \text{std}^2)` with
+    :math:`\text{std} = \text{gain} / \sqrt{\text{fan\_mode}}`."""
+    arr = _array(tensor, "kaiming_normal_")
+    if 0 in arr.shape:
+        warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=2)
+        return tensor
+    fan = _calculate_correct_fan(tensor, mode)
+    std = calculate_gain(nonlinearity, a) / math.sqrt(fan)
+    return normal_(tensor, 0.0, std, generator)

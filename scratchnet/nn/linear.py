@@ -1,0 +1,95 @@
+"""Fully connected layers: ``Linear`` and ``Identity``."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import functional as F
+from . import init
+from .grad_mode import is_grad_enabled
+from .module import Module, check_device, check_size, resolve_dtype
+from .parameter import Parameter
+
+__all__ = ["Linear", "Identity"]
+
+
+class Linear(Module):
+    r"""Affine layer :math:`y = x W^\top + b`, as ``torch.nn.Linear``.
+
+    Forward and backward are :func:`scratchnet.functional.linear`'s:
+
+    .. math::
+
+        \frac{\partial L}{\partial x} = G W, \qquad
+        \frac{\partial L}{\partial W} \mathrel{+}= G^\top x, \qquad
+        \frac{\partial L}{\partial b} \mathrel{+}= \textstyle\sum_m G_{m,:}.
+
+    Parameters
+    ----------
+    in_features, out_features : int
+    bias : bool
+        Whether to learn the additive bias (``bias=False`` registers ``bias`` as ``None``).
+    device : None or 'cpu'
+        Accepted for torch's signature; arrays are NumPy arrays.
+    dtype : float32 (default) or float64
+    generator : numpy.random.Generator, optional
+        Draw the initial weights from it instead of :mod:`scratchnet.nn.init`'s default.
+
+    Attributes
+    ----------
+    weight : Parameter, shape ``(out_features, in_features)``
+        Initialised from :math:`\mathcal{U}(-1/\sqrt{\text{in}}, 1/\sqrt{\text{in}})`
+        (torch's ``kaiming_uniform_(a=sqrt(5))``).
+    bias : Parameter, shape ``(out_features,)``, or None
+        Initialised from the same distribution.
+
+    Shapes
+    ------
+    input ``(*, in_features)`` -> output ``(*, out_features)``.
+    """
+
+    def __init__(self, in_features, out_features, bias=True, device=None, dtype=None, *, generator=None):
+        super().__init__()
+        check_device(device, "Linear")
+        dtype = resolve_dtype(dtype, "Linear")
+        self.in_features = check_size(in_features, "in_features", "Linear")
+        self.out_features = check_size(out_features, "out_features", "Linear")
+        self.weight = Parameter(np.empty((self.out_features, self.in_features), dtype=dtype))
+        if bias:
+            self.bias = Parameter(np.empty(self.out_features, dtype=dtype))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters(generator=generator)
+
+    def reset_parameters(self, generator=None) -> None:
+        """Re-draw weight and bias from torch's default distributions."""
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5), generator=generator)
+        if self.bias is not None:
+            fan_in, _ = init.calculate_fan_in_and_fan_out(self.weight)
+            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+            init.uniform_(self.bias, -bound, bound, generator=generator)
+
+    def forward(self, input):
+        return self._call_functional(F.linear, input, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+
+class Identity(Module):
+    r"""Returns its input unchanged; backward returns ``grad_out`` unchanged.
+
+    Accepts and ignores any constructor arguments, as torch's (handy for switching a
+    layer off without changing the model's structure).
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__()
+
+    def forward(self, input):
+        if is_grad_enabled():
+            self._set_grad_fn(lambda grad_out: grad_out, input)
+        else:
+            self._clear_grad_fn("no_grad")
+        return input
