@@ -1,0 +1,13 @@
+"""``scratchnet.optim``: torch.optim's SGD, Adam and AdamW on :class:`scratchnet.nn.Parameter`.
+
+Each optimizer reproduces torch's single-tensor update rule operation for operation
+(the CPU default), so a NumPy model and its torch twin that start from the same
+weights and see the same gradients stay equal step after step. Updates happen in
+place on ``param.data`` and keep its dtype.
+"""
+from .optimizer import Optimizer
+from .sgd import SGD
+from .adam import Adam
+from .adamw import AdamW
+
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW"]

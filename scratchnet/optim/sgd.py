@@ -1,0 +1,86 @@
+"""Stochastic gradient descent with torch's momentum, dampening, Nesterov and weight decay."""
+from __future__ import annotations
+
+import numpy as np
+
+from .optimizer import Optimizer
+
+
+class SGD(Optimizer):
+    r"""Stochastic gradient descent, with torch's exact update rule.
+
+    For each parameter :math:`\theta` with gradient :math:`g_t` at step :math:`t`
+    (learning rate :math:`\gamma`, momentum :math:`\mu`, dampening :math:`\tau`,
+    weight decay :math:`\lambda`):
+
+    .. math::
+
+        g_t &\leftarrow -g_t \quad\text{if maximize} \\
+        g_t &\leftarrow g_t + \lambda \theta_{t-1} \quad\text{if } \lambda \ne 0 \\
+        b_t &\leftarrow \begin{cases} g_t & t = 1 \\
+                                      \mu b_{t-1} + (1 - \tau) g_t & t > 1 \end{cases}
+               \quad\text{if } \mu \ne 0 \\
+        g_t &\leftarrow \begin{cases} g_t + \mu b_t & \text{nesterov} \\
+                                      b_t & \text{otherwise} \end{cases} \\
+        \theta_t &\leftarrow \theta_{t-1} - \gamma g_t
+
+    The momentum buffer starts as the first gradient itself, *without* the
+    :math:`(1-\tau)` factor: this is torch's convention (not Sutskever et al.'s
+    :math:`b_0 = 0`), and it is why a dampened run differs from the textbook formula
+    on its first step.
+
+    Parameters
+    ----------
+    params : iterable of Parameter or of dicts
+        Parameters to optimize, or param groups (see :class:`Optimizer`).
+    lr : float, default 1e-3
+    momentum : float, default 0
+    dampening : float, default 0
+    weight_decay : float, default 0
+        L2 penalty :math:`\tfrac{\lambda}{2}\|\theta\|^2` folded into the gradient.
+    nesterov : bool, default False
+        Nesterov momentum; requires ``momentum > 0`` and ``dampening == 0``.
+    maximize : bool, default False
+        Ascend the objective instead of descending it.
+
+    Examples
+    --------
+    The lecture's MLP training: ``SGD(model.parameters(), lr=0.01, momentum=0.5)``.
+    """
+
+    def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0,
+                 nesterov=False, *, maximize=False):
+        defaults = dict(lr=lr, momentum=momentum, dampening=dampening,
+                        weight_decay=weight_decay, nesterov=nesterov, maximize=maximize)
+        self._validate(defaults)
+        super().__init__(params, defaults)
+
+    def _validate(self, group):
+        if group["lr"] < 0.0:
+            raise ValueError(f"Invalid learning rate: {group['lr']}")
+        if group["momentum"] < 0.0:
+            raise ValueError(f"Invalid momentum value: {group['momentum']}")
+        if group["weight_decay"] < 0.0:
+            raise ValueError(f"Invalid weight_decay value: {group['weight_decay']}")
+        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+
+    def _update(self, param, grad, state, group):
+        # Python floats, so that float32 parameters are updated in float32 (NEP 50).
+        lr = float(group["lr"])
+        momentum = float(group["momentum"])
+        weight_decay = float(group["weight_decay"])
+        if group["maximize"]:
+            grad = -grad
+        if weight_decay != 0:
+            grad = grad + weight_decay * param.data
+        if momentum != 0:
+            buf = state.get("momentum_buffer")
+            if buf is None:
+                buf = np.array(grad, copy=True)
+                state["momentum_buffer"] = buf
+            else:
+                buf *= momentum
+                buf += (1 - float(group["dampening"])) * grad
+            grad = grad + momentum * buf if group["nesterov"] else buf
+        param.data += -lr * grad
