@@ -1,0 +1,21 @@
+"""Benchmarks: scratchnet's NumPy ops and training steps against torch's, on this machine.
+
+Run ``python -m benchmarks.run`` (``--help`` for the options). The parent process
+(:mod:`benchmarks.run`) only plans and reports; every timing is taken in a child
+process per engine (:mod:`benchmarks.worker`), because NumPy's BLAS and torch's
+OpenMP/MKL thread pools contend for the same cores when both live in one process.
+
+Modules
+-------
+run       command line entry: plan, spawn one worker per engine, merge, report
+worker    one engine's measurements (ceilings, ops, training steps) in its own process
+cases     what is measured: the op cases at the lectures' layer sizes, the model steps
+timing    the adaptive timer (warm-up, repeats, median with min-max; CUDA events)
+ceilings  the machine's float GEMM rate and memory bandwidth
+flops     analytic FLOP and byte counts for ops and models
+env       thread settings and the environment record
+report    Markdown tables and PNG plots from the JSON results
+
+This package is import-light on purpose: importing it must not import NumPy or torch,
+so that a worker can set its thread counts before either library starts its pools.
+"""

@@ -1,0 +1,233 @@
+"""Thread settings for the workers and the record of the environment a run measured.
+
+Thread counts have to be fixed before NumPy or torch is imported: OpenBLAS, MKL and
+OpenMP size their pools from the environment when they load. :func:`thread_env`
+builds that environment for a worker process; :func:`limit_threads` then confirms it
+from inside the worker (through ``threadpoolctl`` when it is installed, and
+``torch.set_num_threads``), so both engines run on the same number of threads.
+"""
+from __future__ import annotations
+
+import os
+import platform
+import sys
+import time
+
+#: Environment variables that size the BLAS / OpenMP thread pools.
+THREAD_VARS = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "BLIS_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+)
+#: OpenBLAS tuning knobs worth recording (they change which kernels run).
+OPENBLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_VERBOSE", "GOTO_NUM_THREADS")
+
+
+def available_cores() -> int:
+    """Cores this process may run on (the affinity mask, not the machine's total)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def thread_env(threads: int, base: dict | None = None) -> dict:
+    """A copy of ``base`` (default ``os.environ``) with every thread-pool size set to ``threads``."""
+    env = dict(os.environ if base is None else base)
+    for var in THREAD_VARS:
+        env[var] = str(threads)
+    return env
+
+
+def limit_threads(threads: int, engine: str) -> dict:
+    """Pin this process's pools to ``threads`` and return what they report afterwards.
+
+    Returns
+    -------
+    dict
+        ``threadpools``: ``threadpoolctl``'s view of every loaded BLAS/OpenMP library
+        (``None`` when threadpoolctl is not installed), and for torch
+        ``torch_num_threads`` / ``torch_num_interop_threads``.
+    """
+    info: dict = {"requested": threads}
+    if engine == "torch":
+        import torch
+
+        torch.set_num_threads(threads)
+        info["torch_num_threads"] = torch.get_num_threads()
+        info["torch_num_interop_threads"] = torch.get_num_interop_threads()
+    else:
+        import numpy  # noqa: F401  (load its BLAS so threadpoolctl can see it)
+    try:
+        from threadpoolctl import threadpool_info, threadpool_limits
+    except ImportError:
+        info["threadpools"] = None
+        return info
+    # Kept alive for the process's lifetime: the limit lasts as long as the object.
+    limit_threads._limiter = threadpool_limits(limits=threads)
+    info["threadpools"] = [
+        {k: d.get(k) for k in ("user_api", "internal_api", "num_threads", "version", "architecture",
+                               "threading_layer", "prefix")}
+        for d in threadpool_info()
+    ]
+    return info
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _cpu_flags() -> list[str]:
+    """The SIMD flags that decide which GEMM kernels a BLAS can pick."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    flags = line.split(":", 1)[1].split()
+                    return sorted(f for f in flags if f.startswith(("avx", "fma", "sse4", "amx")))
+    except OSError:
+        pass
+    return []
+
+
+def _mem_total_gib() -> float | None:
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal"):
+                    return round(int(line.split()[1]) / 2**20, 2)
+    except OSError:
+        pass
+    return None
+
+
+def load_average():
+    """The 1, 5 and 15 minute load averages (how busy the machine was), or ``None``."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
+
+
+def _proc_stat_seconds():
+    """``(busy, total)`` CPU seconds summed over every core since boot, from ``/proc/stat``."""
+    with open("/proc/stat") as f:
+        fields = [int(v) for v in f.readline().split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    tick = os.sysconf("SC_CLK_TCK")
+    return (sum(fields) - idle) / tick, sum(fields) / tick
+
+
+class OtherLoad:
+    """How much CPU *other* processes used while a child process ran (Linux).
+
+    The machine's busy CPU time (``/proc/stat``) minus the children's own CPU time
+    (``RUSAGE_CHILDREN``) over the block, as a fraction of all cores' time. A worker
+    that had the machine to itself scores about 0; a value of 0.5 on 2 cores means
+    another process kept one core busy the whole time, and the worker's timings
+    (its thread pools especially) are not to be trusted. ``fraction`` stays ``None``
+    where ``/proc/stat`` is missing.
+    """
+
+    def __enter__(self):
+        import resource
+
+        self._resource = resource
+        try:
+            self._stat = _proc_stat_seconds()
+        except (OSError, ValueError, IndexError):
+            self._stat = None
+        self._child = self._children_cpu()
+        self.fraction = None
+        return self
+
+    def _children_cpu(self):
+        r = self._resource.getrusage(self._resource.RUSAGE_CHILDREN)
+        return r.ru_utime + r.ru_stime
+
+    def __exit__(self, *exc):
+        if self._stat is None:
+            return False
+        busy1, total1 = _proc_stat_seconds()
+        busy = busy1 - self._stat[0]
+        total = total1 - self._stat[1]
+        own = self._children_cpu() - self._child
+        if total > 0:
+            self.fraction = round(min(1.0, max(0.0, (busy - own) / total)), 3)
+        return False
+
+
+def cpu_busy(interval: float = 0.5):
+    """Fraction of all cores' time spent busy over ``interval`` seconds, from ``/proc/stat``.
+
+    Sampled while this process sleeps, so it measures *other* processes: a value well
+    above 0 before a run means the timings will share the cores. ``None`` off Linux.
+    """
+    try:
+        busy0, total0 = _proc_stat_seconds()
+        time.sleep(interval)
+        busy1, total1 = _proc_stat_seconds()
+    except (OSError, ValueError, IndexError):
+        return None
+    total = total1 - total0
+    return round((busy1 - busy0) / total, 3) if total > 0 else None
+
+
+def machine() -> dict:
+    """What the parent process records once per run: hardware, OS, Python, env knobs."""
+    return {
+        "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "cpu_model": _cpu_model(),
+        "cpu_flags": _cpu_flags(),
+        "cpu_count": os.cpu_count(),
+        "cores_available": available_cores(),
+        "mem_total_gib": _mem_total_gib(),
+        "platform": platform.platform(),
+        "python": sys.version.split()[0],
+        "python_implementation": platform.python_implementation(),
+        "load_average": load_average(),
+        "cpu_busy_before": cpu_busy(),
+        "openblas_env": {v: os.environ.get(v) for v in OPENBLAS_VARS},
+        "malloc_env": {k: v for k, v in os.environ.items() if k.startswith(("MALLOC_", "GLIBC_TUNABLES"))},
+    }
+
+
+def engine_info(engine: str) -> dict:
+    """What a worker records about its own libraries, after they are imported."""
+    import numpy as np
+
+    info: dict = {
+        "numpy": np.__version__,
+        "thread_env": {v: os.environ.get(v) for v in THREAD_VARS},
+    }
+    try:
+        info["numpy_config"] = np.show_config(mode="dicts")
+    except TypeError:  # NumPy < 1.26 only prints
+        info["numpy_config"] = None
+    if engine == "torch":
+        import torch
+
+        info["torch"] = torch.__version__
+        info["torch_parallel_info"] = torch.__config__.parallel_info()
+        info["torch_mkldnn"] = bool(torch.backends.mkldnn.is_available())
+        info["torch_mkl"] = bool(torch.backends.mkl.is_available())
+        info["cuda_available"] = bool(torch.cuda.is_available())
+        if torch.cuda.is_available():
+            info["cuda_device"] = torch.cuda.get_device_name(0)
+            info["cuda_version"] = torch.version.cuda
+            info["cudnn_version"] = torch.backends.cudnn.version()
+    else:
+        import scratchnet
+
+        info["scratchnet"] = scratchnet.__version__
+    return info

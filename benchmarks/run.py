@@ -1,0 +1,253 @@
+"""Command-line entry: ``python -m benchmarks.run [options]``.
+
+Plans the run, spawns one :mod:`benchmarks.worker` process per engine (NumPy, then
+torch; never both at once, they would compete for the same cores), merges what they
+measured with the environment and the analytic FLOP counts, and writes
+``results.json``, ``RESULTS.md`` and the ratio plots into ``--out``.
+
+Examples
+--------
+The full run (every op, every lecture step, batch 1 to 1000; a few minutes on 2 cores)::
+
+    python -m benchmarks.run
+
+The CI smoke run (few repeats, two batch sizes, a handful of ops and models)::
+
+    python -m benchmarks.run --quick --out /tmp/bench
+
+The torch training steps on a GPU, against NumPy on the CPU::
+
+    python -m benchmarks.run --device cuda --only steps
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from . import cases as _cases
+from . import env as _env
+from .ceilings import COPY_ELEMENTS, GEMM_N
+from .timing import TimerConfig, config_dict
+
+DEFAULT_OUT = Path(__file__).resolve().parent / "results"
+
+
+def _csv(kind):
+    def parse(text):
+        items = [t.strip() for t in text.split(",") if t.strip()]
+        if not items:
+            raise argparse.ArgumentTypeError(f"expected a comma-separated list of {kind}")
+        return items
+
+    return parse
+
+
+def _batch_sizes(text):
+    try:
+        sizes = [int(t) for t in _csv("batch sizes")(text)]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"batch sizes must be integers, got {text!r}") from None
+    if any(s < 1 for s in sizes):
+        raise argparse.ArgumentTypeError(f"batch sizes must be >= 1, got {text!r}")
+    return sizes
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="python -m benchmarks.run",
+        description="Time scratchnet's NumPy ops and lecture training steps against torch.",
+    )
+    p.add_argument("--quick", action="store_true",
+                   help="CI smoke mode: few repeats, batch sizes 1 and 64, a subset of ops and models")
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT,
+                   help="directory for results.json, RESULTS.md and the plots (default: %(default)s)")
+    p.add_argument("--engines", type=_csv("engines"), default=["numpy", "torch"],
+                   help="comma-separated engines to time: numpy, torch (default: both)")
+    p.add_argument("--device", type=_csv("devices"), default=["cpu"],
+                   help="where the torch engine runs: cpu, cuda, or cpu,cuda (NumPy is always on the CPU)")
+    p.add_argument("--batch-sizes", type=_batch_sizes, default=None,
+                   help=f"comma-separated batch sizes (default: {','.join(map(str, _cases.BATCH_SIZES))}; "
+                        f"--quick: {','.join(map(str, _cases.QUICK_BATCH_SIZES))})")
+    p.add_argument("--only", choices=("ops", "steps"), default=None,
+                   help="measure only the ops or only the training steps")
+    p.add_argument("--ops", type=_csv("op names"), default=None,
+                   help="comma-separated op cases (or op names: conv2d picks every conv2d case)")
+    p.add_argument("--steps", type=_csv("experiment names"), default=None,
+                   help="comma-separated lecture experiments (scratchnet.experiments names)")
+    p.add_argument("--threads", type=int, default=_env.available_cores(),
+                   help="threads for each engine's pools, the same for both (default: all cores, %(default)s)")
+    p.add_argument("--dtype", choices=("float32", "float64"), default="float32",
+                   help="floating-point type of operands and models (default: %(default)s)")
+    p.add_argument("--no-plots", action="store_true", help="write JSON and Markdown only")
+    args = p.parse_args(argv)
+    bad = set(args.engines) - {"numpy", "torch"}
+    if bad:
+        p.error(f"unknown engine(s) {', '.join(sorted(bad))}; choose numpy and/or torch")
+    bad = set(args.device) - {"cpu", "cuda"}
+    if bad:
+        p.error(f"unknown device(s) {', '.join(sorted(bad))}; choose cpu and/or cuda")
+    if args.threads < 1:
+        p.error(f"--threads must be >= 1, got {args.threads}")
+    return args
+
+
+def plan(args) -> list[dict]:
+    """One worker config per (engine, device) to run, in order: NumPy first, then torch."""
+    quick = args.quick
+    timer = TimerConfig.quick() if quick else TimerConfig.full()
+    batch_sizes = args.batch_sizes or list(_cases.QUICK_BATCH_SIZES if quick else _cases.BATCH_SIZES)
+    ops = args.ops or (list(_cases.QUICK_OPS) if quick else None)
+    steps = args.steps or (list(_cases.QUICK_STEPS) if quick else None)
+    if args.only == "ops":
+        steps = []
+    elif args.only == "steps":
+        ops = []
+    # Fail on a misspelt name here, in the parent, not in both workers.
+    _cases.select(_cases.OP_CASES, ops, "op")
+    _cases.select(_cases.step_cases(), steps, "step")
+    common = {
+        "dtype": args.dtype,
+        "threads": args.threads,
+        "timer": config_dict(timer),
+        "batch_sizes": batch_sizes,
+        "ops": ops,
+        "steps": steps,
+        # The smoke run needs no 128 MiB copy to find out that the harness works.
+        "ceiling_sizes": {"gemm_n": 512, "copy_elements": 2**23} if quick else
+                         {"gemm_n": GEMM_N, "copy_elements": COPY_ELEMENTS},
+    }
+    configs = []
+    if "numpy" in args.engines:
+        configs.append({**common, "engine": "numpy", "device": "cpu"})
+    if "torch" in args.engines:
+        for device in args.device:
+            configs.append({**common, "engine": "torch", "device": device})
+    return configs
+
+
+def cuda_unavailable_reason() -> str | None:
+    """Why the torch engine cannot run on CUDA here, or ``None`` when it can."""
+    try:
+        import torch
+    except ImportError:
+        return "torch is not installed"
+    if not torch.cuda.is_available():
+        built = torch.version.cuda
+        return (f"torch {torch.__version__} " +
+                (f"was built with CUDA {built} but sees no CUDA device" if built else "was built without CUDA"))
+    return None
+
+
+def model_flops(step_names) -> dict:
+    """Forward FLOPs per sample of every model the steps train, from its torch twin's layers.
+
+    Runs in this (parent) process with torch on one thread, before any worker starts,
+    so it cannot disturb a measurement. ``{}`` when torch is not installed.
+    """
+    try:
+        import torch
+        from scratchnet import models, torch_models
+    except ImportError:
+        return {}
+    from .flops import count_torch_flops
+
+    torch.set_num_threads(1)
+    out = {}
+    for case in _cases.select(_cases.step_cases(), step_names, "step"):
+        if case.model in out:
+            continue
+        spec = models.spec(case.model)
+        example = torch.zeros((1,) + tuple(spec.input_shape))
+        out[case.model] = count_torch_flops(torch_models.build(case.model, seed=0), example)
+    return out
+
+
+def run_worker(config: dict, workdir: Path) -> dict:
+    """Run one worker process and return its record (or an ``error`` record if it failed)."""
+    tag = f"{config['engine']}-{config['device']}"
+    cfg_path, out_path = workdir / f"{tag}.config.json", workdir / f"{tag}.json"
+    cfg_path.write_text(json.dumps(config))
+    env = _env.thread_env(config["threads"])
+    # The worker must import this very package, wherever the caller's cwd is.
+    root = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    started = time.perf_counter()
+    with _env.OtherLoad() as other:
+        proc = subprocess.run([sys.executable, "-m", "benchmarks.worker", str(cfg_path), str(out_path)],
+                              env=env, cwd=root)
+    if proc.returncode != 0 or not out_path.exists():
+        record = {"engine": config["engine"], "device": config["device"], "dtype": config["dtype"],
+                  "error": f"worker exited with status {proc.returncode}", "results": [],
+                  "wall_s": time.perf_counter() - started}
+    else:
+        record = json.loads(out_path.read_text())
+    record["other_cpu_load"] = other.fraction
+    return record
+
+
+def main(argv=None) -> int:
+    from . import report
+
+    args = parse_args(argv)
+    started = time.perf_counter()
+    try:
+        configs = plan(args)
+    except ValueError as exc:
+        print(f"benchmarks: {exc}", file=sys.stderr)
+        return 2
+    skipped = []
+    if any(c["device"] == "cuda" for c in configs):
+        reason = cuda_unavailable_reason()
+        if reason:
+            msg = f"--device cuda: {reason}; skipping the torch engine on CUDA"
+            print(f"benchmarks: {msg}", file=sys.stderr)
+            skipped.append(msg)
+            configs = [c for c in configs if c["device"] != "cuda"]
+    if not configs:
+        print("benchmarks: nothing left to measure", file=sys.stderr)
+        return 1
+
+    machine = _env.machine()
+    steps = configs[0]["steps"]
+    flops = model_flops(steps) if steps != [] else {}
+    runs = []
+    with tempfile.TemporaryDirectory(prefix="scratchnet-bench-") as tmp:
+        for config in configs:
+            print(f"benchmarks: timing {config['engine']} on {config['device']} "
+                  f"({config['threads']} threads, {config['dtype']})", file=sys.stderr, flush=True)
+            runs.append(run_worker(config, Path(tmp)))
+
+    machine["cpu_busy_after"] = _env.cpu_busy()
+    results = []
+    for r in runs:
+        for entry in r.pop("results"):
+            results.append({**entry, "engine": r["engine"], "device": r["device"]})
+    data = {
+        "schema": 1,
+        "command": "python -m benchmarks.run " + " ".join(sys.argv[1:] if argv is None else argv),
+        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "plan": configs,
+        "machine": machine,
+        "model_flops_per_sample": flops,
+        "runs": runs,
+        "skipped": skipped,
+        "results": results,
+    }
+    report.annotate(data)
+    data["wall_s"] = time.perf_counter() - started
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "results.json").write_text(json.dumps(data, indent=1, default=str))
+    written = report.write(data, args.out, plots=not args.no_plots)
+    print(f"benchmarks: done in {data['wall_s']:.0f} s; wrote " + ", ".join(str(p) for p in
+          [args.out / "results.json", *written]), file=sys.stderr)
+    return 1 if any("error" in r for r in runs) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

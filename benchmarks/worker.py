@@ -1,0 +1,334 @@
+"""One engine's measurements, in a process of their own.
+
+``python -m benchmarks.worker CONFIG.json OUT.json`` is what :mod:`benchmarks.run`
+spawns, once per engine. The parent has already put the thread counts in this
+process's environment (:func:`benchmarks.env.thread_env`), so NumPy's BLAS and
+torch's OpenMP pools start at the requested size; :func:`benchmarks.env.limit_threads`
+confirms it before anything is timed. The worker then measures, in this order:
+
+1. the ceilings (GEMM rate, copy bandwidth) with this engine's arrays;
+2. every op case at every batch size, forward and forward + backward;
+3. every training step at every batch size.
+
+Each measurement also records its peak resident memory above what was resident when
+it started (Linux: ``VmHWM`` after resetting it through ``/proc/self/clear_refs``;
+elsewhere the growth of ``ru_maxrss``, which only sees new process-wide peaks),
+or on a GPU torch's peak allocated memory. A case that raises is recorded with its
+error and the run goes on, so one broken op does not cost the whole table.
+"""
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+import time
+import traceback
+
+from . import cases as _cases
+from . import env as _env
+from .ceilings import measure_ceilings
+from .flops import BACKWARD_FACTOR, elementwise_bytes
+from .timing import CudaEventClock, TimerConfig, measure
+
+
+class PeakMemory:
+    """Context manager: peak memory of the block, in KiB above the memory at its start."""
+
+    def __init__(self, torch_cuda=None):
+        self._cuda = torch_cuda
+        self.method = "cuda_max_memory_allocated" if torch_cuda else self._cpu_method()
+        self.delta_kib = None
+
+    @staticmethod
+    def _cpu_method():
+        try:
+            with open("/proc/self/clear_refs", "w") as f:
+                f.write("5")
+            return "VmHWM"
+        except OSError:
+            return "ru_maxrss"
+
+    @staticmethod
+    def _status(key):
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+        raise KeyError(key)
+
+    def __enter__(self):
+        if self._cuda is not None:
+            self._cuda.reset_peak_memory_stats()
+            self._base = self._cuda.memory_allocated()
+        elif self.method == "VmHWM":
+            # "5" resets the high-water mark to the current RSS (Linux >= 4.0).
+            with open("/proc/self/clear_refs", "w") as f:
+                f.write("5")
+            self._base = self._status("VmRSS")
+        else:
+            self._base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return self
+
+    def __exit__(self, *exc):
+        if self._cuda is not None:
+            self.delta_kib = (self._cuda.max_memory_allocated() - self._base) / 1024
+        elif self.method == "VmHWM":
+            self.delta_kib = max(0, self._status("VmHWM") - self._base)
+        else:
+            self.delta_kib = max(0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - self._base)
+        return False
+
+
+# -- engines ----------------------------------------------------------------------------
+
+
+class NumpyRunner:
+    """scratchnet: ops from :mod:`scratchnet.functional`, steps from :mod:`scratchnet.train`."""
+
+    name = "numpy"
+    device = "cpu"
+
+    def __init__(self, dtype):
+        import numpy as np
+        import scratchnet.functional as F
+
+        self.np, self.F, self.dtype = np, F, dtype
+
+    def op(self, case, args, kwargs, rng):
+        """``{pass: callable}`` for one op case, and the forward output's shape."""
+        fn = getattr(self.F, case.op)
+        out = fn(*args, **kwargs)
+        grad_out = rng.standard_normal(out.shape).astype(out.dtype)
+        vjp = self.F.vjp
+
+        def forward():
+            fn(*args, **kwargs)
+
+        def forward_backward():
+            _, backward = vjp(fn, *args, **kwargs)
+            backward(grad_out)
+
+        return {"forward": forward, "forward+backward": forward_backward}, out.shape
+
+    def step(self, case, x, y):
+        """One training step of ``case``: exactly ``scratchnet.train``'s, on the batch ``(x, y)``."""
+        from scratchnet.train import NumpyEngine as TrainEngine
+
+        return _train_step(TrainEngine.build(train_config(case, self.dtype)), x, y)
+
+
+class TorchRunner:
+    """torch: ``torch.nn.functional`` ops, steps from :mod:`scratchnet.torch_engine` (the twins)."""
+
+    name = "torch"
+
+    def __init__(self, dtype, device):
+        import torch
+
+        self.torch, self.device = torch, device
+        self.np_dtype = dtype
+        self.dtype = getattr(torch, dtype)
+
+    def tensor(self, a, requires_grad=False):
+        import numpy as np
+
+        if not isinstance(a, np.ndarray):
+            return a
+        t = self.torch.from_numpy(a).to(self.device)
+        return t.requires_grad_(True) if requires_grad and a.dtype.kind == "f" else t
+
+    def _function(self, op):
+        import torch.nn.functional as tf
+
+        # sigmoid/tanh live in torch itself (their F aliases are deprecated); flatten only there.
+        return getattr(self.torch, op) if op in ("sigmoid", "tanh", "flatten") else getattr(tf, op)
+
+    def op(self, case, args, kwargs, rng):
+        torch = self.torch
+        fn = self._function(case.op)
+        plain = [self.tensor(a) for a in args]
+        # The same rule as scratchnet's vjp: every floating-point array operand gets a gradient.
+        leaves = [self.tensor(a, requires_grad=True) for a in args]
+        wrt = [t for t in leaves if isinstance(t, torch.Tensor) and t.requires_grad]
+        with torch.no_grad():
+            out = fn(*plain, **kwargs)
+        grad_out = self.tensor(rng.standard_normal(tuple(out.shape)).astype(self.np_dtype))
+
+        def forward():
+            fn(*plain, **kwargs)
+
+        def forward_backward():
+            torch.autograd.grad(fn(*leaves, **kwargs), wrt, grad_out)
+
+        return {"forward": forward, "forward+backward": forward_backward}, tuple(out.shape)
+
+    def step(self, case, x, y):
+        from scratchnet.torch_engine import TorchEngine as TrainEngine
+
+        config = train_config(case, self.np_dtype)
+        return _train_step(TrainEngine.build(config, device=self.device), x, y)
+
+
+def train_config(case, dtype):
+    """The training loop's config for ``case``: the lecture's model, loss and SGD settings."""
+    from scratchnet.train import TrainConfig
+
+    return TrainConfig(model=case.model, loss=case.loss, optimizer="sgd", lr=case.lr,
+                       momentum=case.momentum, zero_init=case.zero_init, dtype=str(dtype), seed=0)
+
+
+def _train_step(engine, x, y):
+    """``engine.train_step`` on ``(x, y)``, moved where the engine computes, in training mode.
+
+    This is the step the training loop runs (zero_grad, forward, loss, backward,
+    optimizer step), so the benchmark times what ``scratchnet train`` pays per batch.
+    """
+    engine.train()
+    data = engine.put(x, y)
+
+    def step():
+        engine.train_step(*data)
+
+    return step
+
+
+def step_batch(case, batch, dtype, rng):
+    """A random batch shaped for ``case``'s model: images or features, and its targets."""
+    import numpy as np
+    from scratchnet import models
+
+    spec = models.spec(case.model)
+    x = rng.random((batch,) + tuple(spec.input_shape)).astype(dtype)
+    if case.loss in ("binary_ce", "binary_mse"):
+        y = rng.choice(np.array([-1, 1], dtype=np.int64), size=batch)
+    else:
+        y = rng.integers(0, spec.num_classes, size=batch, dtype=np.int64)
+    return x, y
+
+
+# -- the run ----------------------------------------------------------------------------
+
+
+def _log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _error(exc):
+    return "".join(traceback.format_exception_only(type(exc), exc)).strip()
+
+
+def _timed(fn, timer, clock, cuda):
+    with PeakMemory(cuda) as mem:
+        t = measure(fn, timer, clock)
+    t["peak_mem_delta_kib"] = mem.delta_kib
+    t["peak_mem_method"] = mem.method
+    return t
+
+
+def run(config: dict) -> dict:
+    """Every measurement ``config`` asks of one engine; see :func:`benchmarks.run.plan`."""
+    started = time.perf_counter()
+    engine_name, device, dtype = config["engine"], config.get("device", "cpu"), config["dtype"]
+    threads = _env.limit_threads(config["threads"], engine_name)
+    import numpy as np
+
+    timer = TimerConfig(**config["timer"])
+    if engine_name == "numpy":
+        engine, clock, cuda = NumpyRunner(dtype), None, None
+    else:
+        engine = TorchRunner(dtype, device)
+        cuda = engine.torch.cuda if device == "cuda" else None
+        clock = CudaEventClock(engine.torch) if device == "cuda" else None
+        if device == "cuda":
+            # cuDNN's autotuner picks the fastest conv algorithm per shape during warm-up,
+            # as any tuned training script does.
+            engine.torch.backends.cudnn.benchmark = True
+    label = f"{engine_name}/{device}"
+    record = {
+        "engine": engine_name,
+        "device": device,
+        "dtype": dtype,
+        "threads": threads,
+        "env": _env.engine_info(engine_name),
+        "load_average_start": _env.load_average(),
+        "results": [],
+    }
+
+    _log(f"[{label}] ceilings")
+    record["ceilings"] = measure_ceilings(engine_name, dtype, timer, device=device,
+                                          clock=clock, **config.get("ceiling_sizes", {}))
+
+    op_cases = _cases.select(_cases.OP_CASES, config.get("ops"), "op")
+    for case in op_cases:
+        for batch in config["batch_sizes"]:
+            rng = np.random.default_rng(0)
+            base = {"kind": "op", "name": case.name, "op": case.op, "layer": case.layer,
+                    "bound": case.bound, "batch": batch}
+            try:
+                args, kwargs = case.make(batch, dtype, rng)
+                fns, out_shape = engine.op(case, args, kwargs, rng)
+            except Exception as exc:  # record and go on: one broken op must not sink the run
+                for p in _cases.PASSES:
+                    record["results"].append({**base, "pass": p, "error": _error(exc)})
+                _log(f"[{label}] {case.name} batch {batch}: ERROR {_error(exc)}")
+                continue
+            arrays = [a for a in args if hasattr(a, "nbytes")]
+            out_bytes = int(np.prod(out_shape)) * np.dtype(dtype).itemsize
+            moved = elementwise_bytes(
+                [a.nbytes for a in arrays], out_bytes,
+                [a.nbytes for a in arrays if a.dtype.kind == "f"])
+            fwd_flops = case.flops(args, kwargs, out_shape) if case.flops else None
+            for p, fn in fns.items():
+                entry = {**base, "pass": p, "out_shape": list(out_shape), "bytes": moved[p]}
+                if fwd_flops is not None:
+                    entry["flops"] = fwd_flops * (1 + BACKWARD_FACTOR if p != "forward" else 1)
+                try:
+                    entry["timing"] = _timed(fn, timer, clock, cuda)
+                except Exception as exc:
+                    entry["error"] = _error(exc)
+                record["results"].append(entry)
+            _log(f"[{label}] {case.name:<34} batch {batch:>4}: " + "  ".join(
+                f"{e['pass']} {e['timing']['median_s'] * 1e3:9.4f} ms" if "timing" in e else f"{e['pass']} ERROR"
+                for e in record["results"][-len(fns):]))
+
+    step_cases = _cases.select(_cases.step_cases(), config.get("steps"), "step")
+    for case in step_cases:
+        for batch in config["batch_sizes"]:
+            rng = np.random.default_rng(0)
+            entry = {"kind": "step", "name": case.name, "model": case.model, "loss": case.loss,
+                     "lr": case.lr, "momentum": case.momentum, "lecture_batch": case.lecture_batch,
+                     "pass": "train step", "batch": batch}
+            try:
+                x, y = step_batch(case, batch, dtype, rng)
+                entry["timing"] = _timed(engine.step(case, x, y), timer, clock, cuda)
+                _log(f"[{label}] step {case.name:<20} batch {batch:>4}: "
+                     f"{entry['timing']['median_s'] * 1e3:9.3f} ms")
+            except Exception as exc:
+                entry["error"] = _error(exc)
+                _log(f"[{label}] step {case.name} batch {batch}: ERROR {entry['error']}")
+            record["results"].append(entry)
+
+    record["load_average_end"] = _env.load_average()
+    record["ru_maxrss_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    record["wall_s"] = time.perf_counter() - started
+    return record
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 2:
+        print("usage: python -m benchmarks.worker CONFIG.json OUT.json", file=sys.stderr)
+        return 2
+    with open(argv[0]) as f:
+        config = json.load(f)
+    record = run(config)
+    tmp = argv[1] + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(record, f, indent=1, default=str)
+    os.replace(tmp, argv[1])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,144 @@
+"""The benchmark harness works end to end. No timing is asserted: only that it runs and reports.
+
+The quick mode runs in a subprocess on a tiny configuration (one batch size, two ops,
+one lecture step, one thread) and must leave ``results.json``, ``RESULTS.md`` and the
+two ratio plots behind, with one timed entry per (engine, case, pass, batch).
+"""
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # ``benchmarks`` is a top-level package beside ``scratchnet``
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks import cases, timing  # noqa: E402
+from benchmarks.flops import count_torch_flops  # noqa: E402
+
+
+def _run(tmp_path, *extra):
+    cmd = [sys.executable, "-m", "benchmarks.run", "--quick", "--threads", "1",
+           "--out", str(tmp_path), *extra]
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+
+def test_every_functional_op_has_a_benchmark_case():
+    import scratchnet.functional as F
+
+    ops = set(F.__all__) - {"vjp", "forward_with_backward", "differentiable"}
+    missing = ops - {c.op for c in cases.OP_CASES}
+    assert not missing, f"ops without a benchmark case: {sorted(missing)}"
+
+
+def test_every_lecture_experiment_is_a_step_case():
+    from scratchnet import experiments
+
+    assert [c.name for c in cases.step_cases()] == experiments.names()
+
+
+def test_unknown_case_names_are_rejected_with_the_valid_ones():
+    with pytest.raises(ValueError, match="unknown op 'relu6'.*conv2d:basic-cnn-conv1"):
+        cases.select(cases.OP_CASES, ["relu", "relu6"], "op")
+    convs = cases.select(cases.OP_CASES, ["conv2d"], "op")
+    assert [c.op for c in convs] == ["conv2d"] * 3
+
+
+class _FakeClock:
+    """A clock on which every call of the counted function lasts exactly ``per_call`` seconds."""
+
+    def __init__(self, per_call):
+        self.per_call, self.calls, self._at_start = per_call, 0, 0
+
+    def fn(self):
+        self.calls += 1
+
+    def start(self):
+        self._at_start = self.calls
+
+    def stop(self):
+        return (self.calls - self._at_start) * self.per_call
+
+
+@pytest.mark.parametrize("per_call", [2e-6, 1e-3, 0.03, 0.7])
+def test_timer_repeats_until_target_and_respects_the_cap(per_call):
+    cfg = timing.TimerConfig.full()
+    clock = _FakeClock(per_call)
+    r = timing.measure(clock.fn, cfg, clock)
+    assert r["number"] * per_call >= cfg.min_sample_s or r["number"] == 1
+    spent = r["samples"] * r["number"] * per_call
+    if r["samples"] > cfg.floor_samples:
+        assert spent <= max(cfg.max_s, cfg.target_s + r["number"] * per_call)
+    assert r["samples"] >= cfg.floor_samples
+    assert spent >= min(cfg.target_s, cfg.floor_samples * r["number"] * per_call) - 1e-12
+    assert r["min_s"] == r["median_s"] == r["max_s"] == pytest.approx(per_call)
+    reused = 1 if r["number"] == 1 else 0  # the calibration call doubles as a sample
+    assert clock.calls == cfg.warmup + 1 + r["samples"] * r["number"] - reused
+
+
+def test_model_flops_follow_the_layer_formulas():
+    torch = pytest.importorskip("torch")
+    from scratchnet import torch_models
+
+    # basic CNN: conv 1->10 k5 (28->24), conv 10->20 k5 (12->8), linear 320->10.
+    cnn = 2 * 10 * 24 * 24 * 1 * 25 + 2 * 20 * 8 * 8 * 10 * 25 + 2 * 320 * 10
+    assert count_torch_flops(torch_models.build("basic-cnn"), torch.zeros(1, 1, 28, 28)) == cnn
+    # LeNet-5 with LeCun's sparse C3: its 16 maps see 6*3 + 9*4 + 1*6 = 60 input maps.
+    head = 2 * 6 * 28 * 28 * 25 + 2 * 400 * 120 + 2 * 120 * 84 + 2 * 84 * 10
+    assert count_torch_flops(torch_models.build("lenet5-original"), torch.zeros(1, 1, 28, 28)) == (
+        head + 2 * 10 * 10 * 25 * 60)
+    assert count_torch_flops(torch_models.build("lenet5"), torch.zeros(1, 1, 28, 28)) == (
+        head + 2 * 16 * 10 * 10 * 6 * 25)
+
+
+def test_quick_run_writes_json_markdown_and_plots(tmp_path):
+    pytest.importorskip("torch")
+    pytest.importorskip("matplotlib")
+    proc = _run(tmp_path, "--batch-sizes", "3", "--ops", "relu,linear", "--steps", "softmax-toy")
+    assert proc.returncode == 0, proc.stderr[-4000:]
+
+    data = json.loads((tmp_path / "results.json").read_text())
+    assert [(r["engine"], r["device"]) for r in data["runs"]] == [("numpy", "cpu"), ("torch", "cpu")]
+    for r in data["runs"]:
+        assert r["threads"]["requested"] == 1
+        assert r["ceilings"]["gemm_gflops"] > 0 and r["ceilings"]["bandwidth_gbs"] > 0
+        assert r["env"]["thread_env"]["OMP_NUM_THREADS"] == "1"
+        assert "other_cpu_load" in r and r["ru_maxrss_kib"] > 0
+    assert data["runs"][1]["threads"]["torch_num_threads"] == 1
+
+    got = sorted((r["engine"], r["kind"], r["name"], r["pass"], r["batch"]) for r in data["results"])
+    want = sorted(
+        [(e, "op", op, p, 3) for e in ("numpy", "torch") for op in ("relu", "linear") for p in cases.PASSES]
+        + [(e, "step", "softmax-toy", "train step", 3) for e in ("numpy", "torch")])
+    assert got == want
+    for r in data["results"]:
+        assert "error" not in r, r
+        t = r["timing"]
+        assert t["min_s"] <= t["median_s"] <= t["max_s"] and t["samples"] >= 2
+        assert math.isfinite(r["ceiling_share"])
+    linear = [r for r in data["results"] if r["name"] == "linear"]
+    assert {r["flops"] for r in linear if r["pass"] == "forward"} == {2 * 3 * 784 * 520}
+    assert {r["flops"] for r in linear if r["pass"] != "forward"} == {3 * 2 * 3 * 784 * 520}
+
+    md = (tmp_path / "RESULTS.md").read_text()
+    for needle in ("## Ceilings", "NumPy / torch", "| relu | forward | 3 |",
+                   "| linear | forward+backward | 3 |", "| softmax-toy | softmax-toy |"):
+        assert needle in md
+    for name in ("ratio_ops.png", "ratio_steps.png"):
+        assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cuda_request_without_a_gpu_is_skipped_with_a_message(tmp_path):
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA: the skip path does not apply")
+    proc = _run(tmp_path, "--engines", "numpy,torch", "--device", "cuda", "--only", "ops",
+                "--ops", "relu", "--batch-sizes", "2", "--no-plots")
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert "--device cuda:" in proc.stderr and "skipping the torch engine on CUDA" in proc.stderr
+    data = json.loads((tmp_path / "results.json").read_text())
+    assert [r["engine"] for r in data["runs"]] == ["numpy"]
+    assert data["skipped"] and "skipping" in (tmp_path / "RESULTS.md").read_text()
