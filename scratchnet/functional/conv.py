@@ -1,2 +1,385 @@
-"""Being written."""
-def conv2d(*a, **k): raise NotImplementedError
+r"""2-D convolution (cross-correlation, as torch): im2col + one GEMM, and a naive oracle.
+
+Deep-learning "convolution" is a cross-correlation. With input :math:`x` of shape
+:math:`(N, C, H, W)`, weight :math:`w` of shape :math:`(O, C/g, k_h, k_w)` and
+:math:`g` groups (output channel :math:`o` sees only the input channels of its group),
+
+.. math::
+
+    y_{n,o,i,j} = b_o + \sum_{c,a,b} w_{o,c,a,b}\;
+        x^{\text{pad}}_{n,\, c + \lfloor o/(O/g) \rfloor C/g,\; i s_h + a d_h,\; j s_w + b d_w}.
+
+**im2col.** Gather every window into a column: the :math:`K = (C/g) k_h k_w` numbers
+one output pixel reads become a column of :math:`X_\text{col} \in \mathbb{R}^{K
+\times N H_o W_o}`, and the whole layer is one matrix product per group,
+:math:`Y = W_\text{mat} X_\text{col}` with :math:`W_\text{mat} \in \mathbb{R}^{O/g
+\times K}`. Backward is then two more GEMMs and a scatter:
+
+.. math::
+
+    \frac{\partial L}{\partial W_\text{mat}} = G\,X_\text{col}^\top, \qquad
+    \frac{\partial L}{\partial X_\text{col}} = W_\text{mat}^\top G, \qquad
+    \frac{\partial L}{\partial b_o} = \sum_{n,i,j} G_{n,o,i,j},
+
+and col2im adds each column of :math:`\partial L/\partial X_\text{col}` back onto the
+input pixels it was gathered from: the weight gradient is the correlation of the
+input with the upstream gradient, the input gradient the (full) correlation of the
+upstream gradient with the flipped kernel.
+
+**The flat trick (stride 1).** With unit stride, output pixel :math:`(i, j)` and
+kernel tap :math:`(a, b)` read flat position :math:`(i + a d_h) W_p + (j + b d_w)` of
+a padded plane of width :math:`W_p`. Letting :math:`j` run over the full padded width
+(:math:`W_p` columns per output row, the last :math:`W_p - W_o` of them junk that is
+cropped from the output and given zero gradient), tap :math:`(a, b)` of every window
+is one *contiguous* run of :math:`H_o W_p` numbers starting at :math:`a d_h W_p + b
+d_w`. Both the im2col gather and the col2im scatter then move long contiguous runs
+instead of rows of :math:`W_o` numbers, which costs a GEMM :math:`W_p/W_o` times
+wider but is far faster at the lectures' sizes (col2im on short rows dominated the
+backward otherwise). Strided convolutions use the plain :math:`(H_o, W_o)` grid.
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from ._checks import as_float_array, pair, same_dtype, shape_str
+from ._vjp import differentiable
+from ._windows import WindowGeometry, batched, conv_output_size
+
+
+def _parse_padding(op: str, padding, kernel, stride, dilation) -> tuple:
+    """``(top, bottom, left, right)`` for an int, a pair, ``'valid'`` or ``'same'``.
+
+    ``'same'`` pads :math:`d(k-1)` in total per dimension, :math:`\\lfloor d(k-1)/2
+    \\rfloor` before and the rest after, so an even kernel gets its extra row and
+    column at the bottom and right, exactly as torch.
+    """
+    if isinstance(padding, str):
+        if padding == "valid":
+            return (0, 0, 0, 0)
+        if padding == "same":
+            if stride != (1, 1):
+                raise ValueError(
+                    f"{op}: padding='same' is not supported for strided convolutions, "
+                    f"got stride={stride}"
+                )
+            pads = []
+            for k, d in zip(kernel, dilation):
+                total = d * (k - 1)
+                pads += [total // 2, total - total // 2]
+            return tuple(pads)
+        raise ValueError(f"{op}: invalid padding string {padding!r}, expected 'same' or 'valid'")
+    ph, pw = pair(op, "padding", padding)
+    return (ph, ph, pw, pw)
+
+
+def _setup(op, input, weight, bias, stride, padding, dilation, groups):
+    """Validate a conv2d call as torch does; return the arrays and the window geometry."""
+    x = as_float_array(op, "input", input)
+    w = as_float_array(op, "weight", weight)
+    b = None if bias is None else as_float_array(op, "bias", bias)
+    same_dtype(op, input=x, weight=w, bias=b)
+    if w.ndim != 4:
+        raise ValueError(
+            f"{op}: weight must be 4-D (out_channels, in_channels/groups, kH, kW), "
+            f"got shape {shape_str(w.shape)}"
+        )
+    x4, unbatched = batched(op, x)
+    stride = pair(op, "stride", stride, allow_zero=False)
+    dilation = pair(op, "dilation", dilation, allow_zero=False)
+    if not isinstance(groups, (numbers.Integral, np.integer)) or isinstance(groups, bool):
+        raise TypeError(f"{op}: groups must be an int, got {groups!r}")
+    if groups < 1:
+        raise ValueError(f"{op}: groups must be positive, got {groups}")
+    kernel = tuple(int(k) for k in w.shape[2:])
+    pad = _parse_padding(op, padding, kernel, stride, dilation)
+
+    out_channels, in_per_group = w.shape[:2]
+    if out_channels == 0 or out_channels % groups:
+        raise ValueError(
+            f"{op}: weight of shape {shape_str(w.shape)} has {out_channels} output channels, "
+            f"expected a positive multiple of groups={groups}"
+        )
+    channels = x4.shape[1]
+    if channels == 0:
+        # torch returns an empty (N, 0, H_out, W_out) tensor here, not the bias-only
+        # (N, C_out, H_out, W_out) that the sum over no channels gives: refuse instead.
+        raise ValueError(
+            f"{op}: input of shape {shape_str(x.shape)} has no channels; expected at least one"
+        )
+    if channels != in_per_group * groups:
+        raise ValueError(
+            f"{op}: input of shape {shape_str(x.shape)} has {channels} channels, but weight "
+            f"of shape {shape_str(w.shape)} with groups={groups} expects "
+            f"{in_per_group} * {groups} = {in_per_group * groups}"
+        )
+    if b is not None and b.shape != (out_channels,):
+        raise ValueError(
+            f"{op}: bias must have shape ({out_channels},) to match weight "
+            f"{shape_str(w.shape)}, got {shape_str(b.shape)}"
+        )
+    in_hw = x4.shape[2:]
+    padded = (in_hw[0] + pad[0] + pad[1], in_hw[1] + pad[2] + pad[3])
+    effective = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
+    if padded[0] < effective[0] or padded[1] < effective[1]:
+        raise ValueError(
+            f"{op}: padded input size per channel ({padded[0]} x {padded[1]}) is smaller than "
+            f"the dilated kernel ({effective[0]} x {effective[1]}) for input "
+            f"{shape_str(x.shape)}, weight {shape_str(w.shape)}, padding {padding!r}, "
+            f"dilation {dilation}: kernel size can't be greater than actual input size"
+        )
+    out_hw = tuple(
+        conv_output_size(n, k, s, p0 + p1, d)
+        for n, k, s, (p0, p1), d in zip(in_hw, kernel, stride, (pad[:2], pad[2:]), dilation)
+    )
+    geo = WindowGeometry.create(in_hw, kernel, stride, dilation, pad, out_hw)
+    return x4, unbatched, w, b, geo
+
+
+def _im2col(x: np.ndarray, geo: WindowGeometry, groups: int) -> tuple:
+    """Gather every window of ``x`` ``(N, C, H, W)``: columns ``(g, C/g*kh*kw, N*Ho*Wc)``.
+
+    Returns the columns and ``Wc``, the width of the column grid: ``W_out`` in
+    general, the padded width ``W_p`` on the flat stride-1 path (module docstring).
+    The gather is a zero-copy ``as_strided`` view of the padded input, copied once into
+    a fresh matrix (always a new, writeable array: the backward recycles its memory).
+    """
+    n, c = x.shape[:2]
+    (kh, kw), (sh, sw), (dh, dw), (ho, wo) = geo.kernel, geo.stride, geo.dilation, geo.out_hw
+    hp, wp = geo.padded_hw
+    top, _, left, _ = geo.pad
+    h, w = geo.in_hw
+    if geo.stride == (1, 1):
+        # The last window's junk columns read up to (kw-1)*dw past the plane: a zero tail.
+        buf = np.zeros((n, c, hp * wp + (kw - 1) * dw), dtype=x.dtype)
+        buf[:, :, :hp * wp].reshape(n, c, hp, wp)[:, :, top:top + h, left:left + w] = x
+        s_n, s_c, item = buf.strides
+        s_h, s_w, grid_w = wp * item, item, wp
+    else:
+        buf = geo.pad_input(x, 0)
+        s_n, s_c, s_h, s_w = buf.strides
+        grid_w = wo
+    cg = c // groups
+    windows = as_strided(
+        buf,
+        shape=(groups, cg, kh, kw, n, ho, grid_w),
+        strides=(cg * s_c, s_c, dh * s_h, dw * s_w, s_n, sh * s_h, sw * s_w),
+        writeable=False,
+    )
+    cols = np.empty((groups, cg * kh * kw, n * ho * grid_w), dtype=x.dtype)
+    cols.reshape(windows.shape)[...] = windows
+    return cols, grid_w
+
+
+def _col2im(dcols: np.ndarray, geo: WindowGeometry, n: int, c: int, grid_w: int) -> np.ndarray:
+    """Adjoint of :func:`_im2col`: add every column back onto the pixels it came from.
+
+    One ``+=`` per kernel tap of a whole ``(N, C, Ho, Wc)`` slab; slices of one tap
+    never overlap themselves, so overlapping windows accumulate correctly across taps.
+    """
+    groups = dcols.shape[0]
+    cg = c // groups
+    (kh, kw), (dh, dw), (ho, _) = geo.kernel, geo.dilation, geo.out_hw
+    hp, wp = geo.padded_hw
+    cols = dcols.reshape(groups, cg, kh, kw, n, ho, grid_w)
+    if geo.stride == (1, 1):
+        run = ho * wp
+        buf = np.zeros((n, groups, cg, hp * wp + (kw - 1) * dw), dtype=dcols.dtype)
+        for a, b in geo.taps:
+            start = a * dh * wp + b * dw
+            buf[..., start:start + run] += cols[:, :, a, b].reshape(groups, cg, n, run).transpose(2, 0, 1, 3)
+        padded = buf[..., :hp * wp].reshape(n, c, hp, wp)
+    else:
+        buf = np.zeros((n, groups, cg, hp, wp), dtype=dcols.dtype)
+        for a, b in geo.taps:
+            buf[geo.tap(a, b)] += cols[:, :, a, b].transpose(2, 0, 1, 3, 4)
+        padded = buf.reshape(n, c, hp, wp)
+    return geo.crop(padded)
+
+
+@differentiable
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    r"""2-D convolution (cross-correlation) over a batch of multi-channel images.
+
+    .. math::
+
+        y_{n,o,i,j} = b_o + \sum_{c=0}^{C/g-1} \sum_{a=0}^{k_h-1} \sum_{b=0}^{k_w-1}
+            w_{o,c,a,b}\; x^{\text{pad}}_{n,\; \gamma(o) C/g + c,\; i s_h + a d_h,\; j s_w + b d_w},
+
+    with :math:`\gamma(o) = \lfloor o / (O/g) \rfloor` the group of output channel
+    :math:`o`, and output size per spatial dimension
+
+    .. math::
+
+        H_\text{out} = \Big\lfloor \frac{H + 2p - d(k-1) - 1}{s} \Big\rfloor + 1 .
+
+    Computed as im2col and one GEMM per group (a single one for ``groups=1``); see the
+    module docstring for the layout and for the stride-1 flat trick.
+
+    Backward, with upstream gradient :math:`G = \partial L/\partial y`:
+
+    .. math::
+
+        \frac{\partial L}{\partial w_{o,c,a,b}} &= \sum_{n,i,j} G_{n,o,i,j}\,
+            x^{\text{pad}}_{n,\,\gamma(o)C/g + c,\, i s_h + a d_h,\, j s_w + b d_w}
+            \quad\text{(input correlated with } G\text{)}, \\
+        \frac{\partial L}{\partial x^{\text{pad}}_{n,\gamma C/g + c,u,v}} &=
+            \sum_{o \in \gamma} \sum_{\substack{i,j,a,b:\\ i s_h + a d_h = u,\ j s_w + b d_w = v}}
+            G_{n,o,i,j}\, w_{o,c,a,b}
+            \quad\text{(} G \text{ correlated with the flipped kernel)}, \\
+        \frac{\partial L}{\partial b_o} &= \sum_{n,i,j} G_{n,o,i,j},
+
+    the input gradient being the interior of the padded one (col2im).
+
+    Parameters
+    ----------
+    input : ndarray, shape ``(N, C_in, H, W)`` or unbatched ``(C_in, H, W)``
+        float32 or float64. ``N = 0`` is allowed.
+    weight : ndarray, shape ``(C_out, C_in / groups, kH, kW)``
+        Same dtype as ``input``.
+    bias : ndarray, shape ``(C_out,)``, optional
+    stride : int or (int, int)
+        Positive.
+    padding : int, (int, int), ``'valid'`` or ``'same'``
+        Zero padding on both sides of each spatial dimension. ``'valid'`` is 0;
+        ``'same'`` keeps ``H_out = H`` (stride 1 only), padding :math:`d(k-1)` in
+        total with the odd one out at the bottom/right, as torch.
+    dilation : int or (int, int)
+        Spacing :math:`d` between kernel taps; positive.
+    groups : int
+        Split the channels into ``groups`` independent convolutions; ``C_in`` and
+        ``C_out`` must both be divisible by it. ``groups == C_in`` is a depthwise
+        convolution (``C_out`` a multiple of ``C_in``).
+
+    Returns
+    -------
+    ndarray, shape ``(N, C_out, H_out, W_out)`` (``(C_out, H_out, W_out)`` if unbatched),
+    dtype of ``input``
+
+    Raises
+    ------
+    TypeError
+        Non-float input, weight or bias, or mismatched dtypes.
+    ValueError
+        A weight that is not 4-D, channels that do not match ``weight.shape[1] *
+        groups``, output channels not divisible by ``groups``, a bias of the wrong
+        shape, non-positive stride/dilation/groups, negative padding, ``'same'`` with a
+        stride, or a dilated kernel larger than the padded input.
+
+    Examples
+    --------
+    The lectures' first layer: 10 filters of 5x5 over 28x28 digits.
+
+    >>> import numpy as np
+    >>> x = np.zeros((64, 1, 28, 28), np.float32)
+    >>> w = np.zeros((10, 1, 5, 5), np.float32)
+    >>> conv2d(x, w).shape
+    (64, 10, 24, 24)
+    """
+    x, unbatched, w, b, geo = _setup("conv2d", input, weight, bias, stride, padding, dilation, groups)
+    n, c = x.shape[:2]
+    out_channels = w.shape[0]
+    og = out_channels // groups
+    ho, wo = geo.out_hw
+    w_mat = w.reshape(groups, og, w[0].size)  # spelled out: -1 is ambiguous for C_in = 0
+
+    cols, grid_w = _im2col(x, geo, groups)
+    y = np.matmul(w_mat, cols).reshape(groups, og, n, ho, grid_w)
+    y = y[..., :wo].transpose(2, 0, 1, 3, 4).reshape(n, out_channels, ho, wo)
+    # One pass makes the output contiguous (as torch's) and adds the bias.
+    out = np.ascontiguousarray(y) if b is None else np.add(y, b[:, None, None])
+    saved = {"cols": cols}
+    del cols
+
+    def backward(grad_out):
+        # The columns' memory is recycled for their gradient below: fresh multi-MB
+        # arrays cost page faults that are a large share of this op's time. A second
+        # backward call rebuilds them.
+        cols = saved.pop("cols", None)
+        if cols is None:
+            cols, _ = _im2col(x, geo, groups)
+        g = grad_out[None] if unbatched else grad_out
+        g_grid = g.reshape(n, groups, og, ho, wo).transpose(1, 2, 0, 3, 4)
+        if grid_w != wo:
+            # Junk columns of the flat grid get zero gradient, so they feed nothing back.
+            g_cols = np.zeros((groups, og, n, ho, grid_w), dtype=g.dtype)
+            g_cols[..., :wo] = g_grid
+        else:
+            g_cols = np.ascontiguousarray(g_grid)
+        g_cols = g_cols.reshape(groups, og, n * ho * grid_w)
+        # cols @ G^T (then transposed) is the faster GEMM orientation for OpenBLAS here.
+        grad_w = np.matmul(cols, g_cols.transpose(0, 2, 1)).transpose(0, 2, 1).reshape(w.shape)
+        w_mat_t = np.ascontiguousarray(w_mat.transpose(0, 2, 1))
+        grad_x = _col2im(np.matmul(w_mat_t, g_cols, out=cols), geo, n, c, grid_w)
+        grads = {"input": grad_x[0] if unbatched else grad_x, "weight": grad_w}
+        if b is not None:
+            grads["bias"] = g.sum(axis=(0, 2, 3))
+        return grads
+
+    return (out[0] if unbatched else out), backward
+
+
+@differentiable
+def conv2d_naive(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    r"""Reference :func:`conv2d`: plain loops over samples, output channels and pixels.
+
+    Same signature, semantics and checks as :func:`conv2d`, written CS231n style to
+    be read (and to serve as the oracle of the fast version), not to be fast. Each
+    output pixel is the sum of its window times the filter; backward visits the same
+    windows and sends :math:`G_{n,o,i,j}` back along each of them:
+
+    .. math::
+
+        \partial x^{\text{pad}}_{n,\text{window}(i,j)} \mathrel{+}= G_{n,o,i,j}\, w_o,
+        \qquad \partial w_o \mathrel{+}= G_{n,o,i,j}\, x^{\text{pad}}_{n,\text{window}(i,j)},
+        \qquad \partial b_o \mathrel{+}= G_{n,o,i,j}.
+
+    Returns
+    -------
+    ndarray, shape ``(N, C_out, H_out, W_out)`` (or unbatched), dtype of ``input``
+    """
+    x, unbatched, w, b, geo = _setup("conv2d_naive", input, weight, bias, stride, padding,
+                                     dilation, groups)
+    n_batch, channels = x.shape[:2]
+    out_channels, cg, kh, kw = w.shape
+    og = out_channels // groups
+    (sh, sw), (dh, dw), (ho, wo) = geo.stride, geo.dilation, geo.out_hw
+    xp = geo.pad_input(x, 0)
+
+    def window(i, j):
+        """Rows and columns of the padded input that output pixel (i, j) reads."""
+        return (slice(i * sh, i * sh + dh * (kh - 1) + 1, dh),
+                slice(j * sw, j * sw + dw * (kw - 1) + 1, dw))
+
+    out = np.zeros((n_batch, out_channels, ho, wo), dtype=x.dtype)
+    for n in range(n_batch):
+        for o in range(out_channels):
+            group = slice(o // og * cg, (o // og + 1) * cg)
+            for i in range(ho):
+                for j in range(wo):
+                    rows, cols = window(i, j)
+                    out[n, o, i, j] = np.sum(xp[n, group, rows, cols] * w[o])
+            if b is not None:
+                out[n, o] += b[o]
+
+    def backward(grad_out):
+        g = grad_out[None] if unbatched else grad_out
+        dxp = np.zeros(xp.shape, dtype=x.dtype)
+        dw_ = np.zeros(w.shape, dtype=w.dtype)
+        for n in range(n_batch):
+            for o in range(out_channels):
+                group = slice(o // og * cg, (o // og + 1) * cg)
+                for i in range(ho):
+                    for j in range(wo):
+                        rows, cols = window(i, j)
+                        dxp[n, group, rows, cols] += g[n, o, i, j] * w[o]
+                        dw_[o] += g[n, o, i, j] * xp[n, group, rows, cols]
+        dx = geo.crop(dxp)
+        grads = {"input": dx[0] if unbatched else dx, "weight": dw_}
+        if b is not None:
+            grads["bias"] = g.sum(axis=(0, 2, 3))
+        return grads
+
+    return (out[0] if unbatched else out), backward
