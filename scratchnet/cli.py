@@ -93,8 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     rep = sub.add_parser("reproduce", help="run a lecture experiment with the lecture's settings",
                          description="Run a lecture experiment and print the lecture's figure beside ours.")
-    rep.add_argument("name", choices=experiments.names(), metavar="NAME",
-                     help="one of: " + ", ".join(experiments.names()))
+    rep.add_argument("name", choices=experiments.names() + ["all"], metavar="NAME",
+                     help="one of: " + ", ".join(experiments.names()) + "; or all")
+    rep.add_argument("--markdown", metavar="FILE",
+                     help="write a Markdown table: lecture figure beside the measured ones")
     add_run_options(rep, defaults=False)
     return parser
 
@@ -153,7 +155,7 @@ def summarize(results, out=print):
     return None
 
 
-def write_outputs(results, args, comparison=None):
+def write_outputs(results, args):
     if args.json:
         payload = [r.to_json() for r in results]
         obj = payload[0] if len(payload) == 1 else payload
@@ -180,12 +182,13 @@ def cmd_train(args):
         raise CLIError("--device cuda applies to the torch engine; the NumPy engine runs on the CPU")
     cfg = _config_from_args(args)
     results, source = run(cfg, args, dataset_for(cfg.model))
-    write_outputs(results, args, summarize(results))
+    summarize(results)
+    write_outputs(results, args)
     return 0
 
 
-def cmd_reproduce(args):
-    exp = experiments.get(args.name)
+def _reproduce_one(name: str, args):
+    exp = experiments.get(name)
     cfg = TrainConfig(
         model=exp.model, loss=exp.loss, optimizer=exp.optimizer, lr=exp.lr, momentum=exp.momentum,
         batch_size=exp.batch_size, test_batch_size=exp.test_batch_size,
@@ -200,7 +203,8 @@ def cmd_reproduce(args):
     results, source = run(cfg, args, exp.dataset)
     comparison = summarize(results)
     print("")
-    print(f"lecture reported (full MNIST, 60,000/10,000): {exp.reported}")
+    where = "" if exp.dataset == "toy" else " (full MNIST, 60,000/10,000)"
+    print(f"lecture reported{where}: {exp.reported}")
     n_params = models.spec(exp.model).num_parameters
     for r in results:
         last = r.epochs[-1]
@@ -208,7 +212,46 @@ def cmd_reproduce(args):
               f"cost {r.epochs[0].train_loss:.3f} -> {last.train_loss:.3f}, "
               f"accuracy {last.correct}/{last.total} ({100 * last.test_accuracy:.2f}%), "
               f"{r.total_seconds:.1f} s; {n_params:,} trainable parameters")
-    write_outputs(results, args, comparison)
+    return exp, results, source, comparison
+
+
+def _markdown_row(exp, results, source, comparison) -> str:
+    cells = []
+    for engine in ("numpy", "torch"):
+        r = next((r for r in results if r.engine == engine), None)
+        if r is None:
+            cells.append("—")
+            continue
+        last = r.epochs[-1]
+        cells.append(f"{r.epochs[0].train_loss:.3f} → {last.train_loss:.3f}; "
+                     f"{last.correct}/{last.total} ({100 * last.test_accuracy:.2f}%); "
+                     f"{r.total_seconds:.1f} s")
+    drift = "—" if comparison is None else (
+        f"{comparison['epochs'][0]['train_loss_rel_diff']:.1e} / {comparison['max_train_loss_rel_diff']:.1e}")
+    epochs = len(results[0].epochs)
+    return (f"| {exp.name} | {exp.reported} | {source}, {epochs} ep | {cells[0]} | {cells[1]} | {drift} |")
+
+
+MARKDOWN_HEADER = (
+    "| experiment | lecture reported (on full MNIST, except the toy) | measured on | NumPy: cost first → last epoch; "
+    "test accuracy; time | torch: the same | loss drift numpy vs torch (epoch 1 / max) |\n"
+    "|---|---|---|---|---|---|"
+)
+
+
+def cmd_reproduce(args):
+    names = experiments.names() if args.name == "all" else [args.name]
+    rows, all_results = [], []
+    for i, name in enumerate(names):
+        if i:
+            print("\n" + "=" * 100 + "\n")
+        exp, results, source, comparison = _reproduce_one(name, args)
+        rows.append(_markdown_row(exp, results, source, comparison))
+        all_results.extend(results)
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            f.write(MARKDOWN_HEADER + "\n" + "\n".join(rows) + "\n")
+    write_outputs(all_results, args)
     return 0
 
 
