@@ -53,11 +53,14 @@ def linear(input, weight, bias=None):
     w2 = w[None, :] if vector_weight else w
     out_features, in_features = w2.shape
     if x.shape[-1] != in_features:
+        rows = int(np.prod(x.shape[:-1], dtype=np.int64))
         raise ValueError(
             f"linear: input of shape {shape_str(x.shape)} has {x.shape[-1]} features in its "
             f"last dimension, but weight of shape {shape_str(w.shape)} expects {in_features} "
-            f"(mat1 {x.shape[-1]} x mat2 {in_features} cannot be multiplied)"
+            f"(torch says: mat1 and mat2 shapes cannot be multiplied "
+            f"({rows}x{x.shape[-1]} and {in_features}x{out_features}))"
         )
+
     lead = x.shape[:-1]
     out_shape = lead if vector_weight else lead + (out_features,)
     if b is not None:
