@@ -25,7 +25,9 @@ test-deep: $(STAMP)
 	HYPOTHESIS_PROFILE=deep $(PY) -m pytest -n $(WORKERS) -q parity_tests
 
 demo: $(STAMP)
-	$(PY) -m scratchnet train --model basic-cnn --engine both --epochs 5
+	mkdir -p runs
+	$(PY) -m scratchnet train --model basic-cnn --engine both --epochs 5 \
+		--json runs/demo.json --plot runs/demo.png
 
 bench: $(STAMP)
 	$(PY) -m benchmarks.run
