@@ -36,9 +36,13 @@ def test_unknown_function_is_rejected():
         F.vjp(np.tanh, np.ones(3))
 
 
-def test_functional_does_not_import_torch():
+def test_numpy_engine_does_not_import_torch():
     import subprocess
     import sys
 
-    code = "import sys, scratchnet.functional, scratchnet.nn; assert 'torch' not in sys.modules, 'torch imported'"
+    code = (
+        "import sys, scratchnet, scratchnet.functional, scratchnet.nn, scratchnet.optim, "
+        "scratchnet.models, scratchnet.data, scratchnet.train, scratchnet.cli, scratchnet.checkpoint; "
+        "assert 'torch' not in sys.modules, 'torch imported'"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
