@@ -19,6 +19,8 @@ def as_float_array(op: str, name: str, x) -> np.ndarray:
     Integer or boolean arrays are rejected rather than upcast: torch keeps the input
     dtype through every op, and so do we (float32 in, float32 out).
     """
+    if type(x) is np.ndarray and x.dtype in FLOAT_DTYPES:  # the usual case, checked first
+        return x
     if isinstance(x, np.generic):  # a NumPy scalar is a 0-d array in all but name
         x = np.asarray(x)
     if not isinstance(x, np.ndarray):
@@ -75,7 +77,8 @@ def pair(op: str, name: str, value, *, allow_zero: bool = True) -> tuple:
 def normalize_dim(op: str, dim: int, ndim: int) -> int:
     """Wrap a possibly negative ``dim`` as torch does, with a clear range error."""
     size = max(ndim, 1)  # torch lets a 0-d tensor use dim 0 / -1
-    if not isinstance(dim, (numbers.Integral, np.integer)) or isinstance(dim, bool):
+    if type(dim) is not int and (
+            not isinstance(dim, (numbers.Integral, np.integer)) or isinstance(dim, bool)):
         raise TypeError(f"{op}: dim must be an int, got {dim!r}")
     if not -size <= dim < size:
         raise IndexError(

@@ -1,6 +1,8 @@
 """Flatten a contiguous range of dimensions into one."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ._checks import normalize_dim
@@ -39,7 +41,7 @@ def flatten(input, start_dim=0, end_dim=-1):
         out = x.reshape(1)
     else:
         # The merged size is spelled out: reshape(-1) cannot infer it next to a 0-sized dim.
-        merged = int(np.prod(x.shape[s:e + 1], dtype=np.int64))
+        merged = math.prod(x.shape[s:e + 1])
         out = x.reshape(x.shape[:s] + (merged,) + x.shape[e + 1:])
 
     def backward(grad_out):

@@ -104,12 +104,14 @@ def _check_ignore_index(op: str, ignore_index) -> int:
 
 def _class_last(x: np.ndarray) -> np.ndarray:
     """View ``(N, C, d1, ..., dK)`` as ``(N, d1, ..., dK, C)``; ``(C,)`` is left alone."""
-    return np.moveaxis(x, 1, -1) if x.ndim > 1 else x
+    return np.moveaxis(x, 1, -1) if x.ndim > 2 else x
 
 
 def _class_first(g: np.ndarray, ndim: int) -> np.ndarray:
     """Inverse of :func:`_class_last`, for a gradient."""
-    return np.ascontiguousarray(np.moveaxis(g, -1, 1)) if ndim > 1 else g
+    if ndim > 2:
+        return np.ascontiguousarray(np.moveaxis(g, -1, 1))
+    return np.ascontiguousarray(g) if ndim == 2 else g
 
 
 def _index_target(op: str, x: np.ndarray, target) -> np.ndarray:
@@ -164,6 +166,10 @@ def _index_loss(op: str, scores: np.ndarray, t: np.ndarray, w, ignore_index: int
     """
     n_classes = scores.shape[-1]
     dtype = scores.dtype
+    if scores.ndim == 2 and w is None and smoothing == 0 and t.size:
+        t_min, t_max = t.min(), t.max()
+        if 0 <= t_min and t_max < n_classes and not t_min <= ignore_index <= t_max:
+            return _dense_index_loss(scores, t, reduction)
     valid = t != ignore_index
     invalid_target = valid & ((t < 0) | (t >= n_classes))
     if invalid_target.any():
@@ -218,6 +224,41 @@ def _index_loss(op: str, scores: np.ndarray, t: np.ndarray, w, ignore_index: int
                 count = np.bincount(chosen, minlength=n_classes)
                 gw -= _mean(grad_out * out, total_w) * count
         return grad, gw.astype(dtype)
+
+    return out, backward
+
+
+def _dense_index_loss(scores: np.ndarray, t: np.ndarray, reduction: str):
+    r""":func:`_index_loss` for the lectures' case: ``(N, C)`` scores, every target a class.
+
+    Without class weights, label smoothing or ignored targets the masks and weights
+    of the general path are all ones, and the loss is just the picked scores,
+
+    .. math::
+
+        \text{loss}_i = -\ell_{i, t_i}, \qquad
+        \frac{\partial L}{\partial \ell_{ic}} = -a_i\,[c = t_i],
+
+    with :math:`a_i` the upstream gradient per row (``g / N`` for the mean). It runs
+    on every training step, where the general path's dozen mask operations cost more
+    than the arithmetic; it rounds exactly as the general path does (``-1 * x`` and
+    the sum of one value and zeros are exact).
+    """
+    rows = np.arange(t.shape[0])
+    dtype = scores.dtype
+    nll = -scores[rows, t]
+    if reduction == "none":
+        out = nll
+    elif reduction == "sum":
+        out = np.asarray(nll.sum())
+    else:
+        out = np.asarray(nll.sum() / dtype.type(t.size))
+
+    def backward(grad_out):
+        scale = grad_out / dtype.type(t.size) if reduction == "mean" else grad_out
+        grad = np.zeros_like(scores)
+        grad[rows, t] = -scale
+        return grad, None
 
     return out, backward
 

@@ -76,14 +76,14 @@ def _log_softmax(x: np.ndarray, axis) -> np.ndarray:
     if x.size == 0:
         return x.copy()
     with np.errstate(invalid="ignore"):  # inf - inf: the NaN torch returns too
-        shifted = x - np.max(x, axis=axis, keepdims=True)
+        shifted = x - x.max(axis=axis, keepdims=True)
         # np.asarray: arithmetic on 0-d arrays hands back a NumPy scalar.
-        return np.asarray(shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True)))
+        return np.asarray(shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True)))
 
 
 def _log_softmax_backward(grad_out: np.ndarray, out: np.ndarray, axis) -> np.ndarray:
     r""":math:`g - e^{\ell} \sum_j g_j`, from the forward's output :math:`\ell`."""
-    return grad_out - np.exp(out) * np.sum(grad_out, axis=axis, keepdims=True)
+    return grad_out - np.exp(out) * grad_out.sum(axis=axis, keepdims=True)
 
 
 @differentiable

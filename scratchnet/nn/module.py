@@ -61,6 +61,7 @@ from __future__ import annotations
 import inspect
 import itertools
 import numbers
+import sys
 from collections import OrderedDict, namedtuple
 from collections.abc import Mapping
 from typing import Callable, Iterator, Optional
@@ -77,7 +78,34 @@ __all__ = ["Module", "RemovableHandle"]
 # The exception types a forward raises for a bad input; these get the layer's path.
 _LOCATED_ERRORS = (ValueError, TypeError, IndexError, RuntimeError)
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-_SIGNATURES: dict = {}
+_BINDINGS: dict = {}
+
+
+def _references(obj) -> int:
+    """``sys.getrefcount(obj)`` as seen from a helper to which a caller passes its local."""
+    return sys.getrefcount(obj)
+
+
+def _references_of_a_local() -> int:
+    obj = object()
+    return _references(obj)
+
+
+# What _references reports for an object that only one local variable of its caller
+# refers to; measured, not assumed, since interpreters differ in the references their
+# call machinery holds.
+_SOLE_LOCAL = _references_of_a_local()
+
+
+def _op_binding(fn: Callable) -> tuple:
+    """``(positional parameter names, first parameter name, signature)`` of op ``fn``, cached."""
+    binding = _BINDINGS.get(fn)
+    if binding is None:
+        sig = inspect.signature(fn)
+        positional = tuple(name for name, p in sig.parameters.items()
+                           if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
+        binding = _BINDINGS[fn] = (positional, next(iter(sig.parameters)), sig)
+    return binding
 
 
 class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
@@ -246,10 +274,11 @@ class Module:
         raise TypeError(f'Module [{type(self).__name__}] is missing the required "forward" function')
 
     def __call__(self, *args, **kwargs):
-        for hook in list(self._forward_pre_hooks.values()):
-            result = hook(self, args)
-            if result is not None:
-                args = result if isinstance(result, tuple) else (result,)
+        if self._forward_pre_hooks:
+            for hook in list(self._forward_pre_hooks.values()):
+                result = hook(self, args)
+                if result is not None:
+                    args = result if isinstance(result, tuple) else (result,)
         try:
             output = self.forward(*args, **kwargs)
         except _LOCATED_ERRORS as exc:
@@ -257,10 +286,11 @@ class Module:
             if located is exc:
                 raise
             raise located from exc
-        for hook in list(self._forward_hooks.values()):
-            result = hook(self, args, output)
-            if result is not None:
-                output = result
+        if self._forward_hooks:
+            for hook in list(self._forward_hooks.values()):
+                result = hook(self, args, output)
+                if result is not None:
+                    output = result
         return output
 
     def register_forward_pre_hook(self, hook: Callable) -> RemovableHandle:
@@ -286,26 +316,40 @@ class Module:
 
         Under :class:`~scratchnet.nn.no_grad` the op runs without keeping anything.
         """
-        sig = _SIGNATURES.get(fn)
-        if sig is None:
-            sig = _SIGNATURES[fn] = inspect.signature(fn)
-        bound = sig.bind(*args, **kwargs)
-        params = {k: v for k, v in bound.arguments.items() if isinstance(v, Parameter)}
-        for name, p in params.items():
-            bound.arguments[name] = p.data
+        positional, input_name, sig = _op_binding(fn)
+        if len(args) > len(positional):
+            sig.bind(*args, **kwargs)  # raises the signature's own TypeError
+        # Which arguments are Parameters, by the op's parameter name. This runs for
+        # every layer call, so it is a plain scan instead of ``Signature.bind``.
+        params = [(positional[i], a) for i, a in enumerate(args) if isinstance(a, Parameter)]
+        params += [(k, v) for k, v in kwargs.items() if isinstance(v, Parameter)]
+        if params:
+            args = tuple(a.data if isinstance(a, Parameter) else a for a in args)
+            kwargs = {k: (v.data if isinstance(v, Parameter) else v) for k, v in kwargs.items()}
         if not is_grad_enabled():
             self._clear_grad_fn("no_grad")
-            return fn(*bound.args, **bound.kwargs)
-        input_name = next(iter(sig.parameters))
-        out, backward = forward_with_backward(fn, *bound.args, **bound.kwargs)
+            return fn(*args, **kwargs)
+        out, backward = forward_with_backward(fn, *args, **kwargs)
         primary = out[0] if isinstance(out, tuple) else out
 
         def grad_fn(grad_out):
             grads = backward(grad_out)
-            for name, p in params.items():
-                if p.requires_grad:
-                    p.accumulate_grad(grads[name])
-            return grads[input_name]
+            grad_input = grads[input_name]
+            for name, p in params:
+                if not p.requires_grad:
+                    continue
+                grad = grads.pop(name)
+                if (p.grad is None and _references(grad) == _SOLE_LOCAL
+                        and isinstance(grad, np.ndarray) and grad.base is None
+                        and grad.dtype == p.data.dtype and grad.shape == p.data.shape):
+                    # Nothing else can see this fresh array (the op made it for this
+                    # call, and the dict entry is gone): it becomes .grad as it is, as
+                    # torch's AccumulateGrad steals an unshared gradient, instead of
+                    # being copied every step.
+                    p.grad = grad
+                else:
+                    p.accumulate_grad(grad)
+            return grad_input
 
         self._set_grad_fn(grad_fn, primary)
         return out
@@ -316,7 +360,10 @@ class Module:
         The stored closure first checks ``grad_out`` against ``output``'s shape and
         casts it to ``output``'s dtype, so every backward path validates alike.
         """
-        expected = (tuple(np.shape(output)), np.asarray(output).dtype)
+        if isinstance(output, np.ndarray):
+            expected = (output.shape, output.dtype)
+        else:
+            expected = (tuple(np.shape(output)), np.asarray(output).dtype)
 
         def checked(grad_out):
             return grad_fn(self._check_grad_out(grad_out, expected))

@@ -70,6 +70,7 @@ class SGD(Optimizer):
         lr = float(group["lr"])
         momentum = float(group["momentum"])
         weight_decay = float(group["weight_decay"])
+        dampening = float(group["dampening"])
         if group["maximize"]:
             grad = -grad
         if weight_decay != 0:
@@ -81,6 +82,10 @@ class SGD(Optimizer):
                 state["momentum_buffer"] = buf
             else:
                 buf *= momentum
-                buf += (1 - float(group["dampening"])) * grad
+                # (1 - 0) * grad would be a parameter-sized temporary, and adds exactly grad.
+                buf += grad if dampening == 0 else (1 - dampening) * grad
             grad = grad + momentum * buf if group["nesterov"] else buf
-        param.data += -lr * grad
+        # theta -= lr * g, with lr * g written into a reused work array: NumPy has no
+        # fused axpy, and a fresh temporary the size of the parameter every step costs
+        # about as much as the update itself.
+        param.data += np.multiply(grad, -lr, out=self._work_array(grad))
