@@ -178,7 +178,9 @@ class NumpyEngine:
         self.optimizer.zero_grad()
         output = self.model(x)
         loss = self.criterion(output, y)
-        self.model.backward(self.criterion.backward())
+        # The images need no gradient (torch: they do not require grad), so the
+        # first layers skip computing it; parameter gradients are unchanged.
+        self.model.backward(self.criterion.backward(), input_grad=False)
         self.optimizer.step()
         return loss
 

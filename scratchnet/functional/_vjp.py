@@ -30,10 +30,21 @@ from typing import Callable
 import numpy as np
 
 _FORWARDS: dict = {}
+_INPUT_GRAD_OPTIONAL: set = set()
 
 
-def differentiable(forward: Callable) -> Callable:
-    """Register ``forward`` (returning ``(out, backward)``) and return the plain op."""
+def differentiable(forward: Callable = None, *, input_grad_optional: bool = False) -> Callable:
+    """Register ``forward`` (returning ``(out, backward)``) and return the plain op.
+
+    With ``input_grad_optional=True`` the op's ``backward`` also accepts
+    ``needs_input_grad=False`` and then skips the gradient of its first argument
+    (its dict has no ``"input"`` entry). That is torch's ``ctx.needs_input_grad``:
+    the first layer of a network never needs the gradient of the images it reads,
+    and for a convolution that gradient (a GEMM and a col2im) is a large share of
+    the backward.
+    """
+    if forward is None:
+        return functools.partial(differentiable, input_grad_optional=input_grad_optional)
 
     @functools.wraps(forward)
     def op(*args, **kwargs):
@@ -46,8 +57,15 @@ def differentiable(forward: Callable) -> Callable:
         if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
     ]
     _FORWARDS[op] = (forward, sig, positional)
+    if input_grad_optional:
+        _INPUT_GRAD_OPTIONAL.add(op)
     op.__wrapped_forward__ = forward
     return op
+
+
+def input_grad_optional(fn: Callable) -> bool:
+    """Whether ``fn``'s backward can skip its input gradient (``needs_input_grad=False``)."""
+    return fn in _INPUT_GRAD_OPTIONAL
 
 
 def forward_with_backward(fn: Callable, *args, **kwargs):

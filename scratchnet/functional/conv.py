@@ -199,7 +199,7 @@ def _col2im(dcols: np.ndarray, geo: WindowGeometry, n: int, c: int, grid_w: int)
     return geo.crop(padded)
 
 
-@differentiable
+@differentiable(input_grad_optional=True)
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     r"""2-D convolution (cross-correlation) over a batch of multi-channel images.
 
@@ -293,7 +293,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     saved = {"cols": cols}
     del cols
 
-    def backward(grad_out):
+    def backward(grad_out, needs_input_grad=True):
         # The columns' memory is recycled for their gradient below: fresh multi-MB
         # arrays cost page faults that are a large share of this op's time. A second
         # backward call rebuilds them.
@@ -311,9 +311,11 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         g_cols = g_cols.reshape(groups, og, n * ho * grid_w)
         # cols @ G^T (then transposed) is the faster GEMM orientation for OpenBLAS here.
         grad_w = np.matmul(cols, g_cols.transpose(0, 2, 1)).transpose(0, 2, 1).reshape(w.shape)
-        w_mat_t = np.ascontiguousarray(w_mat.transpose(0, 2, 1))
-        grad_x = _col2im(np.matmul(w_mat_t, g_cols, out=cols), geo, n, c, grid_w)
-        grads = {"input": grad_x[0] if unbatched else grad_x, "weight": grad_w}
+        grads = {"weight": grad_w}
+        if needs_input_grad:
+            w_mat_t = np.ascontiguousarray(w_mat.transpose(0, 2, 1))
+            grad_x = _col2im(np.matmul(w_mat_t, g_cols, out=cols), geo, n, c, grid_w)
+            grads["input"] = grad_x[0] if unbatched else grad_x
         if b is not None:
             grads["bias"] = g.sum(axis=(0, 2, 3))
         return grads

@@ -7,7 +7,7 @@ from ._checks import as_float_array, same_dtype, shape_str, sum_to_shape
 from ._vjp import differentiable
 
 
-@differentiable
+@differentiable(input_grad_optional=True)
 def linear(input, weight, bias=None):
     r"""Affine map :math:`y = x W^\top + b`, over any number of leading dimensions.
 
@@ -86,9 +86,9 @@ def linear(input, weight, bias=None):
     if b is not None:
         out += b
 
-    def backward(grad_out):
+    def backward(grad_out, needs_input_grad=True):
         g2 = grad_out.reshape(-1, out_features)
-        grads = {"input": (g2 @ w2).reshape(x.shape)}
+        grads = {"input": (g2 @ w2).reshape(x.shape)} if needs_input_grad else {}
         # np.dot, not @: for a single row (batch 1) G^T X is an outer product, which
         # OpenBLAS's GEMM computes several times slower than np.dot's own path.
         gw = np.dot(g2.T, x2)

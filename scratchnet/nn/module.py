@@ -68,7 +68,7 @@ from typing import Callable, Iterator, Optional
 
 import numpy as np
 
-from ..functional import forward_with_backward
+from ..functional import forward_with_backward, input_grad_optional
 from ..functional._checks import shape_str
 from .grad_mode import is_grad_enabled
 from .parameter import Parameter
@@ -331,10 +331,14 @@ class Module:
             return fn(*args, **kwargs)
         out, backward = forward_with_backward(fn, *args, **kwargs)
         primary = out[0] if isinstance(out, tuple) else out
+        skippable = input_grad_optional(fn)
 
-        def grad_fn(grad_out):
-            grads = backward(grad_out)
-            grad_input = grads[input_name]
+        def grad_fn(grad_out, input_grad=True):
+            if input_grad or not skippable:
+                grads = backward(grad_out)
+            else:
+                grads = backward(grad_out, needs_input_grad=False)
+            grad_input = grads.get(input_name) if input_grad else None
             for name, p in params:
                 if not p.requires_grad:
                     continue
@@ -351,22 +355,29 @@ class Module:
                     p.accumulate_grad(grad)
             return grad_input
 
-        self._set_grad_fn(grad_fn, primary)
+        self._set_grad_fn(grad_fn, primary, input_grad_optional=True)
         return out
 
-    def _set_grad_fn(self, grad_fn: Callable, output) -> None:
+    def _set_grad_fn(self, grad_fn: Callable, output, *, input_grad_optional: bool = False) -> None:
         """Record ``grad_fn`` (``grad_out -> grad_input``) as the backward of the forward that made ``output``.
 
         The stored closure first checks ``grad_out`` against ``output``'s shape and
-        casts it to ``output``'s dtype, so every backward path validates alike.
+        casts it to ``output``'s dtype, so every backward path validates alike. It
+        takes ``input_grad=False`` too (see :meth:`backward`): passed on to
+        ``grad_fn(grad_out, input_grad)`` when ``input_grad_optional``, otherwise
+        ``grad_fn(grad_out)`` runs in full and its result is dropped.
         """
         if isinstance(output, np.ndarray):
             expected = (output.shape, output.dtype)
         else:
             expected = (tuple(np.shape(output)), np.asarray(output).dtype)
 
-        def checked(grad_out):
-            return grad_fn(self._check_grad_out(grad_out, expected))
+        def checked(grad_out, input_grad=True):
+            grad_out = self._check_grad_out(grad_out, expected)
+            if input_grad_optional:
+                return grad_fn(grad_out, input_grad)
+            grad_in = grad_fn(grad_out)
+            return grad_in if input_grad else None
 
         d = self.__dict__
         d["_grad_fn"] = checked
@@ -400,24 +411,31 @@ class Module:
             why = "no forward pass has been recorded; call the module on an input first"
         return RuntimeError(f"{self._short_repr()}.backward: {why}")
 
-    def backward(self, grad_out):
+    def backward(self, grad_out, input_grad=True):
         r"""Back-propagate through the last forward.
 
         Parameters
         ----------
         grad_out : ndarray, shaped like the last forward's output
             :math:`\partial L / \partial \text{output}`.
+        input_grad : bool, default True
+            ``False`` when nobody needs :math:`\partial L/\partial\,\text{input}`,
+            as when the input is a batch of images: torch's ``requires_grad=False``
+            input. Layers then skip that part of their work where they can (a
+            convolution's col2im, a linear layer's :math:`GW`, and every
+            parameter-free layer in front of the first one with parameters) and
+            ``None`` is returned. Parameter gradients are the same either way.
 
         Returns
         -------
-        ndarray, shaped like the last forward's input
+        ndarray shaped like the last forward's input, or None
             :math:`\partial L / \partial \text{input}`. As a side effect,
             :math:`\partial L / \partial \theta` is added into every parameter's
             ``.grad`` (calling it twice adds twice, like torch's accumulation).
         """
         if self._grad_fn is None:
             raise self._backward_unavailable()
-        return self._grad_fn(grad_out)
+        return self._grad_fn(grad_out, input_grad=input_grad)
 
     def _short_repr(self) -> str:
         return repr(self) if not self._modules else type(self).__name__
