@@ -22,6 +22,7 @@ The torch training steps on a GPU, against NumPy on the CPU::
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import subprocess
@@ -85,7 +86,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32",
                    help="floating-point type of operands and models (default: %(default)s)")
     p.add_argument("--no-plots", action="store_true", help="write JSON and Markdown only")
+    p.add_argument("--target-s", type=float, default=None,
+                   help="seconds of samples per measurement (default 0.2; --quick 0.01): more "
+                        "gives steadier medians on a jittery machine")
     args = p.parse_args(argv)
+    if args.target_s is not None and not args.target_s > 0:
+        p.error(f"--target-s must be positive, got {args.target_s}")
     bad = set(args.engines) - {"numpy", "torch"}
     if bad:
         p.error(f"unknown engine(s) {', '.join(sorted(bad))}; choose numpy and/or torch")
@@ -101,6 +107,8 @@ def plan(args) -> list[dict]:
     """One worker config per (engine, device) to run, in order: NumPy first, then torch."""
     quick = args.quick
     timer = TimerConfig.quick() if quick else TimerConfig.full()
+    if args.target_s is not None:
+        timer = dataclasses.replace(timer, target_s=args.target_s, max_s=max(timer.max_s, 4 * args.target_s))
     batch_sizes = args.batch_sizes or list(_cases.QUICK_BATCH_SIZES if quick else _cases.BATCH_SIZES)
     ops = args.ops or (list(_cases.QUICK_OPS) if quick else None)
     steps = args.steps or (list(_cases.QUICK_STEPS) if quick else None)

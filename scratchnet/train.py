@@ -24,7 +24,7 @@ from typing import Callable, List, Optional
 
 import numpy as np
 
-from . import models, optim
+from . import models, nn, optim
 from .data import DataLoader
 
 LOSSES = ("cross_entropy", "nll", "binary_ce", "binary_mse")
@@ -186,8 +186,9 @@ class NumpyEngine:
 
     def test_batch(self, x, y):
         """Return (sum of per-sample losses, number correct) for one test batch."""
-        output = self.model(x)
-        loss = float(self.criterion(output, y)) * len(x)
+        with nn.no_grad():  # as torch.no_grad(): record no backward, keep no buffers
+            output = self.model(x)
+            loss = float(self.criterion(output, y)) * len(x)
         return loss, predictions_correct(output, y, self.loss_name)
 
     def state_dict(self):
