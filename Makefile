@@ -30,7 +30,7 @@ demo: $(STAMP)
 		--json runs/demo.json --plot runs/demo.png
 
 bench: $(STAMP)
-	$(PY) -m benchmarks.run --target-s 0.5
+	$(PY) -m benchmarks.run --rounds 4 --target-s 0.3
 
 bench-quick: $(STAMP)
 	$(PY) -m benchmarks.run --quick

@@ -86,6 +86,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32",
                    help="floating-point type of operands and models (default: %(default)s)")
     p.add_argument("--no-plots", action="store_true", help="write JSON and Markdown only")
+    p.add_argument("--rounds", type=int, default=1,
+                   help="run the engines' workers this many times, alternating (NumPy, torch, NumPy, "
+                        "...), and report each case's median over the rounds: machine drift then "
+                        "hits both engines alike (default: %(default)s)")
     p.add_argument("--target-s", type=float, default=None,
                    help="seconds of samples per measurement (default 0.2; --quick 0.01): more "
                         "gives steadier medians on a jittery machine")
@@ -100,6 +104,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         p.error(f"unknown device(s) {', '.join(sorted(bad))}; choose cpu and/or cuda")
     if args.threads < 1:
         p.error(f"--threads must be >= 1, got {args.threads}")
+    if args.rounds < 1:
+        p.error(f"--rounds must be >= 1, got {args.rounds}")
     return args
 
 
@@ -199,6 +205,55 @@ def run_worker(config: dict, workdir: Path) -> dict:
     return record
 
 
+def _case_key(entry: dict) -> tuple:
+    return tuple((k, entry[k]) for k in ("engine", "device", "kind", "name", "pass", "batch") if k in entry)
+
+
+def merge_rounds(rounds: list) -> tuple:
+    """Fold the rounds' worker records into one record per engine and one result per case.
+
+    A case's reported median is the median of its per-round medians, its min and
+    max the extremes over every round, its sample count the total. Each run record
+    keeps what every round saw of the machine (``rounds``), and the largest
+    background load of any round, which is what the report warns about.
+    """
+    runs = []
+    for i, first in enumerate(rounds[0]):
+        run = {k: v for k, v in first.items() if k != "results"}
+        same = [r[i] for r in rounds]
+        run["rounds"] = [{k: r.get(k) for k in ("wall_s", "other_cpu_load", "load_average_start",
+                                                  "load_average_end", "error") if k in r} for r in same]
+        loads = [r.get("other_cpu_load") for r in same if r.get("other_cpu_load") is not None]
+        if loads:
+            run["other_cpu_load"] = max(loads)
+        errors = [r["error"] for r in same if "error" in r]
+        if errors:
+            run["error"] = errors[0]
+        runs.append(run)
+    grouped = {}
+    for rnd in rounds:
+        for r in rnd:
+            for entry in r.get("results", []):
+                entry = {**entry, "engine": r["engine"], "device": r["device"]}
+                grouped.setdefault(_case_key(entry), []).append(entry)
+    results = []
+    for entries in grouped.values():
+        entries.sort(key=lambda e: e["timing"]["median_s"])
+        merged = dict(entries[(len(entries) - 1) // 2])
+        if len(entries) > 1:
+            timing = dict(merged["timing"])
+            medians = [e["timing"]["median_s"] for e in entries]
+            timing["median_s"] = float(sorted(medians)[len(medians) // 2]) if len(medians) % 2 else \
+                float(sum(sorted(medians)[len(medians) // 2 - 1:len(medians) // 2 + 1]) / 2)
+            timing["min_s"] = min(e["timing"]["min_s"] for e in entries)
+            timing["max_s"] = max(e["timing"]["max_s"] for e in entries)
+            timing["samples"] = sum(e["timing"]["samples"] for e in entries)
+            timing["round_medians_s"] = medians
+            merged["timing"] = timing
+        results.append(merged)
+    return runs, results
+
+
 def main(argv=None) -> int:
     from . import report
 
@@ -224,18 +279,26 @@ def main(argv=None) -> int:
     machine = _env.machine()
     steps = configs[0]["steps"]
     flops = model_flops(steps) if steps != [] else {}
-    runs = []
+    rounds = []
     with tempfile.TemporaryDirectory(prefix="scratchnet-bench-") as tmp:
-        for config in configs:
-            print(f"benchmarks: timing {config['engine']} on {config['device']} "
-                  f"({config['threads']} threads, {config['dtype']})", file=sys.stderr, flush=True)
-            runs.append(run_worker(config, Path(tmp)))
+        for k in range(args.rounds):
+            # ABBA order (NumPy, torch, torch, NumPy, ...): a slow drift of the machine
+            # then favours neither engine. Records are kept in plan order.
+            order = list(range(len(configs)))
+            if k % 2:
+                order.reverse()
+            records = [None] * len(configs)
+            for i in order:
+                config = configs[i]
+                print(f"benchmarks: timing {config['engine']} on {config['device']} "
+                      f"({config['threads']} threads, {config['dtype']})"
+                      + (f", round {k + 1}/{args.rounds}" if args.rounds > 1 else ""),
+                      file=sys.stderr, flush=True)
+                records[i] = run_worker(config, Path(tmp))
+            rounds.append(records)
 
     machine["cpu_busy_after"] = _env.cpu_busy()
-    results = []
-    for r in runs:
-        for entry in r.pop("results"):
-            results.append({**entry, "engine": r["engine"], "device": r["device"]})
+    runs, results = merge_rounds(rounds)
     data = {
         "schema": 1,
         "command": "python -m benchmarks.run " + " ".join(sys.argv[1:] if argv is None else argv),
