@@ -219,13 +219,8 @@ def criterion(loss: str, reduction: str = "mean") -> nn.Module:
     ``'cross_entropy'``, ``'nll'``, ``'binary_ce'`` (:class:`BinaryLogisticLoss`; also
     ``'binary'``) or ``'binary_mse'`` (:class:`SigmoidMSELoss`).
     """
-    losses = {
-        "cross_entropy": nn.CrossEntropyLoss, "nll": nn.NLLLoss, "binary": BinaryLogisticLoss,
-        "binary_ce": BinaryLogisticLoss, "binary_mse": SigmoidMSELoss,
-    }
-    if loss not in losses:
-        raise ValueError(f"criterion: unknown loss {loss!r}; choose one of: {', '.join(losses)}")
-    return losses[loss](reduction=reduction)
+    return _models.make_criterion(loss, reduction, nn, {"BinaryLogisticLoss": BinaryLogisticLoss,
+                                                "SigmoidMSELoss": SigmoidMSELoss})
 
 
 def torch_to_numpy(torch_model: nn.Module, np_model, strict: bool = True):

@@ -180,6 +180,22 @@ def build(name: str, seed: int = 0, dtype=np.float32) -> nn.Module:
 
 LOSSES = ("cross_entropy", "nll", "binary_ce", "binary_mse")  #: what ``ModelSpec.losses`` holds
 
+#: Loss name -> class name, the same in both engines (scratchnet.nn / torch.nn, and
+#: each engine's binary losses).
+LOSS_CLASSES = {
+    "cross_entropy": "CrossEntropyLoss", "nll": "NLLLoss", "binary": "BinaryLogisticLoss",
+    "binary_ce": "BinaryLogisticLoss", "binary_mse": "SigmoidMSELoss",
+}
+
+
+def make_criterion(loss: str, reduction: str, nn_namespace, extra: dict):
+    """Instantiate loss ``loss`` from an engine's ``nn`` namespace (or from ``extra``)."""
+    if loss not in LOSS_CLASSES:
+        raise ValueError(f"criterion: unknown loss {loss!r}; choose one of: {', '.join(LOSS_CLASSES)}")
+    name = LOSS_CLASSES[loss]
+    cls = extra[name] if name in extra else getattr(nn_namespace, name)
+    return cls(reduction=reduction)
+
 
 def criterion(loss: str, reduction: str = "mean") -> nn.Module:
     """The NumPy loss module for a loss name (a model's ``spec(name).losses``).
@@ -190,10 +206,5 @@ def criterion(loss: str, reduction: str = "mean") -> nn.Module:
     gives its first (logistic) loss, so ``criterion(spec(name).loss)`` works for
     every model.
     """
-    losses = {
-        "cross_entropy": nn.CrossEntropyLoss, "nll": nn.NLLLoss, "binary": BinaryLogisticLoss,
-        "binary_ce": BinaryLogisticLoss, "binary_mse": SigmoidMSELoss,
-    }
-    if loss not in losses:
-        raise ValueError(f"criterion: unknown loss {loss!r}; choose one of: {', '.join(losses)}")
-    return losses[loss](reduction=reduction)
+    return make_criterion(loss, reduction, nn, {"BinaryLogisticLoss": BinaryLogisticLoss,
+                                                "SigmoidMSELoss": SigmoidMSELoss})

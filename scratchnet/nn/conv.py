@@ -1,7 +1,6 @@
 """``Conv2d``: the convolutional layer of the lectures' CNNs and LeNet-5."""
 from __future__ import annotations
 
-import math
 
 import numpy as np
 
@@ -116,11 +115,7 @@ class Conv2d(Module):
 
     def reset_parameters(self, generator=None) -> None:
         """Re-draw weight and bias from torch's default distributions."""
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5), generator=generator)
-        if self.bias is not None:
-            fan_in, _ = init.calculate_fan_in_and_fan_out(self.weight)
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-            init.uniform_(self.bias, -bound, bound, generator=generator)
+        init.reset_weight_and_bias_(self.weight, self.bias, generator=generator)
 
     def forward(self, input):
         return self._call_functional(F.conv2d, input, self.weight, self.bias, self.stride,

@@ -23,6 +23,17 @@ class _GradMode(threading.local):
 _state = _GradMode()
 
 
+def _decorate(fn, make_context):
+    """``fn`` run inside a fresh ``make_context()`` at every call."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with make_context():
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
 def is_grad_enabled() -> bool:
     """Whether forwards currently record their backward (``True`` unless inside :class:`no_grad`)."""
     return _state.enabled
@@ -60,14 +71,10 @@ class set_grad_enabled:
         return False
 
     def __call__(self, fn):
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            with set_grad_enabled(self.mode):
-                return fn(*args, **kwargs)
-
+        mode = self.mode
         # Being used as a decorator, this instance must not leave the mode switched.
         _state.enabled = self.prev
-        return wrapper
+        return _decorate(fn, lambda: set_grad_enabled(mode))
 
 
 class no_grad:
@@ -93,9 +100,4 @@ class no_grad:
         return False
 
     def __call__(self, fn):
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            with no_grad():
-                return fn(*args, **kwargs)
-
-        return wrapper
+        return _decorate(fn, no_grad)

@@ -283,3 +283,18 @@ def kaiming_normal_(tensor, a: float = 0, mode: str = "fan_in", nonlinearity: st
     fan = _calculate_correct_fan(tensor, mode)
     std = calculate_gain(nonlinearity, a) / math.sqrt(fan)
     return normal_(tensor, 0.0, std, generator)
+
+
+def reset_weight_and_bias_(weight, bias=None, generator=None) -> None:
+    r"""torch's default initialisation of ``Linear`` and ``Conv2d``, in place.
+
+    ``weight`` from ``kaiming_uniform_(a=sqrt(5))``, i.e.
+    :math:`U(-1/\sqrt{\text{fan\_in}}, 1/\sqrt{\text{fan\_in}})`, then ``bias`` (if
+    any) from the same :math:`U(-1/\sqrt{\text{fan\_in}}, 1/\sqrt{\text{fan\_in}})`,
+    drawn in that order so that a seeded generator gives torch's sequence of draws.
+    """
+    kaiming_uniform_(weight, a=math.sqrt(5), generator=generator)
+    if bias is not None:
+        fan_in, _ = calculate_fan_in_and_fan_out(weight)
+        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+        uniform_(bias, -bound, bound, generator=generator)
