@@ -200,3 +200,12 @@ def test_torch_engine_cuda_bf16_autocast_trains():
     cfg = TrainConfig(model="basic-cnn", epochs=2, batch_size=32, log_interval=0)
     r = fit(TorchEngine.build(cfg, device="cuda", amp=True), train, test, cfg, log=lambda s: None)
     assert r.epochs[-1].train_loss < r.epochs[0].train_loss
+
+
+def test_torch_engine_bf16_autocast_runs_on_cpu_too():
+    """The --amp path (bf16 autocast) is exercised here even without a GPU."""
+    train, test = _small_mnist(256, 64)
+    cfg = TrainConfig(model="basic-cnn", epochs=2, batch_size=32, log_interval=0)
+    r = fit(TorchEngine.build(cfg, amp=True), train, test, cfg, log=lambda s: None)
+    assert r.epochs[-1].train_loss < r.epochs[0].train_loss
+    assert 0.0 <= r.epochs[-1].test_accuracy <= 1.0
