@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from . import torch_models
-from .train import TrainConfig, check_loss, default_loss
+from .train import TrainConfig, predictions_correct, resolve_loss
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
@@ -66,9 +66,7 @@ class TorchEngine:
         if state_dict is not None:
             model.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in state_dict.items()})
         model.to(device)
-        loss = cfg.loss or default_loss(cfg.model)
-        check_loss(cfg.model, loss)
-        return cls(model, loss, make_torch_optimizer(cfg.optimizer, model.parameters(), cfg),
+        return cls(model, resolve_loss(cfg), make_torch_optimizer(cfg.optimizer, model.parameters(), cfg),
                    device, amp=amp, compile=compile)
 
     def put(self, x: np.ndarray, y: np.ndarray):
@@ -111,12 +109,8 @@ class TorchEngine:
             output = self._forward(x)
         output = output.to(self.dtype)
         loss = float(self.criterion(output, y)) * len(x)
-        if self.loss_name in ("binary_ce", "binary_mse"):
-            pred = torch.where(output.reshape(-1) > 0, 1.0, -1.0).to(y.dtype)
-            correct = int((pred == y.reshape(-1)).sum())
-        else:
-            correct = int((output.argmax(1) == y).sum())
-        return loss, correct
+        # One definition of "correct" for both engines; a test batch's outputs are small.
+        return loss, predictions_correct(output.cpu().numpy(), y.cpu().numpy(), self.loss_name)
 
     def state_dict(self):
         return {k: v.detach().cpu().numpy() for k, v in self.model.state_dict().items()}

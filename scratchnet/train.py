@@ -106,6 +106,13 @@ def dataset_for(model_name: str) -> str:
     return "mnist-4v9" if s.family == "binary" else "mnist"
 
 
+def resolve_loss(cfg: "TrainConfig") -> str:
+    """The run's loss: the configured one, checked against the model, else the model's own."""
+    loss = cfg.loss or default_loss(cfg.model)
+    check_loss(cfg.model, loss)
+    return loss
+
+
 def check_loss(model_name: str, loss: str) -> None:
     """Refuse a loss that cannot fit the model's output (e.g. NLL on a one-logit model)."""
     s = models.spec(model_name)
@@ -155,9 +162,7 @@ class NumpyEngine:
                 p.data[...] = 0
         if state_dict is not None:
             model.load_state_dict(state_dict)
-        loss = cfg.loss or default_loss(cfg.model)
-        check_loss(cfg.model, loss)
-        return cls(model, loss, make_numpy_optimizer(cfg.optimizer, model.parameters(), cfg))
+        return cls(model, resolve_loss(cfg), make_numpy_optimizer(cfg.optimizer, model.parameters(), cfg))
 
     def put(self, x: np.ndarray, y: np.ndarray):
         """Keep the dataset in this engine's dtype (images), labels as they are."""
@@ -290,10 +295,11 @@ def fit(engine, train_data, test_data, cfg: TrainConfig, *, dataset: str = "",
 
 def compare(a: RunResult, b: RunResult) -> dict:
     """How far two engines' runs differ, epoch by epoch (losses relative, accuracy absolute)."""
+    def rel(x, y):
+        return abs(x - y) / max(abs(x), abs(y), 1e-12)
+
     rows = []
     for ea, eb in zip(a.epochs, b.epochs):
-        def rel(x, y):
-            return abs(x - y) / max(abs(x), abs(y), 1e-12)
         rows.append({
             "epoch": ea.epoch,
             "train_loss_rel_diff": rel(ea.train_loss, eb.train_loss),

@@ -80,6 +80,12 @@ class SparseConv2d(nn.Module):
         self.in_channels = int(in_channels)
         self.table = tuple(tuple(int(i) for i in row) for row in table)
         check_table("SparseConv2d", self.in_channels, self.table)
+        # For each input map c: the output maps that read it, and where c sits in
+        # each one's weight. Fixed by the table, so derived once here.
+        self._readers = tuple(
+            tuple((j, inputs.index(c)) for j, inputs in enumerate(self.table) if c in inputs)
+            for c in range(self.in_channels)
+        )
         for j, inputs in enumerate(self.table):
             self.add_module(str(j), nn.Conv2d(len(inputs), 1, kernel_size, stride=stride, padding=padding,
                                               dilation=dilation, bias=bias, dtype=dtype, generator=generator))
@@ -167,19 +173,17 @@ class SparseConv2d(nn.Module):
         n, taps = x4.shape[0], kh * kw
         ho, wo = geo.out_hw
         n_maps = len(self.table)
-        # For input map c: the output maps that read it, and where c sits in each one's weight.
-        readers = [[(j, inputs.index(c)) for j, inputs in enumerate(self.table) if c in inputs]
-                   for c in range(self.in_channels)]
+        readers = self._readers
         cols, grid_w = _conv._im2col(x4, geo, 1)
         cols = cols.reshape(self.in_channels, taps, -1)  # X_c = cols[c]
-
-        def w_block(c):  # W_c, shape (|J_c|, kh*kw)
-            return np.stack([weights[j][0, k].reshape(taps) for j, k in readers[c]])
+        # W_c, shape (|J_c|, kh*kw), built once and shared by forward and backward.
+        w_blocks = [np.stack([weights[j][0, k].reshape(taps) for j, k in maps]) if maps else None
+                    for maps in readers]
 
         y = np.zeros((n_maps, cols.shape[-1]), dtype=x.dtype)
         for c, maps in enumerate(readers):
             if maps:
-                y[[j for j, _ in maps]] += w_block(c) @ cols[c]
+                y[[j for j, _ in maps]] += w_blocks[c] @ cols[c]
         y = y.reshape(n_maps, n, ho, grid_w)[..., :wo].transpose(1, 0, 2, 3)
         out = np.empty((n, n_maps, ho, wo), dtype=x.dtype)
         if all(b is not None for b in biases):
@@ -206,7 +210,7 @@ class SparseConv2d(nn.Module):
                     dcols[c] = 0
                     continue
                 g_maps = g_cols[[j for j, _ in maps]]
-                np.matmul(w_block(c).T, g_maps, out=dcols[c])
+                np.matmul(w_blocks[c].T, g_maps, out=dcols[c])
                 for (j, k), gw in zip(maps, g_maps @ cols[c].T):
                     grad_w[j][0, k] = gw.reshape(kh, kw)
             grad_b = g.sum(axis=(0, 2, 3))

@@ -41,6 +41,12 @@ def _has_trainable(module: Module) -> bool:
     return any(p.requires_grad for p in module.parameters())
 
 
+def _renumber(container: Module) -> None:
+    """Rename children "0", "1", ... in order after a deletion, as torch does."""
+    container.__dict__["_modules"] = OrderedDict(
+        (str(i), m) for i, m in enumerate(container._modules.values()))
+
+
 class Sequential(Module):
     r"""A chain of modules: ``forward`` feeds each one's output to the next, as ``torch.nn.Sequential``.
 
@@ -91,9 +97,7 @@ class Sequential(Module):
                 delattr(self, key)
         else:
             delattr(self, self._get_item_by_idx(self._modules.keys(), idx))
-        # Renumber, as torch does, so that names stay "0", "1", ... after a deletion.
-        self.__dict__["_modules"] = OrderedDict(
-            (str(i), m) for i, m in enumerate(self._modules.values()))
+        _renumber(self)
 
     def __len__(self) -> int:
         return len(self._modules)
@@ -221,8 +225,7 @@ class ModuleList(Module):
                 delattr(self, str(k))
         else:
             delattr(self, self._get_abs_string_index(idx))
-        self.__dict__["_modules"] = OrderedDict(
-            (str(i), m) for i, m in enumerate(self._modules.values()))
+        _renumber(self)
 
     def __len__(self) -> int:
         return len(self._modules)
