@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 # Parallel test workers (pytest-xdist); each worker runs single-threaded.
 WORKERS ?= 2
 
-.PHONY: install test test-deep demo bench bench-quick clean
+.PHONY: install test test-deep demo bench bench-quick profile clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -30,10 +30,13 @@ demo: $(STAMP)
 		--json runs/demo.json --plot runs/demo.png
 
 bench: $(STAMP)
-	$(PY) -m benchmarks.run --rounds 4 --target-s 0.3
+	$(PY) -m benchmarks.run --rounds 6 --target-s 0.2
 
 bench-quick: $(STAMP)
 	$(PY) -m benchmarks.run --quick
+
+profile: $(STAMP)
+	$(PY) -m benchmarks.profile
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -7,8 +7,10 @@ OpenMP/MKL thread pools contend for the same cores when both live in one process
 
 Modules
 -------
-run       command line entry: plan, spawn one worker per engine, merge, report
+run       command line entry: plan, start one worker per engine, hand them jobs in turn, report
 worker    one engine's measurements (ceilings, ops, training steps) in its own process
+targets   the performance targets and their verdicts from a run
+profile   per-phase and per-layer breakdown of training steps, NumPy vs torch
 cases     what is measured: the op cases at the lectures' layer sizes, the model steps
 timing    the adaptive timer (warm-up, repeats, median with min-max; CUDA events)
 ceilings  the machine's float GEMM rate and memory bandwidth

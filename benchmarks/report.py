@@ -22,6 +22,7 @@ import sys
 from collections import OrderedDict
 from pathlib import Path
 
+from . import targets as _targets
 from .flops import BACKWARD_FACTOR
 
 BASELINE = ("numpy", "cpu")
@@ -148,14 +149,16 @@ def _machine_section(data) -> list[str]:
                          f"{th.get('torch_num_threads')} intra-op threads, "
                          f"MKL {'on' if env.get('torch_mkl') else 'off'}, "
                          f"oneDNN {'on' if env.get('torch_mkldnn') else 'off'}; pools: {pools or 'n/a'}")
-        other = r.get("other_cpu_load")
-        lines.append(f"  - other processes used {'?' if other is None else f'{100 * other:.0f}%'} of the CPU "
-                     f"while it ran; load average {r.get('load_average_start')} → {r.get('load_average_end')}; "
-                     f"peak RSS {r.get('ru_maxrss_kib', 0) / 1024:.0f} MiB; worker wall time "
+        measured = f"measured for {r['busy_s']:.0f} s of" if "busy_s" in r else "worker wall time"
+        lines.append(f"  - load average {r.get('load_average_start')} → {r.get('load_average_end')}; "
+                     f"peak RSS {r.get('ru_maxrss_kib', 0) / 1024:.0f} MiB; {measured} "
                      f"{r.get('wall_s', 0):.0f} s")
+    other = max(during, default=None)
+    lines.append(f"- other processes used {'?' if other is None else f'{100 * other:.0f}%'} of the CPU "
+                 "while the workers ran (they took turns, one measuring at a time)")
     dtype = data["plan"][0]["dtype"]
     threads = data["plan"][0]["threads"]
-    lines.append(f"- dtype {dtype}; {threads} threads for every engine "
+    lines.append(f"- dtype {dtype}; {threads} thread{'s' if threads != 1 else ''} for every engine "
                  f"(OMP/OPENBLAS/MKL_NUM_THREADS and torch.set_num_threads)")
     ob = {k: v for k, v in m["openblas_env"].items() if v is not None}
     lines.append(f"- OpenBLAS env: {ob or 'OPENBLAS_CORETYPE, OPENBLAS_L2_SIZE unset'}; "
@@ -179,7 +182,9 @@ def _ceiling_section(data) -> list[str]:
                      f"{c['gemm_gflops']:.1f} (best {c['gemm_gflops_best']:.1f})",
                      f"{c['copy_bytes'] / 2 ** 21:.0f} MiB",
                      f"{c['bandwidth_gbs']:.1f} (best {c['bandwidth_gbs_best']:.1f})"])
-    return ["## Ceilings (measured in this run)", ""] + _table(
+    return ["## Ceilings (measured in this run)", "",
+            "Each engine measured them once per round, between the other engine's turns; "
+            "the round with the highest GEMM rate is shown.", ""] + _table(
         ["engine", "GEMM", "GEMM GFLOP/s", "copy", "copy bandwidth GB/s (read + write)"], rows)
 
 
@@ -223,6 +228,18 @@ def _detail(idx, kind, runs) -> list[str]:
     return _table(header, rows)
 
 
+def _targets_section(data) -> list[str]:
+    evaluated = _targets.evaluate(data["results"])
+    rounds = data["config"].get("rounds", 1)
+    return ["## Targets", "",
+            "NumPy / torch (CPU) step or op time, float32, against the performance targets "
+            "(`benchmarks/targets.py`). *measured* is the ratio of the medians over rounds, which "
+            f"decides *met?*; *per round* is the range of the {rounds} per-round ratios (each "
+            "round's NumPy median over the same round's torch median), and how many of them "
+            "were over the limit.", ""] + _table(
+        ["target", "limit", "measured", "per round", "met?"], _targets.markdown_rows(evaluated))
+
+
 def markdown(data: dict) -> str:
     """The whole ``RESULTS.md``."""
     idx = _index(data)
@@ -243,11 +260,14 @@ def markdown(data: dict) -> str:
         f"backward counted as {BACKWARD_FACTOR:g}× forward), the copy bandwidth for the other "
         "ops (minimum bytes moved; above 100 % the operands sat in cache, which is faster than "
         "the DRAM copy the ceiling measures). *peak Δ* is the peak resident memory a measurement "
-        "added on top of what was resident before it. Each engine ran in its own process, "
-        "one after the other.",
+        "added on top of what was resident before it. Each engine ran in its own process; "
+        "the processes took turns job by job (one op or step at one batch size), one measuring "
+        "at a time, alternating which went first.",
         "",
     ]
     lines += _machine_section(data) + [""] + _ceiling_section(data) + [""]
+    if BASELINE in runs and ("torch", "cpu") in runs and data["config"].get("dtype", "float32") == "float32":
+        lines += _targets_section(data) + [""]
     for versus in _torch_runs(data):
         if BASELINE not in runs:
             break

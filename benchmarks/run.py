@@ -1,7 +1,12 @@
 """Command-line entry: ``python -m benchmarks.run [options]``.
 
-Plans the run, spawns one :mod:`benchmarks.worker` process per engine (NumPy, then
-torch; never both at once, they would compete for the same cores), merges what they
+Plans the run, starts one :mod:`benchmarks.worker` process per engine, and hands
+them the same jobs (one op or training step at one batch size) in turn: NumPy, torch,
+torch, NumPy, ... for ``--rounds`` rounds per job. Only one worker measures at a
+time (two would compete for the same cores); the others wait, blocked on their
+input. Because the engines take turns job by job, seconds apart, a machine whose
+speed drifts over minutes (a shared VM) slows both alike, and each job's per-round
+ratios pair measurements taken under the same conditions. It then merges what they
 measured with the environment and the analytic FLOP counts, and writes
 ``results.json``, ``RESULTS.md`` and the ratio plots into ``--out``.
 
@@ -25,6 +30,7 @@ import argparse
 import dataclasses
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -87,9 +93,12 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="floating-point type of operands and models (default: %(default)s)")
     p.add_argument("--no-plots", action="store_true", help="write JSON and Markdown only")
     p.add_argument("--rounds", type=int, default=1,
-                   help="run the engines' workers this many times, alternating (NumPy, torch, NumPy, "
-                        "...), and report each case's median over the rounds: machine drift then "
-                        "hits both engines alike (default: %(default)s)")
+                   help="measure every job this many times per engine, the engines taking turns "
+                        "(NumPy, torch, torch, NumPy, ...), and report each case's median over the "
+                        "rounds (default: %(default)s)")
+    p.add_argument("--settle-s", type=float, default=0.1,
+                   help="pause before a worker measures after another one did, so the idle "
+                        "one's BLAS/OpenMP threads have stopped spinning (default: %(default)s)")
     p.add_argument("--target-s", type=float, default=None,
                    help="seconds of samples per measurement (default 0.2; --quick 0.01): more "
                         "gives steadier medians on a jittery machine")
@@ -106,6 +115,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         p.error(f"--threads must be >= 1, got {args.threads}")
     if args.rounds < 1:
         p.error(f"--rounds must be >= 1, got {args.rounds}")
+    if args.settle_s < 0:
+        p.error(f"--settle-s must be >= 0, got {args.settle_s}")
     return args
 
 
@@ -182,76 +193,122 @@ def model_flops(step_names) -> dict:
     return out
 
 
-def run_worker(config: dict, workdir: Path) -> dict:
-    """Run one worker process and return its record (or an ``error`` record if it failed)."""
-    tag = f"{config['engine']}-{config['device']}"
-    cfg_path, out_path = workdir / f"{tag}.config.json", workdir / f"{tag}.json"
-    cfg_path.write_text(json.dumps(config))
-    env = _env.thread_env(config["threads"])
-    # The worker must import this very package, wherever the caller's cwd is.
-    root = str(Path(__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    started = time.perf_counter()
+class Worker:
+    """One engine's worker process, driven through its stdin/stdout (:func:`benchmarks.worker.serve`)."""
+
+    def __init__(self, config: dict, workdir: Path, module: str = "benchmarks.worker"):
+        from .worker import REPLY
+
+        self.config, self.reply_prefix = config, REPLY
+        tag = f"{config['engine']}-{config.get('device', 'cpu')}-{config['threads']}"
+        cfg_path = workdir / f"{tag}.config.json"
+        cfg_path.write_text(json.dumps(config))
+        env = _env.thread_env(config["threads"])
+        # The worker must import this very package, wherever the caller's cwd is.
+        root = str(Path(__file__).resolve().parent.parent)
+        env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        self.error = None
+        self.proc = subprocess.Popen([sys.executable, "-m", module, "--serve", str(cfg_path)],
+                                     env=env, cwd=root, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     text=True)
+
+    def call(self, command: str):
+        """Send one command and return its JSON reply, or ``None`` once the worker has died."""
+        if self.error is not None:
+            return None
+        try:
+            self.proc.stdin.write(command + "\n")
+            self.proc.stdin.flush()
+            for line in self.proc.stdout:
+                if line.startswith(self.reply_prefix):
+                    return json.loads(line[len(self.reply_prefix):])
+        except (BrokenPipeError, OSError):
+            pass
+        self.proc.wait()
+        self.error = f"worker exited with status {self.proc.returncode}"
+        return None
+
+    def finish(self) -> dict:
+        record = self.call("finish")
+        if record is None:
+            record = {"engine": self.config["engine"], "device": self.config.get("device", "cpu"),
+                      "dtype": self.config["dtype"], "error": self.error}
+        self.proc.wait()
+        return record
+
+
+def run_lockstep(configs: list, rounds: int, workdir: Path, settle_s: float = 0.1,
+                 module: str = "benchmarks.worker") -> tuple:
+    """Measure every job of every config, the engines taking turns; return ``(records, entries)``.
+
+    Round ``k`` of a job runs the workers in plan order when ``k`` is even and in
+    reverse when it is odd (ABBA), so neither engine is always the one that runs right
+    after the other. ``entries`` holds every measurement with its ``engine``,
+    ``device`` and ``round``.
+    """
+    workers = [Worker(c, workdir, module) for c in configs]
+    plans = [w.call("plan") for w in workers]
+    plan = next((p for p in plans if p is not None), [])
+    entries, last = [], None
+    busy = {id(w): 0.0 for w in workers}
     with _env.OtherLoad() as other:
-        proc = subprocess.run([sys.executable, "-m", "benchmarks.worker", str(cfg_path), str(out_path)],
-                              env=env, cwd=root)
-    if proc.returncode != 0 or not out_path.exists():
-        record = {"engine": config["engine"], "device": config["device"], "dtype": config["dtype"],
-                  "error": f"worker exited with status {proc.returncode}", "results": [],
-                  "wall_s": time.perf_counter() - started}
-    else:
-        record = json.loads(out_path.read_text())
-    record["other_cpu_load"] = other.fraction
-    return record
+        for i, job in enumerate(plan):
+            for k in range(rounds):
+                for w in (workers if k % 2 == 0 else workers[::-1]):
+                    if w is not last and last is not None:
+                        time.sleep(settle_s)
+                    last = w
+                    started = time.perf_counter()
+                    got = w.call(f"measure {i}")
+                    busy[id(w)] += time.perf_counter() - started
+                    if got is None:
+                        continue
+                    entries += [{**e, "engine": w.config["engine"], "device": w.config.get("device", "cpu"),
+                                 "round": k} for e in got]
+        records = [w.finish() for w in workers]
+    for w, r in zip(workers, records):
+        r["other_cpu_load"] = other.fraction
+        r["busy_s"] = busy[id(w)]
+    return records, entries
 
 
 def _case_key(entry: dict) -> tuple:
     return tuple((k, entry[k]) for k in ("engine", "device", "kind", "name", "pass", "batch") if k in entry)
 
 
-def merge_rounds(rounds: list) -> tuple:
-    """Fold the rounds' worker records into one record per engine and one result per case.
+def merge_rounds(entries: list) -> list:
+    """Fold each case's rounds into one result.
 
     A case's reported median is the median of its per-round medians, its min and
-    max the extremes over every round, its sample count the total. Each run record
-    keeps what every round saw of the machine (``rounds``), and the largest
-    background load of any round, which is what the report warns about.
+    max the extremes over every round, its sample count the total, and
+    ``round_medians_s`` keeps the per-round medians in round order, so that round
+    ``k`` of NumPy pairs with round ``k`` of torch (:mod:`benchmarks.targets`).
     """
-    runs = []
-    for i, first in enumerate(rounds[0]):
-        run = {k: v for k, v in first.items() if k != "results"}
-        same = [r[i] for r in rounds]
-        run["rounds"] = [{k: r.get(k) for k in ("wall_s", "other_cpu_load", "load_average_start",
-                                                  "load_average_end", "error") if k in r} for r in same]
-        loads = [r.get("other_cpu_load") for r in same if r.get("other_cpu_load") is not None]
-        if loads:
-            run["other_cpu_load"] = max(loads)
-        errors = [r["error"] for r in same if "error" in r]
-        if errors:
-            run["error"] = errors[0]
-        runs.append(run)
     grouped = {}
-    for rnd in rounds:
-        for r in rnd:
-            for entry in r.get("results", []):
-                entry = {**entry, "engine": r["engine"], "device": r["device"]}
-                grouped.setdefault(_case_key(entry), []).append(entry)
+    for entry in entries:
+        grouped.setdefault(_case_key(entry), []).append(entry)
     results = []
-    for entries in grouped.values():
-        entries.sort(key=lambda e: e["timing"]["median_s"])
-        merged = dict(entries[(len(entries) - 1) // 2])
-        if len(entries) > 1:
+    for same in grouped.values():
+        same.sort(key=lambda e: e.get("round", 0))
+        timed = [e for e in same if "timing" in e]
+        if not timed:  # failed in every round
+            results.append({k: v for k, v in same[0].items() if k != "round"})
+            continue
+        medians = [e["timing"]["median_s"] for e in timed]
+        merged = {k: v for k, v in sorted(timed, key=lambda e: e["timing"]["median_s"])[(len(timed) - 1) // 2].items()
+                  if k != "round"}
+        if len(timed) > 1:
             timing = dict(merged["timing"])
-            medians = [e["timing"]["median_s"] for e in entries]
-            timing["median_s"] = float(sorted(medians)[len(medians) // 2]) if len(medians) % 2 else \
-                float(sum(sorted(medians)[len(medians) // 2 - 1:len(medians) // 2 + 1]) / 2)
-            timing["min_s"] = min(e["timing"]["min_s"] for e in entries)
-            timing["max_s"] = max(e["timing"]["max_s"] for e in entries)
-            timing["samples"] = sum(e["timing"]["samples"] for e in entries)
+            timing["median_s"] = statistics.median(medians)
+            timing["min_s"] = min(e["timing"]["min_s"] for e in timed)
+            timing["max_s"] = max(e["timing"]["max_s"] for e in timed)
+            timing["samples"] = sum(e["timing"]["samples"] for e in timed)
             timing["round_medians_s"] = medians
             merged["timing"] = timing
+        if len(timed) < len(same):
+            merged["round_errors"] = [e["error"] for e in same if "error" in e]
         results.append(merged)
-    return runs, results
+    return results
 
 
 def main(argv=None) -> int:
@@ -279,26 +336,15 @@ def main(argv=None) -> int:
     machine = _env.machine()
     steps = configs[0]["steps"]
     flops = model_flops(steps) if steps != [] else {}
-    rounds = []
     with tempfile.TemporaryDirectory(prefix="scratchnet-bench-") as tmp:
-        for k in range(args.rounds):
-            # ABBA order (NumPy, torch, torch, NumPy, ...): a slow drift of the machine
-            # then favours neither engine. Records are kept in plan order.
-            order = list(range(len(configs)))
-            if k % 2:
-                order.reverse()
-            records = [None] * len(configs)
-            for i in order:
-                config = configs[i]
-                print(f"benchmarks: timing {config['engine']} on {config['device']} "
-                      f"({config['threads']} threads, {config['dtype']})"
-                      + (f", round {k + 1}/{args.rounds}" if args.rounds > 1 else ""),
-                      file=sys.stderr, flush=True)
-                records[i] = run_worker(config, Path(tmp))
-            rounds.append(records)
+        print(f"benchmarks: {len(configs)} worker(s) ("
+              + ", ".join(f"{c['engine']} on {c['device']}" for c in configs)
+              + f"), {configs[0]['threads']} threads, {configs[0]['dtype']}, {args.rounds} round(s) per job",
+              file=sys.stderr, flush=True)
+        runs, entries = run_lockstep(configs, args.rounds, Path(tmp), settle_s=args.settle_s)
 
     machine["cpu_busy_after"] = _env.cpu_busy()
-    runs, results = merge_rounds(rounds)
+    results = merge_rounds(entries)
     data = {
         "schema": 1,
         "command": "python -m benchmarks.run " + " ".join(sys.argv[1:] if argv is None else argv),

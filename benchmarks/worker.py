@@ -1,14 +1,15 @@
 """One engine's measurements, in a process of their own.
 
-``python -m benchmarks.worker CONFIG.json OUT.json`` is what :mod:`benchmarks.run`
-spawns, once per engine. The parent has already put the thread counts in this
-process's environment (:func:`benchmarks.env.thread_env`), so NumPy's BLAS and
-torch's OpenMP pools start at the requested size; :func:`benchmarks.env.limit_threads`
-confirms it before anything is timed. The worker then measures, in this order:
-
-1. the ceilings (GEMM rate, copy bandwidth) with this engine's arrays;
-2. every op case at every batch size, forward and forward + backward;
-3. every training step at every batch size.
+``python -m benchmarks.worker --serve CONFIG.json`` is what :mod:`benchmarks.run`
+spawns, once per engine, all of them at the start of a run. The parent has already
+put the thread counts in this process's environment (:func:`benchmarks.env.thread_env`),
+so NumPy's BLAS and torch's OpenMP pools start at the requested size;
+:func:`benchmarks.env.limit_threads` confirms it before anything is timed. The worker
+then waits for commands on stdin and measures one *job* per ``measure`` command
+(:class:`Session`): the ceilings (GEMM rate, copy bandwidth) with this engine's
+arrays; one op case at one batch size, forward and forward + backward; or one
+training step at one batch size. The parent hands the same job to every engine in
+turn, and only one engine measures at any time.
 
 Each measurement also records its peak resident memory above what was resident when
 it started (Linux: ``VmHWM`` after resetting it through ``/proc/self/clear_refs``;
@@ -226,107 +227,165 @@ def _timed(fn, timer, clock, cuda):
     return t
 
 
-def run(config: dict) -> dict:
-    """Every measurement ``config`` asks of one engine; see :func:`benchmarks.run.plan`."""
-    started = time.perf_counter()
-    engine_name, device, dtype = config["engine"], config.get("device", "cpu"), config["dtype"]
-    threads = _env.limit_threads(config["threads"], engine_name)
-    import numpy as np
+class Session:
+    """One engine's measurements, taken one *job* at a time.
 
-    timer = TimerConfig(**config["timer"])
-    if engine_name == "numpy":
-        engine, clock, cuda = NumpyRunner(dtype), None, None
-    else:
-        engine = TorchRunner(dtype, device)
-        cuda = engine.torch.cuda if device == "cuda" else None
-        clock = CudaEventClock(engine.torch) if device == "cuda" else None
-        if device == "cuda":
-            # cuDNN's autotuner picks the fastest conv algorithm per shape during warm-up,
-            # as any tuned training script does.
-            engine.torch.backends.cudnn.benchmark = True
-    label = f"{engine_name}/{device}"
-    record = {
-        "engine": engine_name,
-        "device": device,
-        "dtype": dtype,
-        "threads": threads,
-        "env": _env.engine_info(engine_name),
-        "load_average_start": _env.load_average(),
-        "results": [],
-    }
+    A job is the ceilings, one op case at one batch size (both passes), or one
+    training step at one batch size. :mod:`benchmarks.run` asks every engine's
+    session for the same job in turn (NumPy, torch, torch, NumPy, ...), so the engines
+    are compared seconds apart rather than minutes apart, and a machine whose speed
+    drifts (a shared virtual machine) slows both alike.
+    """
 
-    _log(f"[{label}] ceilings")
-    record["ceilings"] = measure_ceilings(engine_name, dtype, timer, device=device,
-                                          clock=clock, **config.get("ceiling_sizes", {}))
+    def __init__(self, config: dict):
+        self.started = time.perf_counter()
+        self.config = config
+        engine_name, device, dtype = config["engine"], config.get("device", "cpu"), config["dtype"]
+        threads = _env.limit_threads(config["threads"], engine_name)
+        self.timer = TimerConfig(**config["timer"])
+        if engine_name == "numpy":
+            self.engine, self.clock, self.cuda = NumpyRunner(dtype), None, None
+        else:
+            self.engine = TorchRunner(dtype, device)
+            self.cuda = self.engine.torch.cuda if device == "cuda" else None
+            self.clock = CudaEventClock(self.engine.torch) if device == "cuda" else None
+            if device == "cuda":
+                # cuDNN's autotuner picks the fastest conv algorithm per shape during warm-up,
+                # as any tuned training script does.
+                self.engine.torch.backends.cudnn.benchmark = True
+        self.label = f"{engine_name}/{device}"
+        self.record = {
+            "engine": engine_name,
+            "device": device,
+            "dtype": dtype,
+            "threads": threads,
+            "env": _env.engine_info(engine_name),
+            "load_average_start": _env.load_average(),
+        }
+        self.ceiling_rounds = []
+        self.jobs = [("ceilings", None, None)]
+        self.jobs += [("op", case, batch) for case in _cases.select(_cases.OP_CASES, config.get("ops"), "op")
+                      for batch in config["batch_sizes"]]
+        self.jobs += [("step", case, batch)
+                      for case in _cases.select(_cases.step_cases(), config.get("steps"), "step")
+                      for batch in config["batch_sizes"]]
 
-    op_cases = _cases.select(_cases.OP_CASES, config.get("ops"), "op")
-    for case in op_cases:
-        for batch in config["batch_sizes"]:
-            rng = np.random.default_rng(0)
-            base = {"kind": "op", "name": case.name, "op": case.op, "layer": case.layer,
-                    "bound": case.bound, "batch": batch}
+    def plan(self) -> list:
+        """The jobs as ``[kind, name, batch]``: every session of one run lists the same."""
+        return [[kind, case.name if case else None, batch] for kind, case, batch in self.jobs]
+
+    def measure(self, i: int) -> list:
+        """Run job ``i``; return its result entries (the ceilings go into the record)."""
+        kind, case, batch = self.jobs[i]
+        if kind == "ceilings":
+            _log(f"[{self.label}] ceilings")
+            self.ceiling_rounds.append(measure_ceilings(
+                self.config["engine"], self.config["dtype"], self.timer, device=self.record["device"],
+                clock=self.clock, **self.config.get("ceiling_sizes", {})))
+            return []
+        return self._op(case, batch) if kind == "op" else [self._step(case, batch)]
+
+    def _op(self, case, batch) -> list:
+        import numpy as np
+
+        dtype = self.config["dtype"]
+        rng = np.random.default_rng(0)
+        base = {"kind": "op", "name": case.name, "op": case.op, "layer": case.layer,
+                "bound": case.bound, "batch": batch}
+        try:
+            args, kwargs = case.make(batch, dtype, rng)
+            fns, out_shape = self.engine.op(case, args, kwargs, rng)
+        except Exception as exc:  # record and go on: one broken op must not sink the run
+            _log(f"[{self.label}] {case.name} batch {batch}: ERROR {_error(exc)}")
+            return [{**base, "pass": p, "error": _error(exc)} for p in _cases.PASSES]
+        arrays = [a for a in args if hasattr(a, "nbytes")]
+        out_bytes = int(np.prod(out_shape)) * np.dtype(dtype).itemsize
+        moved = elementwise_bytes(
+            [a.nbytes for a in arrays], out_bytes, [a.nbytes for a in arrays if a.dtype.kind == "f"])
+        fwd_flops = case.flops(args, kwargs, out_shape) if case.flops else None
+        entries = []
+        for p, fn in fns.items():
+            entry = {**base, "pass": p, "out_shape": list(out_shape), "bytes": moved[p]}
+            if fwd_flops is not None:
+                entry["flops"] = fwd_flops * (1 + BACKWARD_FACTOR if p != "forward" else 1)
             try:
-                args, kwargs = case.make(batch, dtype, rng)
-                fns, out_shape = engine.op(case, args, kwargs, rng)
-            except Exception as exc:  # record and go on: one broken op must not sink the run
-                for p in _cases.PASSES:
-                    record["results"].append({**base, "pass": p, "error": _error(exc)})
-                _log(f"[{label}] {case.name} batch {batch}: ERROR {_error(exc)}")
-                continue
-            arrays = [a for a in args if hasattr(a, "nbytes")]
-            out_bytes = int(np.prod(out_shape)) * np.dtype(dtype).itemsize
-            moved = elementwise_bytes(
-                [a.nbytes for a in arrays], out_bytes,
-                [a.nbytes for a in arrays if a.dtype.kind == "f"])
-            fwd_flops = case.flops(args, kwargs, out_shape) if case.flops else None
-            for p, fn in fns.items():
-                entry = {**base, "pass": p, "out_shape": list(out_shape), "bytes": moved[p]}
-                if fwd_flops is not None:
-                    entry["flops"] = fwd_flops * (1 + BACKWARD_FACTOR if p != "forward" else 1)
-                try:
-                    entry["timing"] = _timed(fn, timer, clock, cuda)
-                except Exception as exc:
-                    entry["error"] = _error(exc)
-                record["results"].append(entry)
-            _log(f"[{label}] {case.name:<34} batch {batch:>4}: " + "  ".join(
-                f"{e['pass']} {e['timing']['median_s'] * 1e3:9.4f} ms" if "timing" in e else f"{e['pass']} ERROR"
-                for e in record["results"][-len(fns):]))
-
-    step_cases = _cases.select(_cases.step_cases(), config.get("steps"), "step")
-    for case in step_cases:
-        for batch in config["batch_sizes"]:
-            rng = np.random.default_rng(0)
-            entry = {"kind": "step", "name": case.name, "model": case.model, "loss": case.loss,
-                     "lr": case.lr, "momentum": case.momentum, "lecture_batch": case.lecture_batch,
-                     "pass": "train step", "batch": batch}
-            try:
-                x, y = step_batch(case, batch, dtype, rng)
-                entry["timing"] = _timed(engine.step(case, x, y), timer, clock, cuda)
-                _log(f"[{label}] step {case.name:<20} batch {batch:>4}: "
-                     f"{entry['timing']['median_s'] * 1e3:9.3f} ms")
+                entry["timing"] = _timed(fn, self.timer, self.clock, self.cuda)
             except Exception as exc:
                 entry["error"] = _error(exc)
-                _log(f"[{label}] step {case.name} batch {batch}: ERROR {entry['error']}")
-            record["results"].append(entry)
+            entries.append(entry)
+        _log(f"[{self.label}] {case.name:<34} batch {batch:>4}: " + "  ".join(
+            f"{e['pass']} {e['timing']['median_s'] * 1e3:9.4f} ms" if "timing" in e else f"{e['pass']} ERROR"
+            for e in entries))
+        return entries
 
-    record["load_average_end"] = _env.load_average()
-    record["ru_maxrss_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    record["wall_s"] = time.perf_counter() - started
-    return record
+    def _step(self, case, batch) -> dict:
+        import numpy as np
+
+        entry = {"kind": "step", "name": case.name, "model": case.model, "loss": case.loss,
+                 "lr": case.lr, "momentum": case.momentum, "lecture_batch": case.lecture_batch,
+                 "pass": "train step", "batch": batch}
+        try:
+            x, y = step_batch(case, batch, self.config["dtype"], np.random.default_rng(0))
+            entry["timing"] = _timed(self.engine.step(case, x, y), self.timer, self.clock, self.cuda)
+            _log(f"[{self.label}] step {case.name:<20} batch {batch:>4}: "
+                 f"{entry['timing']['median_s'] * 1e3:9.3f} ms")
+        except Exception as exc:
+            entry["error"] = _error(exc)
+            _log(f"[{self.label}] step {case.name} batch {batch}: ERROR {entry['error']}")
+        return entry
+
+    def finish(self) -> dict:
+        """The engine's record: environment, threads, ceilings, load, peak RSS, wall time."""
+        if self.ceiling_rounds:
+            # A ceiling is what the machine can do: the best of the rounds, each measured
+            # between the other engine's turns like every other job.
+            self.record["ceilings"] = max(self.ceiling_rounds, key=lambda c: c["gemm_gflops"])
+            self.record["ceiling_rounds"] = self.ceiling_rounds
+        self.record["load_average_end"] = _env.load_average()
+        self.record["ru_maxrss_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        self.record["wall_s"] = time.perf_counter() - self.started
+        return self.record
+
+
+#: Prefix of the worker's replies on stdout, so that a library printing there cannot
+#: be mistaken for one.
+REPLY = "@@benchmarks.worker "
+
+
+def serve(session, commands=sys.stdin, replies=sys.stdout) -> None:
+    """Answer the parent's commands, one line each: ``plan``, ``measure I``, ``finish``.
+
+    ``session`` has ``plan()``, ``measure(i)`` and ``finish()`` (:class:`Session`, or
+    :class:`benchmarks.profile.ProfileSession`). Every reply is one line,
+    :data:`REPLY` then JSON. The parent waits for each reply before it sends the next
+    command (to this or another worker), so only one engine runs at a time.
+    """
+    for line in commands:
+        words = line.split()
+        if not words:
+            continue
+        if words[0] == "plan":
+            reply = session.plan()
+        elif words[0] == "measure":
+            reply = session.measure(int(words[1]))
+        elif words[0] == "finish":
+            reply = session.finish()
+        else:
+            reply = {"error": f"unknown command {line.strip()!r}"}
+        replies.write(REPLY + json.dumps(reply, default=str) + "\n")
+        replies.flush()
+        if words[0] == "finish":
+            return
 
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 2:
-        print("usage: python -m benchmarks.worker CONFIG.json OUT.json", file=sys.stderr)
+    if len(argv) != 2 or argv[0] != "--serve":
+        print("usage: python -m benchmarks.worker --serve CONFIG.json  (commands on stdin)", file=sys.stderr)
         return 2
-    with open(argv[0]) as f:
+    with open(argv[1]) as f:
         config = json.load(f)
-    record = run(config)
-    tmp = argv[1] + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(record, f, indent=1, default=str)
-    os.replace(tmp, argv[1])
+    serve(Session(config))
     return 0
 
 

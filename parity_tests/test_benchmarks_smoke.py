@@ -99,7 +99,8 @@ def test_model_flops_follow_the_layer_formulas():
 def test_quick_run_writes_json_markdown_and_plots(tmp_path):
     pytest.importorskip("torch")
     pytest.importorskip("matplotlib")
-    proc = _run(tmp_path, "--batch-sizes", "3", "--ops", "relu,linear", "--steps", "softmax-toy")
+    proc = _run(tmp_path, "--batch-sizes", "3", "--ops", "relu,linear", "--steps", "softmax-toy",
+                "--rounds", "2", "--settle-s", "0")
     assert proc.returncode == 0, proc.stderr[-4000:]
 
     data = json.loads((tmp_path / "results.json").read_text())
@@ -120,13 +121,14 @@ def test_quick_run_writes_json_markdown_and_plots(tmp_path):
         assert "error" not in r, r
         t = r["timing"]
         assert t["min_s"] <= t["median_s"] <= t["max_s"] and t["samples"] >= 2
+        assert len(t["round_medians_s"]) == 2  # the engines took turns, twice each
         assert math.isfinite(r["ceiling_share"])
     linear = [r for r in data["results"] if r["name"] == "linear"]
     assert {r["flops"] for r in linear if r["pass"] == "forward"} == {2 * 3 * 784 * 520}
     assert {r["flops"] for r in linear if r["pass"] != "forward"} == {3 * 2 * 3 * 784 * 520}
 
     md = (tmp_path / "RESULTS.md").read_text()
-    for needle in ("## Ceilings", "NumPy / torch", "| relu | forward | 3 |",
+    for needle in ("## Ceilings", "## Targets", "NumPy / torch", "| relu | forward | 3 |",
                    "| linear | forward+backward | 3 |", "| softmax-toy | softmax-toy |"):
         assert needle in md
     for name in ("ratio_ops.png", "ratio_steps.png"):
@@ -144,3 +146,93 @@ def test_cuda_request_without_a_gpu_is_skipped_with_a_message(tmp_path):
     data = json.loads((tmp_path / "results.json").read_text())
     assert [r["engine"] for r in data["runs"]] == ["numpy"]
     assert data["skipped"] and "skipping" in (tmp_path / "RESULTS.md").read_text()
+
+
+@pytest.mark.parametrize("engine_kind", ["numpy", "torch"])
+def test_train_step_laps_name_every_phase_in_order(engine_kind):
+    import numpy as np
+
+    from scratchnet.train import STEP_PHASES, TrainConfig
+
+    cfg = TrainConfig(model="mlp3", seed=0)
+    if engine_kind == "numpy":
+        from scratchnet.train import NumpyEngine
+
+        engine = NumpyEngine.build(cfg)
+    else:
+        from scratchnet.torch_engine import TorchEngine
+
+        engine = TorchEngine.build(cfg, device="cpu")
+    rng = np.random.default_rng(0)
+    x, y = engine.put(rng.random((4, 1, 28, 28)).astype(np.float32), rng.integers(0, 10, 4))
+    seen = []
+    loss_with_laps = float(engine.train_step(x, y, seen.append))
+    assert tuple(seen) == STEP_PHASES
+    assert math.isfinite(loss_with_laps)
+
+
+def test_profile_writes_phases_and_layers_for_both_engines(tmp_path):
+    cmd = [sys.executable, "-m", "benchmarks.profile", "--steps", "mlp3", "--batch-sizes", "2",
+           "--threads", "1", "--rounds", "2", "--target-s", "0.002", "--out", str(tmp_path)]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads((tmp_path / "profile.json").read_text())
+    per_engine = data["profiles"]["1"]
+    names = ["flatten", "l1", "relu1", "l2", "relu2", "l3"]
+    for engine in ("numpy", "torch"):
+        (entry,) = per_engine[engine]
+        assert (entry["name"], entry["batch"]) == ("mlp3", 2)
+        assert len(entry["round_step_s"]) == 2
+        assert [layer["name"] for layer in entry["layers"]] == names
+        assert set(entry["phases_s"]) == {"zero_grad", "forward", "loss", "backward", "optimizer"}
+        for layer in entry["layers"]:
+            assert layer["forward_s"] > 0 and layer["forward_backward_s"] > 0
+    text = (tmp_path / "PROFILE.md").read_text()
+    assert "## mlp3, batch 2, 1 thread(s)" in text and "| l1 | Linear | 2×784 |" in text
+
+
+def test_profile_rejects_an_unknown_experiment(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.profile", "--steps", "mlp4",
+                           "--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "mlp4" in proc.stderr
+
+
+def _entry(name, batch, engine, medians, kind="step", pass_="train step"):
+    return [{"kind": kind, "name": name, "pass": pass_, "batch": batch, "engine": engine, "device": "cpu",
+             "round": k, "timing": {"median_s": m, "min_s": m, "max_s": m, "samples": 5}}
+            for k, m in enumerate(medians)]
+
+
+def test_rounds_merge_to_the_median_and_keep_round_order():
+    from benchmarks.run import merge_rounds
+
+    entries = _entry("mlp3", 64, "numpy", [3.0, 1.0, 2.0]) + _entry("mlp3", 64, "torch", [2.0, 2.0, 2.0])
+    entries.append({**entries[0], "round": 3, "timing": None, "error": "boom"})
+    del entries[-1]["timing"]
+    merged = {r["engine"]: r for r in merge_rounds(entries)}
+    assert merged["numpy"]["timing"]["median_s"] == 2.0
+    assert merged["numpy"]["timing"]["round_medians_s"] == [3.0, 1.0, 2.0]  # round order, not sorted
+    assert merged["numpy"]["round_errors"] == ["boom"] and "round" not in merged["numpy"]
+    assert merged["torch"]["timing"]["samples"] == 15
+
+
+def test_target_verdicts_follow_the_median_ratio_and_report_the_rounds():
+    from benchmarks.run import merge_rounds
+    from benchmarks.targets import Target, evaluate, markdown_rows
+
+    results = merge_rounds(
+        _entry("mlp3", 64, "numpy", [1.0, 0.8, 0.85]) + _entry("mlp3", 64, "torch", [1.0, 1.0, 1.0])
+        + _entry("mlp5", 64, "numpy", [1.3, 1.2, 1.25]) + _entry("mlp5", 64, "torch", [1.0, 1.0, 1.0]))
+    targets = (Target("MLP-3", "step", ("mlp3",), (64,), 0.9),
+               Target("MLP-5", "step", ("mlp5",), (64,), 0.9),
+               Target("all at 64 and 8", "step", None, (8, 64), 1.0),
+               Target("LeNet-5", "step", ("lenet5",), (64,), 1.2))
+    mlp3, mlp5, every, lenet = evaluate(results, targets)
+    assert mlp3["met"] is True and mlp5["met"] is False and lenet["met"] is None
+    assert [c[:2] for c in mlp5["failing"]] == [("mlp5", 64)]
+    assert every["met"] is False and set(every["missing"]) == {("mlp3", 8), ("mlp5", 8)}
+    rows = markdown_rows([mlp3, mlp5, every, lenet])
+    assert rows[0] == ["MLP-3", "≤ 0.9", "0.85", "0.8–1 (1 of 3 over)", "yes"]
+    assert rows[1][4] == "**no**: mlp5 1.25"
+    assert rows[2][2] == "worst 1.25 (mlp5, N=64)" and rows[2][4].startswith("**no**: mlp5 N=64 1.25")
+    assert rows[3][2:] == ["not measured", "–", "–"]

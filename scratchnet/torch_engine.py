@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from . import torch_models
-from .train import TrainConfig, predictions_correct, resolve_loss
+from .train import TrainConfig, no_lap, predictions_correct, resolve_loss
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
@@ -93,14 +93,23 @@ class TorchEngine:
             return torch.autocast(device_type=self.device.split(":")[0], dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
-    def train_step(self, x, y):
-        """One step; returns the loss as a 0-d tensor so a GPU step never waits on the host."""
+    def train_step(self, x, y, lap=no_lap):
+        """One step; returns the loss as a 0-d tensor so a GPU step never waits on the host.
+
+        ``lap(phase)`` as in :meth:`scratchnet.train.NumpyEngine.train_step`; on a GPU
+        the phases are only queued when it is called (synchronize inside ``lap`` to time them).
+        """
         self.optimizer.zero_grad()
+        lap("zero_grad")
         with self._autocast():
             output = self._forward(x)
+            lap("forward")
             loss = self.criterion(output.float() if self.amp else output, y)
+            lap("loss")
         loss.backward()
+        lap("backward")
         self.optimizer.step()
+        lap("optimizer")
         return loss.detach()
 
     @torch.no_grad()

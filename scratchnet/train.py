@@ -133,6 +133,14 @@ def make_numpy_optimizer(name: str, params, cfg: TrainConfig):
     raise ValueError(f"unknown optimizer {name!r}; expected one of {', '.join(OPTIMIZERS)}")
 
 
+#: The phases of one training step, in order, as both engines report them to ``lap``.
+STEP_PHASES = ("zero_grad", "forward", "loss", "backward", "optimizer")
+
+
+def no_lap(phase: str) -> None:
+    """The default ``lap`` of ``train_step``: nobody is timing the phases."""
+
+
 def predictions_correct(output: np.ndarray, target: np.ndarray, loss: str) -> int:
     """Count correct predictions: arg-max for classes, the sign of the score for ±1 targets."""
     if loss in ("binary_ce", "binary_mse"):
@@ -178,15 +186,24 @@ class NumpyEngine:
     def eval(self):
         self.model.eval()
 
-    def train_step(self, x, y):
-        """zero_grad, forward, loss, backward, step; returns the loss."""
+    def train_step(self, x, y, lap=no_lap):
+        """zero_grad, forward, loss, backward, step; returns the loss.
+
+        ``lap(phase)`` is called as each phase ends, with the names of
+        :data:`STEP_PHASES` (``benchmarks.profile`` times the phases with it).
+        """
         self.optimizer.zero_grad()
+        lap("zero_grad")
         output = self.model(x)
+        lap("forward")
         loss = self.criterion(output, y)
+        lap("loss")
         # The images need no gradient (torch: they do not require grad), so the
         # first layers skip computing it; parameter gradients are unchanged.
         self.model.backward(self.criterion.backward(), input_grad=False)
+        lap("backward")
         self.optimizer.step()
+        lap("optimizer")
         return loss
 
     def test_batch(self, x, y):

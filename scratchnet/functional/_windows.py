@@ -26,6 +26,24 @@ import numpy as np
 from ._checks import shape_str
 
 
+def empty_in_layout(ref: np.ndarray, shape, dtype=None, *, lead: tuple = (), fill=None) -> np.ndarray:
+    """A new array of ``lead + shape`` whose last ``ref.ndim`` axes lie in memory as ``ref``'s do.
+
+    ``np.empty_like`` keeps an array's memory order but not with another shape. Here
+    a window op's output, or the stack of its taps (``lead``), gets the input's axis
+    order: a conv's ``(N, C, H, W)`` output lies in memory as ``(C, H, W, N)``
+    (see :mod:`.conv`), and writing a pool's result in that order keeps every pass a
+    contiguous one, where a C-ordered result would make each a transposing copy.
+    """
+    # Outermost axis first: larger stride = slower-varying (ties keep the logical order).
+    perm = sorted(range(ref.ndim), key=lambda a: -abs(ref.strides[a]))
+    mem = np.empty(tuple(lead) + tuple(shape[a] for a in perm), dtype=dtype or ref.dtype)
+    if fill is not None:
+        mem.fill(fill)
+    k = len(lead)
+    return mem.transpose(tuple(range(k)) + tuple(k + i for i in np.argsort(perm)))
+
+
 def batched(op: str, x: np.ndarray, *, nonempty_planes: bool = False) -> tuple:
     """View a ``(C, H, W)`` or ``(N, C, H, W)`` input as 4-D; report whether it was unbatched.
 
@@ -130,7 +148,7 @@ class WindowGeometry:
             return x
         top, _, left, _ = self.pad
         h, w = self.in_hw
-        buf = np.full(x.shape[:-2] + self.padded_hw, fill, dtype=x.dtype)
+        buf = empty_in_layout(x, x.shape[:-2] + self.padded_hw, fill=fill)
         buf[..., top:top + h, left:left + w] = x
         return buf
 
@@ -140,7 +158,7 @@ class WindowGeometry:
             return padded
         top, _, left, _ = self.pad
         h, w = self.in_hw
-        return np.ascontiguousarray(padded[..., top:top + h, left:left + w])
+        return padded[..., top:top + h, left:left + w].copy(order="K")
 
     def window_starts(self) -> tuple:
         """Row and column of each window's first tap in *unpadded* input coordinates.

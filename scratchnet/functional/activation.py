@@ -66,7 +66,11 @@ def sigmoid(input):
     out = _stable_sigmoid(x)
 
     def backward(grad_out):
-        return {"input": grad_out * (1 - out) * out}
+        # g (1 - s) s in that order, in one scratch array: the two temporaries the
+        # expression would allocate are activation-sized.
+        d = np.subtract(1, out, out=np.empty_like(out))  # out's memory layout, 0-d safe
+        np.multiply(grad_out, d, out=d)
+        return {"input": np.multiply(d, out, out=d)}
 
     return out, backward
 
@@ -89,7 +93,10 @@ def tanh(input):
     out = np.tanh(x)
 
     def backward(grad_out):
-        return {"input": grad_out * (1 - out * out)}
+        # g (1 - y^2) in one scratch array instead of three activation-sized temporaries.
+        d = np.multiply(out, out, out=np.empty_like(out))  # out's memory layout, 0-d safe
+        np.subtract(1, d, out=d)
+        return {"input": np.multiply(grad_out, d, out=d)}
 
     return out, backward
 

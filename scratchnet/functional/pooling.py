@@ -28,7 +28,7 @@ import numpy as np
 
 from ._checks import as_float_array, pair, shape_str
 from ._vjp import differentiable
-from ._windows import WindowGeometry, batched, pool_output_size
+from ._windows import WindowGeometry, batched, empty_in_layout, pool_output_size
 
 
 def _setup(op, input, kernel_size, stride, padding, dilation, ceil_mode, *, max_pool):
@@ -195,7 +195,7 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
         # turn an unselected inf/NaN gradient into NaN instead of torch's 0.
         finite = bool(np.isfinite(g).all())
         zero = np.zeros((), dtype=x.dtype)
-        dxp = (np.empty if _tiles(geo) else np.zeros)(x.shape[:2] + geo.padded_hw, dtype=x.dtype)
+        dxp = empty_in_layout(x, x.shape[:2] + geo.padded_hw, fill=None if _tiles(geo) else 0)
         for t, (a, b) in enumerate(taps):
             chosen = arg == t
             view = dxp[geo.tap(a, b)]
@@ -240,7 +240,7 @@ def _tap_argmax(windows: np.ndarray, best: np.ndarray, geo: WindowGeometry) -> n
 
 def _gather_taps(xp: np.ndarray, geo: WindowGeometry) -> np.ndarray:
     """Stack tap ``t`` of every window as ``out[t]``: shape ``(kh*kw, N, C, H_out, W_out)``."""
-    out = np.empty((len(geo.taps),) + xp.shape[:-2] + geo.out_hw, dtype=xp.dtype)
+    out = empty_in_layout(xp, xp.shape[:-2] + geo.out_hw, lead=(len(geo.taps),))
     for t, (a, b) in enumerate(geo.taps):
         out[t] = xp[geo.tap(a, b)]
     return out
@@ -321,7 +321,6 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
     _check_divisor(op, divisor_override)
     x, unbatched, geo = _setup(op, input, kernel_size, stride, padding, 1, ceil_mode,
                                max_pool=False)
-    kh, kw = geo.kernel
     divisor = _avg_divisor(geo, count_include_pad, divisor_override, x.dtype)
     tiles = _tiles(geo)
 
@@ -335,13 +334,15 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
     def backward(grad_out):
         g = grad_out[None] if unbatched else grad_out
         share = g / divisor
-        if tiles:  # each pixel is in exactly one window: repeat its share over the tile
-            grad = np.repeat(np.repeat(share, kh, axis=-2), kw, axis=-1)
-        else:
-            dxp = np.zeros(x.shape[:2] + geo.padded_hw, dtype=x.dtype)
-            for a, b in taps:
+        # Tiling windows (each pixel in exactly one) write their share once per tap;
+        # overlapping ones accumulate it.
+        dxp = empty_in_layout(x, x.shape[:2] + geo.padded_hw, fill=None if tiles else 0)
+        for a, b in taps:
+            if tiles:
+                dxp[geo.tap(a, b)] = share
+            else:
                 dxp[geo.tap(a, b)] += share
-            grad = geo.crop(dxp)
+        grad = geo.crop(dxp)
         return {"input": grad[0] if unbatched else grad}
 
     return (out[0] if unbatched else out), backward

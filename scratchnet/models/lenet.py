@@ -174,8 +174,7 @@ class SparseConv2d(nn.Module):
         ho, wo = geo.out_hw
         n_maps = len(self.table)
         readers = self._readers
-        cols, grid_w = _conv._im2col(x4, geo, 1)
-        cols = cols.reshape(self.in_channels, taps, -1)  # X_c = cols[c]
+        cols = _conv._im2col(x4, geo, 1).reshape(self.in_channels, taps, ho * wo * n)  # X_c = cols[c]
         # W_c, shape (|J_c|, kh*kw), built once and shared by forward and backward.
         w_blocks = [np.stack([weights[j][0, k].reshape(taps) for j, k in maps]) if maps else None
                     for maps in readers]
@@ -184,15 +183,11 @@ class SparseConv2d(nn.Module):
         for c, maps in enumerate(readers):
             if maps:
                 y[[j for j, _ in maps]] += w_blocks[c] @ cols[c]
-        y = y.reshape(n_maps, n, ho, grid_w)[..., :wo].transpose(1, 0, 2, 3)
-        out = np.empty((n, n_maps, ho, wo), dtype=x.dtype)
-        if all(b is not None for b in biases):
-            np.add(y, np.concatenate(biases)[:, None, None], out=out)
-        else:
-            out[...] = y
-            for j, b in enumerate(biases):
-                if b is not None:
-                    out[:, j] += b
+        for j, b in enumerate(biases):
+            if b is not None:
+                y[j] += b
+        # (maps, Ho, Wo, N) memory as an (N, maps, Ho, Wo) array, as conv2d returns it.
+        out = y.reshape(n_maps, ho, wo, n).transpose(3, 0, 1, 2)
         result = out[0] if unbatched else out
         if not nn.is_grad_enabled():
             self._clear_grad_fn("no_grad")
@@ -200,9 +195,7 @@ class SparseConv2d(nn.Module):
 
         def grad_fn(grad_out):
             g = grad_out[None] if unbatched else grad_out
-            g_cols = np.zeros((n_maps, n, ho, grid_w), dtype=g.dtype)
-            g_cols[..., :wo] = g.transpose(1, 0, 2, 3)
-            g_cols = g_cols.reshape(n_maps, -1)
+            g_cols = np.ascontiguousarray(g.transpose(1, 2, 3, 0)).reshape(n_maps, ho * wo * n)
             grad_w = [np.empty_like(w) for w in weights]
             dcols = np.empty((self.in_channels, taps, g_cols.shape[1]), dtype=g.dtype)
             for c, maps in enumerate(readers):
@@ -213,13 +206,13 @@ class SparseConv2d(nn.Module):
                 np.matmul(w_blocks[c].T, g_maps, out=dcols[c])
                 for (j, k), gw in zip(maps, g_maps @ cols[c].T):
                     grad_w[j][0, k] = gw.reshape(kh, kw)
-            grad_b = g.sum(axis=(0, 2, 3))
+            grad_b = g_cols.sum(axis=1)
             for j, conv in enumerate(convs):
                 if conv.weight.requires_grad:
                     conv.weight.accumulate_grad(grad_w[j])
                 if conv.bias is not None and conv.bias.requires_grad:
                     conv.bias.accumulate_grad(grad_b[j:j + 1])
-            grad_x = _conv._col2im(dcols.reshape(1, -1, dcols.shape[-1]), geo, n, self.in_channels, grid_w)
+            grad_x = _conv._col2im(dcols.reshape(1, -1, dcols.shape[-1]), geo, n, self.in_channels)
             return grad_x[0] if unbatched else grad_x
 
         self._set_grad_fn(grad_fn, result)

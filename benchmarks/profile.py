@@ -1,0 +1,356 @@
+"""Where a training step's time goes: per phase and per layer, NumPy against torch.
+
+``benchmarks.run`` says *how much* slower or faster a step is; this says *where*.
+For each lecture experiment and batch size it measures, in each engine:
+
+* **Phases.** The training loop's own ``engine.train_step`` with a ``lap`` hook that
+  reads the clock as ``zero_grad``, forward, loss, backward and the optimizer step
+  end (:data:`scratchnet.train.STEP_PHASES`). Each phase's median over many steps.
+* **Layers.** Every child of the model alone, on the very activations it sees in the
+  step (one forward pass through the model builds them): forward, and forward plus
+  backward with a random upstream gradient laid out in memory as the layer's output (as
+  the next layer's backward hands it over). The backward is the difference of the
+  two. A layer computes its input gradient exactly when the step does: once some
+  layer before it has parameters (the images need none). Parameter gradients are
+  reset before each backward, as ``zero_grad`` does, so nothing accumulates.
+
+Layers timed alone run with warm caches and no neighbours, so their sum is not the
+step; the phase table is the step as trained, the layer table says which layer a gap
+comes from.
+
+    python -m benchmarks.profile        # mlp3, mlp5, basic-cnn, lenet5; batch 1 and 64; all cores and 1 thread
+    python -m benchmarks.profile --steps lenet5 --batch-sizes 64 --threads 2 --rounds 5
+
+As in :mod:`benchmarks.run`, each engine runs in its own process with its pools set
+to the same thread count, and the two take turns job by job (one experiment at one
+batch size), NumPy, torch, torch, NumPy, ... for ``--rounds`` rounds; every reported
+time is the median over the rounds. Output: ``PROFILE.md`` and ``profile.json`` in
+``--out``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from . import cases as _cases
+from . import env as _env
+from .timing import TimerConfig, config_dict, measure
+
+DEFAULT_STEPS = ("mlp3", "mlp5", "basic-cnn", "lenet5")
+ENGINES = ("numpy", "torch")
+
+
+# -- the worker side: one engine, in its own process ---------------------------------------
+
+
+def _phase_times(engine, x, y, target_s: float, min_steps: int = 20, max_steps: int = 2000) -> dict:
+    """Median seconds of each phase of ``engine.train_step(x, y)``, over enough steps."""
+    from scratchnet.train import STEP_PHASES
+
+    laps = {p: [] for p in STEP_PHASES}
+    totals = []
+    clock = [0.0]
+
+    def lap(phase):
+        now = time.perf_counter()
+        laps[phase].append(now - clock[0])
+        clock[0] = now
+
+    for _ in range(5):
+        engine.train_step(x, y)
+    spent = 0.0
+    while len(totals) < min_steps or (spent < target_s and len(totals) < max_steps):
+        start = clock[0] = time.perf_counter()
+        engine.train_step(x, y, lap)
+        totals.append(clock[0] - start)
+        spent += totals[-1]
+    return {"phases_s": {p: statistics.median(v) for p, v in laps.items()},
+            "step_s": statistics.median(totals), "steps": len(totals)}
+
+
+def _numpy_layers(model, x, rng):
+    """``[(name, layer, forward, forward+backward, input shape)]`` for a scratchnet model."""
+    import numpy as np
+
+    out, needs_input_grad = [], False
+    h = x
+    for name, layer in model.named_children():
+        y = layer(h)
+        # The upstream gradient gets the output's memory layout, as the next layer's
+        # backward would hand it over (a conv's output is batch-innermost in memory).
+        g = np.empty_like(y)
+        g[...] = rng.standard_normal(y.shape)
+        params = list(layer.parameters())
+
+        def forward(layer=layer, h=h):
+            layer(h)
+
+        def forward_backward(layer=layer, h=h, g=g, params=params, needs=needs_input_grad):
+            for p in params:
+                p.grad = None
+            layer(h)
+            layer.backward(g, input_grad=needs)
+
+        # A parameter-free layer in front of the first one with parameters has no
+        # backward in the step at all.
+        if not (params or needs_input_grad):
+            forward_backward = forward
+        out.append((name, type(layer).__name__, forward, forward_backward, tuple(h.shape)))
+        needs_input_grad = needs_input_grad or bool(params)
+        h = y
+    return out
+
+
+def _torch_layers(model, x, rng):
+    """The same list for a torch twin: forward records the graph, as in training."""
+    import torch
+
+    out, needs_input_grad = [], False
+    h = x
+    for name, layer in model.named_children():
+        hin = h.detach().requires_grad_(needs_input_grad)
+        y = layer(hin)
+        g = torch.empty_like(y).copy_(torch.from_numpy(rng.standard_normal(tuple(y.shape))))
+        params = list(layer.parameters())
+
+        def forward(layer=layer, hin=hin):
+            layer(hin)
+
+        def forward_backward(layer=layer, hin=hin, g=g, params=params):
+            for p in params:
+                p.grad = None
+            layer(hin).backward(g)
+
+        if not (params or needs_input_grad):
+            forward_backward = forward
+        out.append((name, type(layer).__name__, forward, forward_backward, tuple(hin.shape)))
+        needs_input_grad = needs_input_grad or bool(params)
+        h = y.detach()
+    return out
+
+
+class ProfileSession:
+    """One engine's profiles, one (experiment, batch) job at a time (see :func:`benchmarks.worker.serve`)."""
+
+    def __init__(self, config: dict):
+        self.started = time.perf_counter()
+        self.config = config
+        engine_name = config["engine"]
+        self.record = {"engine": engine_name, "device": "cpu", "dtype": config["dtype"],
+                       "threads": _env.limit_threads(config["threads"], engine_name),
+                       "env": _env.engine_info(engine_name)}
+        self.timer = TimerConfig(**config["timer"])
+        self.jobs = [(case, batch) for case in _cases.select(_cases.step_cases(), config["steps"], "step")
+                     for batch in config["batch_sizes"]]
+
+    def plan(self) -> list:
+        return [["profile", case.name, batch] for case, batch in self.jobs]
+
+    def measure(self, i: int) -> list:
+        import numpy as np
+
+        from .worker import step_batch, train_config
+
+        case, batch = self.jobs[i]
+        cfg = train_config(case, self.config["dtype"])
+        if self.config["engine"] == "numpy":
+            from scratchnet.train import NumpyEngine
+
+            engine, layers_of = NumpyEngine.build(cfg), _numpy_layers
+        else:
+            from scratchnet.torch_engine import TorchEngine
+
+            engine, layers_of = TorchEngine.build(cfg, device="cpu"), _torch_layers
+        engine.train()
+        x, y = engine.put(*step_batch(case, batch, self.config["dtype"], np.random.default_rng(0)))
+        entry = {"name": case.name, "model": case.model, "batch": batch,
+                 **_phase_times(engine, x, y, self.timer.target_s), "layers": []}
+        for name, kind, fwd, fwd_bwd, in_shape in layers_of(engine.model, x, np.random.default_rng(1)):
+            entry["layers"].append({
+                "name": name, "type": kind, "input_shape": list(in_shape),
+                "forward_s": measure(fwd, self.timer)["median_s"],
+                "forward_backward_s": measure(fwd_bwd, self.timer)["median_s"],
+            })
+        print(f"[profile {self.config['engine']}, {self.config['threads']} threads] {case.name} "
+              f"batch {batch}: step {entry['step_s'] * 1e3:.3f} ms", file=sys.stderr, flush=True)
+        return [entry]
+
+    def finish(self) -> dict:
+        self.record["wall_s"] = time.perf_counter() - self.started
+        return self.record
+
+
+# -- the parent: rounds, merging, the report -----------------------------------------------
+
+
+def _median(values):
+    return float(statistics.median(values))
+
+
+def merge(entries: list, engine: str) -> list:
+    """One engine's rounds folded into one result per (experiment, batch): medians over rounds."""
+    grouped = {}
+    for e in entries:
+        if e["engine"] == engine:
+            grouped.setdefault((e["name"], e["batch"]), []).append(e)
+    merged = []
+    for same in grouped.values():
+        same.sort(key=lambda e: e["round"])
+        first = same[0]
+        entry = {k: first[k] for k in ("name", "model", "batch")}
+        entry["step_s"] = _median([e["step_s"] for e in same])
+        entry["round_step_s"] = [e["step_s"] for e in same]
+        entry["phases_s"] = {p: _median([e["phases_s"][p] for e in same]) for p in first["phases_s"]}
+        entry["layers"] = [
+            {**layer, **{k: _median([e["layers"][j][k] for e in same])
+                         for k in ("forward_s", "forward_backward_s")}}
+            for j, layer in enumerate(first["layers"])
+        ]
+        merged.append(entry)
+    return merged
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1e3:.3f}"
+
+
+def _delta(a: float, b: float) -> str:
+    return f"{(a - b) * 1e3:+.3f}"
+
+
+def markdown(data: dict) -> str:
+    m = data["machine"]
+    lines = [
+        "# Where the time goes: per-phase and per-layer profile, NumPy vs torch",
+        "",
+        f"Generated by `{data['command']}` on {m['time_utc']} in {data['wall_s']:.0f} s "
+        f"({m['cpu_model']}, {m['cores_available']} cores available). float32; every time is "
+        f"the median over {data['rounds']} rounds; each engine ran in its own process with the "
+        "same thread count, the two taking turns experiment by experiment. Δ is NumPy minus torch (positive: NumPy "
+        "slower). See `benchmarks/profile.py` for the method.",
+        "",
+        "| experiment | batch | threads | NumPy step ms | torch step ms | NumPy / torch | per-round ratios |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for threads, per_engine in data["profiles"].items():
+        for a, b in zip(per_engine["numpy"], per_engine["torch"]):
+            rounds = ", ".join(f"{x / y:.2f}" for x, y in zip(a["round_step_s"], b["round_step_s"]))
+            lines.append(f"| {a['name']} | {a['batch']} | {threads} | {_ms(a['step_s'])} | "
+                         f"{_ms(b['step_s'])} | {a['step_s'] / b['step_s']:.2f} | {rounds} |")
+    for threads, per_engine in data["profiles"].items():
+        for a, b in zip(per_engine["numpy"], per_engine["torch"]):
+            lines += ["", f"## {a['name']}, batch {a['batch']}, {threads} thread(s)", "",
+                      "| phase | NumPy ms | torch ms | Δ ms |", "|---|---|---|---|"]
+            for p, t_np in a["phases_s"].items():
+                lines.append(f"| {p} | {_ms(t_np)} | {_ms(b['phases_s'][p])} | {_delta(t_np, b['phases_s'][p])} |")
+            sum_np, sum_t = sum(a["phases_s"].values()), sum(b["phases_s"].values())
+            lines.append(f"| **sum of phase medians** | {_ms(sum_np)} | {_ms(sum_t)} | {_delta(sum_np, sum_t)} |")
+            lines += ["", "| layer | type | input | NumPy fwd | torch fwd | NumPy bwd | torch bwd | Δ fwd+bwd ms |",
+                      "|---|---|---|---|---|---|---|---|"]
+            gaps = []
+            for la, lb in zip(a["layers"], b["layers"]):
+                bwd_a = la["forward_backward_s"] - la["forward_s"]
+                bwd_b = lb["forward_backward_s"] - lb["forward_s"]
+                gap = la["forward_backward_s"] - lb["forward_backward_s"]
+                gaps.append((gap, la["name"]))
+                lines.append(
+                    f"| {la['name']} | {la['type']} | {'×'.join(map(str, la['input_shape']))} | "
+                    f"{_ms(la['forward_s'])} | {_ms(lb['forward_s'])} | {_ms(bwd_a)} | {_ms(bwd_b)} | "
+                    f"{_delta(la['forward_backward_s'], lb['forward_backward_s'])} |")
+            tot_a = sum(la["forward_backward_s"] for la in a["layers"])
+            tot_b = sum(lb["forward_backward_s"] for lb in b["layers"])
+            lines.append(f"| **sum of layers** | | | | | | | {_delta(tot_a, tot_b)} |")
+            worst = [f"{name} ({gap * 1e3:+.3f} ms)" for gap, name in sorted(gaps, reverse=True)[:3] if gap > 0]
+            if worst:
+                lines += ["", "Largest NumPy deficits: " + ", ".join(worst) + "."]
+    return "\n".join(lines) + "\n"
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(prog="python -m benchmarks.profile", description=__doc__.split("\n\n")[0])
+    p.add_argument("--steps", default=",".join(DEFAULT_STEPS),
+                   help="comma-separated lecture experiments (default: %(default)s)")
+    cores = _env.available_cores()
+    p.add_argument("--batch-sizes", default="1,64", help="comma-separated batch sizes (default: %(default)s)")
+    p.add_argument("--threads", default=f"{cores},1" if cores > 1 else "1",
+                   help="comma-separated thread counts, one profile each (default: all cores and one, "
+                        "%(default)s)")
+    p.add_argument("--rounds", type=int, default=3, help="alternating rounds per engine (default: 3)")
+    p.add_argument("--target-s", type=float, default=0.3, help="seconds of samples per measurement")
+    p.add_argument("--settle-s", type=float, default=0.1,
+                   help="pause before an engine measures after the other one did (default: %(default)s)")
+    p.add_argument("--dtype", choices=("float32", "float64"), default="float32")
+    p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
+    args = p.parse_args(argv)
+    args.steps = [s for s in args.steps.split(",") if s]
+    try:
+        args.batch_sizes = [int(b) for b in args.batch_sizes.split(",") if b]
+        args.threads = [int(t) for t in args.threads.split(",") if t]
+    except ValueError as exc:
+        p.error(str(exc))
+    if not args.batch_sizes or min(args.batch_sizes) < 1:
+        p.error("--batch-sizes needs positive integers")
+    if not args.threads or min(args.threads) < 1:
+        p.error("--threads needs positive integers")
+    if args.rounds < 1:
+        p.error(f"--rounds must be >= 1, got {args.rounds}")
+    if args.settle_s < 0:
+        p.error(f"--settle-s must be >= 0, got {args.settle_s}")
+    try:
+        _cases.select(_cases.step_cases(), args.steps, "step")
+    except ValueError as exc:
+        p.error(str(exc))
+    return args
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--serve"]:
+        from .worker import serve
+
+        serve(ProfileSession(json.loads(Path(argv[1]).read_text())))
+        return 0
+    from .run import run_lockstep
+
+    args = parse_args(argv)
+    started = time.perf_counter()
+    machine = _env.machine()
+    timer = TimerConfig(target_s=args.target_s, max_s=max(2.0, 4 * args.target_s))
+    profiles, records = {}, {}
+    with tempfile.TemporaryDirectory(prefix="scratchnet-profile-") as tmp:
+        for threads in args.threads:
+            common = {"dtype": args.dtype, "threads": threads, "steps": args.steps,
+                      "batch_sizes": args.batch_sizes, "timer": config_dict(timer)}
+            runs, entries = run_lockstep([{**common, "engine": e} for e in ENGINES], args.rounds,
+                                         Path(tmp), settle_s=args.settle_s, module="benchmarks.profile")
+            failed = [r for r in runs if "error" in r]
+            if failed:
+                print(f"benchmarks.profile: {failed[0]['engine']} worker failed: {failed[0]['error']}",
+                      file=sys.stderr)
+                return 1
+            profiles[str(threads)] = {e: merge(entries, e) for e in ENGINES}
+            records[str(threads)] = runs
+    data = {
+        "command": " ".join(["python -m benchmarks.profile", *argv]),
+        "machine": machine,
+        "rounds": args.rounds,
+        "timer": config_dict(timer),
+        "profiles": profiles,
+        "runs": records,
+    }
+    data["wall_s"] = time.perf_counter() - started
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "profile.json").write_text(json.dumps(data, indent=1, default=str))
+    (args.out / "PROFILE.md").write_text(markdown(data))
+    print(f"benchmarks.profile: done in {data['wall_s']:.0f} s; wrote {args.out / 'PROFILE.md'}",
+          file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
