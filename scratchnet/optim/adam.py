@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 
-from .optimizer import Optimizer
+from .optimizer import Optimizer, add_scaled
 
 
 def _lerp_(start: np.ndarray, end: np.ndarray, weight: float) -> None:
@@ -119,7 +119,7 @@ class Adam(Optimizer):
             if group.get("decoupled_weight_decay", False):
                 param.data *= 1 - lr * weight_decay
             else:
-                grad = grad + weight_decay * param.data
+                grad = add_scaled(grad, param.data, weight_decay)
 
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
         _lerp_(exp_avg, grad, 1 - beta1)

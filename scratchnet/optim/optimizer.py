@@ -25,6 +25,23 @@ import numpy as np
 from ..nn.parameter import Parameter
 
 
+def add_scaled(a: np.ndarray, b: np.ndarray, alpha: float) -> np.ndarray:
+    r""":math:`a + \alpha b` rounded once, as torch's ``a.add(b, alpha=alpha)``.
+
+    torch computes it with a fused multiply-add, ``alpha`` cast to the arrays' dtype.
+    Two roundings (product, then sum) differ from it exactly where it matters most:
+    weight decay that nearly cancels a gradient, whose small sum Adam then divides
+    by its own magnitude. float32 gets the single rounding by computing in float64
+    (the float32 product is exact there); float64 is left with two roundings.
+    """
+    if a.dtype == np.float32:
+        wide = b.astype(np.float64)
+        wide *= float(np.float32(alpha))
+        wide += a
+        return wide.astype(np.float32)
+    return a + alpha * b
+
+
 class Optimizer(abc.ABC):
     """Base class of :class:`SGD`, :class:`Adam` and :class:`AdamW`.
 

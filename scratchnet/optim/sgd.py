@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .optimizer import Optimizer
+from .optimizer import Optimizer, add_scaled
 
 
 class SGD(Optimizer):
@@ -74,7 +74,7 @@ class SGD(Optimizer):
         if group["maximize"]:
             grad = -grad
         if weight_decay != 0:
-            grad = grad + weight_decay * param.data
+            grad = add_scaled(grad, param.data, weight_decay)
         if momentum != 0:
             buf = state.get("momentum_buffer")
             if buf is None:
