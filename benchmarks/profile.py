@@ -39,6 +39,7 @@ from pathlib import Path
 
 from . import cases as _cases
 from . import env as _env
+from .run import csv_list, positive_ints, run_lockstep
 from .timing import TimerConfig, config_dict, measure
 
 DEFAULT_STEPS = ("mlp3", "mlp5", "basic-cnn", "lenet5")
@@ -73,18 +74,28 @@ def _phase_times(engine, x, y, target_s: float, min_steps: int = 20, max_steps: 
             "step_s": statistics.median(totals), "steps": len(totals)}
 
 
-def _numpy_layers(model, x, rng):
-    """``[(name, layer, forward, forward+backward, input shape)]`` for a scratchnet model."""
+def _layers(model, x, rng, torch=None):
+    """``[(name, type, forward, forward+backward, input shape)]`` for each child of ``model``.
+
+    ``torch`` is the torch module for a torch twin (whose forward records the graph, as
+    in training), ``None`` for a scratchnet model.
+    """
     import numpy as np
 
     out, needs_input_grad = [], False
     h = x
     for name, layer in model.named_children():
+        if torch is not None:
+            h = h.detach().requires_grad_(needs_input_grad)
         y = layer(h)
         # The upstream gradient gets the output's memory layout, as the next layer's
         # backward would hand it over (a conv's output is batch-innermost in memory).
-        g = np.empty_like(y)
-        g[...] = rng.standard_normal(y.shape)
+        noise = rng.standard_normal(tuple(y.shape))
+        if torch is None:
+            g = np.empty_like(y)
+            g[...] = noise
+        else:
+            g = torch.empty_like(y).copy_(torch.from_numpy(noise))
         params = list(layer.parameters())
 
         def forward(layer=layer, h=h):
@@ -93,8 +104,11 @@ def _numpy_layers(model, x, rng):
         def forward_backward(layer=layer, h=h, g=g, params=params, needs=needs_input_grad):
             for p in params:
                 p.grad = None
-            layer(h)
-            layer.backward(g, input_grad=needs)
+            if torch is None:
+                layer(h)
+                layer.backward(g, input_grad=needs)
+            else:
+                layer(h).backward(g)
 
         # A parameter-free layer in front of the first one with parameters has no
         # backward in the step at all.
@@ -102,35 +116,7 @@ def _numpy_layers(model, x, rng):
             forward_backward = forward
         out.append((name, type(layer).__name__, forward, forward_backward, tuple(h.shape)))
         needs_input_grad = needs_input_grad or bool(params)
-        h = y
-    return out
-
-
-def _torch_layers(model, x, rng):
-    """The same list for a torch twin: forward records the graph, as in training."""
-    import torch
-
-    out, needs_input_grad = [], False
-    h = x
-    for name, layer in model.named_children():
-        hin = h.detach().requires_grad_(needs_input_grad)
-        y = layer(hin)
-        g = torch.empty_like(y).copy_(torch.from_numpy(rng.standard_normal(tuple(y.shape))))
-        params = list(layer.parameters())
-
-        def forward(layer=layer, hin=hin):
-            layer(hin)
-
-        def forward_backward(layer=layer, hin=hin, g=g, params=params):
-            for p in params:
-                p.grad = None
-            layer(hin).backward(g)
-
-        if not (params or needs_input_grad):
-            forward_backward = forward
-        out.append((name, type(layer).__name__, forward, forward_backward, tuple(hin.shape)))
-        needs_input_grad = needs_input_grad or bool(params)
-        h = y.detach()
+        h = y if torch is None else y.detach()
     return out
 
 
@@ -161,16 +147,18 @@ class ProfileSession:
         if self.config["engine"] == "numpy":
             from scratchnet.train import NumpyEngine
 
-            engine, layers_of = NumpyEngine.build(cfg), _numpy_layers
+            engine, torch = NumpyEngine.build(cfg), None
         else:
+            import torch
+
             from scratchnet.torch_engine import TorchEngine
 
-            engine, layers_of = TorchEngine.build(cfg, device="cpu"), _torch_layers
+            engine = TorchEngine.build(cfg, device="cpu")
         engine.train()
         x, y = engine.put(*step_batch(case, batch, self.config["dtype"], np.random.default_rng(0)))
         entry = {"name": case.name, "model": case.model, "batch": batch,
                  **_phase_times(engine, x, y, self.timer.target_s), "layers": []}
-        for name, kind, fwd, fwd_bwd, in_shape in layers_of(engine.model, x, np.random.default_rng(1)):
+        for name, kind, fwd, fwd_bwd, in_shape in _layers(engine.model, x, np.random.default_rng(1), torch):
             entry["layers"].append({
                 "name": name, "type": kind, "input_shape": list(in_shape),
                 "forward_s": measure(fwd, self.timer)["median_s"],
@@ -273,13 +261,14 @@ def markdown(data: dict) -> str:
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(prog="python -m benchmarks.profile", description=__doc__.split("\n\n")[0])
-    p.add_argument("--steps", default=",".join(DEFAULT_STEPS),
-                   help="comma-separated lecture experiments (default: %(default)s)")
-    cores = _env.available_cores()
-    p.add_argument("--batch-sizes", default="1,64", help="comma-separated batch sizes (default: %(default)s)")
-    p.add_argument("--threads", default=f"{cores},1" if cores > 1 else "1",
-                   help="comma-separated thread counts, one profile each (default: all cores and one, "
-                        "%(default)s)")
+    p.add_argument("--steps", type=csv_list("experiment names"), default=list(DEFAULT_STEPS),
+                   help=f"comma-separated lecture experiments (default: {','.join(DEFAULT_STEPS)})")
+    threads = sorted({_env.available_cores(), 1}, reverse=True)
+    p.add_argument("--batch-sizes", type=positive_ints("batch sizes"), default=[1, 64],
+                   help="comma-separated batch sizes (default: 1,64)")
+    p.add_argument("--threads", type=positive_ints("thread counts"), default=threads,
+                   help=f"comma-separated thread counts, one profile each (default: all cores and one, "
+                        f"{','.join(map(str, threads))})")
     p.add_argument("--rounds", type=int, default=3, help="alternating rounds per engine (default: 3)")
     p.add_argument("--target-s", type=float, default=0.3, help="seconds of samples per measurement")
     p.add_argument("--settle-s", type=float, default=0.1,
@@ -287,16 +276,6 @@ def parse_args(argv=None):
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
     args = p.parse_args(argv)
-    args.steps = [s for s in args.steps.split(",") if s]
-    try:
-        args.batch_sizes = [int(b) for b in args.batch_sizes.split(",") if b]
-        args.threads = [int(t) for t in args.threads.split(",") if t]
-    except ValueError as exc:
-        p.error(str(exc))
-    if not args.batch_sizes or min(args.batch_sizes) < 1:
-        p.error("--batch-sizes needs positive integers")
-    if not args.threads or min(args.threads) < 1:
-        p.error("--threads needs positive integers")
     if args.rounds < 1:
         p.error(f"--rounds must be >= 1, got {args.rounds}")
     if args.settle_s < 0:
@@ -315,8 +294,6 @@ def main(argv=None) -> int:
 
         serve(ProfileSession(json.loads(Path(argv[1]).read_text())))
         return 0
-    from .run import run_lockstep
-
     args = parse_args(argv)
     started = time.perf_counter()
     machine = _env.machine()

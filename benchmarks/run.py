@@ -45,7 +45,8 @@ from .timing import TimerConfig, config_dict
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 
 
-def _csv(kind):
+def csv_list(kind):
+    """An argparse type: a comma-separated list of ``kind`` (at least one item)."""
     def parse(text):
         items = [t.strip() for t in text.split(",") if t.strip()]
         if not items:
@@ -55,14 +56,18 @@ def _csv(kind):
     return parse
 
 
-def _batch_sizes(text):
-    try:
-        sizes = [int(t) for t in _csv("batch sizes")(text)]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"batch sizes must be integers, got {text!r}") from None
-    if any(s < 1 for s in sizes):
-        raise argparse.ArgumentTypeError(f"batch sizes must be >= 1, got {text!r}")
-    return sizes
+def positive_ints(kind):
+    """An argparse type: a comma-separated list of integers >= 1."""
+    def parse(text):
+        try:
+            values = [int(t) for t in csv_list(kind)(text)]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{kind} must be integers, got {text!r}") from None
+        if any(v < 1 for v in values):
+            raise argparse.ArgumentTypeError(f"{kind} must be >= 1, got {text!r}")
+        return values
+
+    return parse
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -74,18 +79,18 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="CI smoke mode: few repeats, batch sizes 1 and 64, a subset of ops and models")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT,
                    help="directory for results.json, RESULTS.md and the plots (default: %(default)s)")
-    p.add_argument("--engines", type=_csv("engines"), default=["numpy", "torch"],
+    p.add_argument("--engines", type=csv_list("engines"), default=["numpy", "torch"],
                    help="comma-separated engines to time: numpy, torch (default: both)")
-    p.add_argument("--device", type=_csv("devices"), default=["cpu"],
+    p.add_argument("--device", type=csv_list("devices"), default=["cpu"],
                    help="where the torch engine runs: cpu, cuda, or cpu,cuda (NumPy is always on the CPU)")
-    p.add_argument("--batch-sizes", type=_batch_sizes, default=None,
+    p.add_argument("--batch-sizes", type=positive_ints("batch sizes"), default=None,
                    help=f"comma-separated batch sizes (default: {','.join(map(str, _cases.BATCH_SIZES))}; "
                         f"--quick: {','.join(map(str, _cases.QUICK_BATCH_SIZES))})")
     p.add_argument("--only", choices=("ops", "steps"), default=None,
                    help="measure only the ops or only the training steps")
-    p.add_argument("--ops", type=_csv("op names"), default=None,
+    p.add_argument("--ops", type=csv_list("op names"), default=None,
                    help="comma-separated op cases (or op names: conv2d picks every conv2d case)")
-    p.add_argument("--steps", type=_csv("experiment names"), default=None,
+    p.add_argument("--steps", type=csv_list("experiment names"), default=None,
                    help="comma-separated lecture experiments (scratchnet.experiments names)")
     p.add_argument("--threads", type=int, default=_env.available_cores(),
                    help="threads for each engine's pools, the same for both (default: all cores, %(default)s)")
@@ -252,7 +257,7 @@ def run_lockstep(configs: list, rounds: int, workdir: Path, settle_s: float = 0.
     entries, last = [], None
     busy = {id(w): 0.0 for w in workers}
     with _env.OtherLoad() as other:
-        for i, job in enumerate(plan):
+        for i in range(len(plan)):
             for k in range(rounds):
                 for w in (workers if k % 2 == 0 else workers[::-1]):
                     if w is not last and last is not None:

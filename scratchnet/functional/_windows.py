@@ -26,7 +26,8 @@ import numpy as np
 from ._checks import shape_str
 
 
-def empty_in_layout(ref: np.ndarray, shape, dtype=None, *, lead: tuple = (), fill=None) -> np.ndarray:
+def empty_in_layout(ref: np.ndarray, shape, dtype=None, *, lead: tuple = (), fill=None,
+                    order=None) -> np.ndarray:
     """A new array of ``lead + shape`` whose last ``ref.ndim`` axes lie in memory as ``ref``'s do.
 
     ``np.empty_like`` keeps an array's memory order but not with another shape. Here
@@ -34,9 +35,10 @@ def empty_in_layout(ref: np.ndarray, shape, dtype=None, *, lead: tuple = (), fil
     order: a conv's ``(N, C, H, W)`` output lies in memory as ``(C, H, W, N)``
     (see :mod:`.conv`), and writing a pool's result in that order keeps every pass a
     contiguous one, where a C-ordered result would make each a transposing copy.
+    ``order`` (axes, outermost first) asks for a given layout instead of ``ref``'s.
     """
     # Outermost axis first: larger stride = slower-varying (ties keep the logical order).
-    perm = sorted(range(ref.ndim), key=lambda a: -abs(ref.strides[a]))
+    perm = list(order) if order is not None else sorted(range(ref.ndim), key=lambda a: -abs(ref.strides[a]))
     mem = np.empty(tuple(lead) + tuple(shape[a] for a in perm), dtype=dtype or ref.dtype)
     if fill is not None:
         mem.fill(fill)
@@ -142,13 +144,16 @@ class WindowGeometry:
                 slice(a * dh, a * dh + sh * (ho - 1) + 1, sh),
                 slice(b * dw, b * dw + sw * (wo - 1) + 1, sw))
 
-    def pad_input(self, x: np.ndarray, fill) -> np.ndarray:
-        """``x`` (``(..., H, W)``) in a buffer padded with ``fill``; ``x`` itself if no pad is needed."""
+    def pad_input(self, x: np.ndarray, fill, order=None) -> np.ndarray:
+        """``x`` (``(..., H, W)``) in a buffer padded with ``fill``; ``x`` itself if no pad is needed.
+
+        The buffer lies in memory as ``x`` does, or in ``order`` (see :func:`empty_in_layout`).
+        """
         if not any(self.pad):
             return x
         top, _, left, _ = self.pad
         h, w = self.in_hw
-        buf = empty_in_layout(x, x.shape[:-2] + self.padded_hw, fill=fill)
+        buf = empty_in_layout(x, x.shape[:-2] + self.padded_hw, fill=fill, order=order)
         buf[..., top:top + h, left:left + w] = x
         return buf
 

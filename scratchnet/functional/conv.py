@@ -152,14 +152,9 @@ def _im2col(x: np.ndarray, geo: WindowGeometry, groups: int) -> np.ndarray:
     """
     n, c = x.shape[:2]
     (kh, kw), (sh, sw), (dh, dw), (ho, wo) = geo.kernel, geo.stride, geo.dilation, geo.out_hw
-    top, _, left, _ = geo.pad
-    h, w = geo.in_hw
-    planes = x.transpose(1, 2, 3, 0)  # (C, H, W, N): a view, contiguous if x came from a conv
-    if any(geo.pad):
-        buf = np.zeros((c,) + geo.padded_hw + (n,), dtype=x.dtype)
-        buf[:, top:top + h, left:left + w] = planes
-    else:
-        buf = np.ascontiguousarray(planes)
+    # (C, Hp, Wp, N) memory: the padded buffer is laid out so, and an unpadded input that
+    # came from a conv (or a pool or activation after one) already is: one copy at most.
+    buf = np.ascontiguousarray(geo.pad_input(x, 0, order=(1, 2, 3, 0)).transpose(1, 2, 3, 0))
     s_c, s_h, s_w, s_n = buf.strides
     cg = c // groups
     windows = as_strided(
