@@ -144,8 +144,8 @@ class StepCase:
         The lecture's SGD settings.
     lecture_batch : int
         The lecture's training batch size, marked in the report.
-    zero_init : bool
-        The lecture starts from all-zero weights (the toy softmax regression).
+    init : str
+        The lecture's initialisation (``"zeros"`` for the toy softmax regression).
     """
 
     name: str
@@ -154,7 +154,7 @@ class StepCase:
     lr: float
     momentum: float
     lecture_batch: int
-    zero_init: bool = False
+    init: str = "default"
 
 
 def step_cases() -> tuple[StepCase, ...]:
@@ -163,7 +163,7 @@ def step_cases() -> tuple[StepCase, ...]:
 
     return tuple(
         StepCase(e.name, e.model, e.loss, float(e.lr), float(e.momentum), int(e.batch_size),
-                 bool(e.zero_init))
+                 e.init)
         for e in (experiments.get(n) for n in experiments.names())
     )
 

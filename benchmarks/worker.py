@@ -176,7 +176,7 @@ def train_config(case, dtype):
     from scratchnet.train import TrainConfig
 
     return TrainConfig(model=case.model, loss=case.loss, optimizer="sgd", lr=case.lr,
-                       momentum=case.momentum, zero_init=case.zero_init, dtype=str(dtype), seed=0)
+                       momentum=case.momentum, init=case.init, dtype=str(dtype), seed=0)
 
 
 def _train_step(engine, x, y):

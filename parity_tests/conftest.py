@@ -46,3 +46,26 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+# Full MNIST is found through SCRATCHNET_DATA (CI points it at ../shared/mnist). Only
+# the tests that ask for `full_mnist_dir` see it: every other test runs as on a machine
+# without it, so the embedded-digit tests stay fast and mean the same everywhere.
+_FULL_MNIST_DIR = os.environ.get("SCRATCHNET_DATA")
+
+
+@pytest.fixture(autouse=True)
+def _no_default_data_dir(monkeypatch):
+    monkeypatch.delenv("SCRATCHNET_DATA", raising=False)
+
+
+@pytest.fixture(scope="session")
+def full_mnist_dir():
+    """The directory holding the four full-MNIST files, or skip."""
+    from scratchnet.data import find_mnist
+
+    if not _FULL_MNIST_DIR:
+        pytest.skip("full MNIST: set SCRATCHNET_DATA to the folder with its four IDX files")
+    if find_mnist(_FULL_MNIST_DIR) is None:
+        pytest.skip(f"full MNIST: no IDX files in SCRATCHNET_DATA={_FULL_MNIST_DIR}")
+    return _FULL_MNIST_DIR

@@ -19,6 +19,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def _run_cli(*args, cwd=None):
     env = dict(os.environ, PYTHONPATH=REPO)
     env.pop("SCRATCHNET_DEBUG", None)
+    env.pop("SCRATCHNET_DATA", None)  # the embedded digits, unless a test says otherwise
     return subprocess.run([sys.executable, "-m", "scratchnet", *args], capture_output=True,
                           text=True, cwd=cwd, env=env, timeout=300)
 
@@ -84,8 +85,11 @@ def test_cli_train_json_and_plot(tmp_path):
     rc = cli.main(["train", "--model", "softmax-toy", "--epochs", "3", "--engine", "both",
                    "--lr", "0.1", "--momentum", "0", "--json", str(out), "--plot", str(png), "--quiet"])
     assert rc == 0
-    runs = json.loads(out.read_text())
+    obj = json.loads(out.read_text())
+    runs = obj["runs"]
     assert [r["engine"] for r in runs] == ["numpy", "torch"]
+    assert obj["interrupted"] is False and obj["environment"]["numpy"] == np.__version__
+    assert obj["comparison"]["lockstep"] is True and len(obj["comparison"]["epochs"]) == 3
     for r in runs:
         assert set(r) >= {"model", "engine", "device", "dataset", "epochs", "total_seconds"}
         assert r["model"] == "softmax-toy" and r["device"] == "cpu"
@@ -96,12 +100,12 @@ def test_cli_train_json_and_plot(tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_cli_single_engine_json_is_an_object(tmp_path):
+def test_cli_single_engine_json_has_one_run(tmp_path):
     out = tmp_path / "r.json"
     assert cli.main(["train", "--model", "softmax-toy", "--epochs", "2", "--engine", "numpy",
                      "--json", str(out), "--quiet"]) == 0
     obj = json.loads(out.read_text())
-    assert isinstance(obj, dict) and obj["engine"] == "numpy"
+    assert [r["engine"] for r in obj["runs"]] == ["numpy"] and obj["comparison"] is None
 
 
 def test_cli_full_mnist_from_idx_files(tmp_path):
@@ -114,8 +118,8 @@ def test_cli_full_mnist_from_idx_files(tmp_path):
     r = _run_cli("train", "--model", "softmax-regression", "--epochs", "1", "--engine", "numpy",
                  "--data-dir", str(tmp_path), "--json", str(out), "--quiet")
     assert r.returncode == 0, r.stderr
-    obj = json.loads(out.read_text())
-    assert obj["dataset"] == "mnist-full" and obj["epochs"][0]["seconds"] > 0
+    run = json.loads(out.read_text())["runs"][0]
+    assert run["dataset"] == "mnist-full" and run["epochs"][0]["seconds"] > 0
 
 
 def test_cli_corrupt_data_is_one_line(tmp_path):

@@ -3,6 +3,8 @@
     scratchnet train --model basic-cnn --engine both --epochs 5
     scratchnet experiments
     scratchnet reproduce mlp5
+    scratchnet reproduce all --data-dir ../shared/mnist --out-dir results/
+    scratchnet diagnose mlp9 --steps 200 --every 20 --plot mlp9.png
 
 Every failure the user can cause (unknown model, missing or corrupt data, CUDA asked
 for but absent) ends with one ``scratchnet: error: ...`` line and exit status 2,
@@ -14,8 +16,16 @@ import argparse
 import json
 import os
 import sys
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
 from . import experiments, models
-from .train import LOSSES, OPTIMIZERS, NumpyEngine, TrainConfig, compare, dataset_for, fit
+from .environment import OtherLoad, environment, load_average
+from .nn.init import INIT_SCHEMES
+from .train import (LOSSES, OPTIMIZERS, NumpyEngine, TrainConfig, TrainingInterrupted, compare,
+                    dataset_for, fit_lockstep)
 
 
 class CLIError(Exception):
@@ -66,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--log-interval", type=int, default=None,
                        help="batches between 'Train Epoch' lines (0: none)")
         p.add_argument("--quiet", action="store_true", help="only the summary")
+        add_init_option(p, defaults)
         if defaults:
             c = TrainConfig()
             p.add_argument("--model", choices=models.names(), default=c.model)
@@ -97,74 +108,203 @@ def build_parser() -> argparse.ArgumentParser:
                      help="one of: " + ", ".join(experiments.names()) + "; or all")
     rep.add_argument("--markdown", metavar="FILE",
                      help="write a Markdown table: lecture figure beside the measured ones")
+    rep.add_argument("--out-dir", metavar="DIR",
+                     help="write, after each experiment, NAME.json and NAME.png (curves of both engines) "
+                          "and RESULTS.md (the table) into DIR")
     add_run_options(rep, defaults=False)
+
+    from .diagnose import add_diagnose_parser
+
+    add_diagnose_parser(sub, add_init_option)
     return parser
 
 
+def add_init_option(p, defaults: bool = True):
+    p.add_argument("--init", choices=list(INIT_SCHEMES), default="default" if defaults else None,
+                   help="initialise every weight with this torch.nn.init scheme, biases zero "
+                        "(default: each layer's own, torch's default"
+                        + ("" if defaults else "; reproduce: the lecture's") + ")")
+
+
 # --------------------------------------------------------------------------- data
-def load_data(kind: str, data_dir, download: bool):
-    """Return ``((train_x, train_y), (test_x, test_y), source)`` for a dataset kind."""
+def load_data(kind: str, data_dir, download: bool, note=print):
+    """Return ``((train_x, train_y), (test_x, test_y), source)`` for a dataset kind.
+
+    A ``data_dir`` the user typed is used or refused, never replaced: it must be a
+    directory holding the four MNIST files (or ``download`` fetches them there). Only
+    the default place (``$SCRATCHNET_DATA``, else ``./data``) falls back to the
+    embedded digits, and ``note`` says so in one line.
+    """
     if kind == "toy":
         x, y = experiments.TOY_X, experiments.TOY_Y
         return (x, y), (x, y), "lecture toy data (8 samples x 4 features)"
-    from .data import load_dataset
+    from .data import default_data_dir, find_mnist, load_dataset
 
+    if data_dir is not None:
+        path = Path(data_dir)
+        if path.exists() and not path.is_dir():
+            raise CLIError(f"--data-dir {data_dir}: is a file, not a directory")
+        if not download:
+            if not path.is_dir():
+                raise CLIError(f"--data-dir {data_dir}: no such directory "
+                               "(add --download to fetch full MNIST into it)")
+            if find_mnist(path) is None:
+                raise CLIError(
+                    f"--data-dir {data_dir}: holds none of the MNIST files (train-images-idx3-ubyte, "
+                    "train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, "
+                    "optionally .gz); add --download to fetch them, or leave --data-dir out to "
+                    "use the 5,000 embedded digits")
+    elif not download and find_mnist(default_data_dir()) is None:
+        where = ("$SCRATCHNET_DATA=" + os.environ["SCRATCHNET_DATA"]) if os.environ.get("SCRATCHNET_DATA") \
+            else f"./{default_data_dir()}"
+        note(f"scratchnet: no MNIST files in {where}: using the 5,000 embedded digits "
+             "(--data-dir DIR or --download for full MNIST)")
     data = load_dataset(kind, data_dir, download=download)
     return data.train.arrays, data.test.arrays, data.source
 
 
+# --------------------------------------------------------------------------- checks
+def check_outputs(args, *paths_attrs: str) -> None:
+    """Refuse, before any training, an output that could only fail after it.
+
+    Every ``--json``/``--plot``/``--markdown``/``--out-dir`` must be writable where
+    it points, ``--plot`` needs matplotlib, and a torch engine needs torch.
+    """
+    for attr in paths_attrs:
+        value = getattr(args, attr, None)
+        if not value:
+            continue
+        option = "--" + attr.replace("_", "-")
+        target = Path(value)
+        if attr == "out_dir":
+            if target.exists() and not target.is_dir():
+                raise CLIError(f"{option} {value}: is a file, not a directory")
+            parent = target if target.exists() else target.parent
+        else:
+            if target.is_dir():
+                raise CLIError(f"{option} {value}: is a directory; expected a file name")
+            parent = target.parent
+        parent = parent if str(parent) else Path(".")
+        if not parent.is_dir():
+            raise CLIError(f"{option} {value}: directory {parent} does not exist")
+        if not os.access(parent, os.W_OK):
+            raise CLIError(f"{option} {value}: directory {parent} is not writable")
+    if getattr(args, "plot", None) or getattr(args, "out_dir", None):
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            option = "--plot" if getattr(args, "plot", None) else "--out-dir"
+            raise CLIError(f"{option} needs matplotlib (pip install matplotlib)") from None
+    if getattr(args, "engine", "numpy") in ("torch", "both"):
+        try:
+            import torch  # noqa: F401
+        except ImportError:
+            raise CLIError(f"--engine {args.engine} needs PyTorch installed (pip install torch); "
+                           "--engine numpy runs without it") from None
+    if getattr(args, "device", "cpu") == "cuda":
+        if getattr(args, "engine", "numpy") == "numpy":
+            raise CLIError("--device cuda applies to the torch engine; the NumPy engine runs on the CPU")
+        from .torch_engine import cuda_available
+
+        if not cuda_available():
+            raise CLIError("--device cuda: CUDA was asked for, but torch sees no CUDA device on this machine")
+
+
 # --------------------------------------------------------------------------- running
-def run(cfg: TrainConfig, args, dataset_kind: str):
-    train_data, test_data, source = load_data(dataset_kind, args.data_dir, args.download)
-    log = (lambda s: None) if args.quiet else print
-    results = []
+def build_engines(cfg: TrainConfig, args):
+    """The engines ``--engine`` asks for; with both, torch starts from NumPy's very weights."""
+    engines = []
     state = None
     if args.engine in ("numpy", "both"):
-        engine = NumpyEngine.build(cfg)
-        state = engine.state_dict()  # the torch engine starts from these very weights
-        results.append(fit(engine, train_data, test_data, cfg, dataset=source, log=log))
+        engines.append(NumpyEngine.build(cfg))
+        state = engines[0].state_dict()
     if args.engine in ("torch", "both"):
-        try:
-            from .torch_engine import TorchEngine
-        except ImportError as e:
-            raise CLIError(f"the torch engine needs PyTorch installed ({e})") from None
-        engine = TorchEngine.build(cfg, state_dict=state, device=args.device,
-                                   amp=args.amp, compile=args.compile)
-        if args.engine == "both":
-            log("")
-        results.append(fit(engine, train_data, test_data, cfg, dataset=source, log=log))
-    return results, source
+        from .torch_engine import TorchEngine
+
+        engines.append(TorchEngine.build(cfg, state_dict=state, device=args.device,
+                                         amp=args.amp, compile=args.compile))
+    return engines
 
 
-def summarize(results, out=print):
+def run(cfg: TrainConfig, args, dataset_kind: str):
+    """Train with the engines of ``--engine``; both take turns epoch by epoch.
+
+    Returns ``(results, source, other_load)``. On Ctrl-C raises
+    :class:`TrainingInterrupted` with what finished, and its ``source`` and
+    ``other_load`` set.
+    """
+    log = (lambda s: None) if args.quiet else print
+    train_data, test_data, source = load_data(dataset_kind, args.data_dir, args.download, note=print)
+    engines = build_engines(cfg, args)
+    load = OtherLoad()
+    try:
+        with load:
+            results = fit_lockstep(engines, train_data, test_data, cfg, dataset=source, log=log)
+    except TrainingInterrupted as stop:
+        stop.source, stop.other_load = source, load.fraction
+        raise
+    return results, source, load.fraction
+
+
+def noise_note(c: dict, other_load) -> str:
+    """How far to trust a speed ratio, said where it is printed."""
+    spread = c["epoch_time_ratios"]
+    if spread["n"] >= 2:
+        how = (f"median of {spread['n']} per-epoch ratios, range {spread['min']:.2f}-{spread['max']:.2f}"
+               + ("; engines took turns epoch by epoch" if c["lockstep"] else ""))
+    else:
+        how = "one epoch each: a single pair of timings, easily off by 1.5x on a busy machine"
+    if other_load is not None and other_load >= 0.1:
+        how += (f"; other processes kept {100 * other_load:.0f}% of the CPU busy meanwhile, "
+                "so both times are inflated")
+    return how
+
+
+def summarize(results, other_load=None, out=print):
     out("")
     out(f"{'engine':<8} {'device':<8} {'epochs':>6} {'train loss':>11} {'test loss':>10} "
         f"{'accuracy':>17} {'time (s)':>9}")
     for r in results:
+        if not r.epochs:
+            out(f"{r.engine:<8} {r.device:<8} {0:>6}  (no epoch finished)")
+            continue
         last = r.epochs[-1]
         acc = f"{last.correct}/{last.total} ({100 * last.test_accuracy:.2f}%)"
         out(f"{r.engine:<8} {r.device:<8} {len(r.epochs):>6} {last.train_loss:>11.6f} "
             f"{last.test_loss:>10.4f} {acc:>17} {r.total_seconds:>9.2f}")
-    if len(results) == 2:
+    if len(results) == 2 and results[0].epochs and results[1].epochs:
         c = compare(*results)
-        first = c["epochs"][0]["train_loss_rel_diff"] if c["epochs"] else float("nan")
-        out(f"numpy vs torch: first-epoch mean training loss differs by {first:.2e} (relative), "
-            f"at most {c['max_train_loss_rel_diff']:.2e} over all epochs; test accuracy by at most "
-            f"{100 * c['max_test_accuracy_diff']:.2f} points; numpy took {c['speed_ratio']:.2f}x torch's time")
+        first = c["epochs"][0]["train_loss_rel_diff"]
+        out(f"{c['engines'][0]} vs {c['engines'][1]}: first-epoch mean training loss differs by "
+            f"{first:.2e} (relative), at most {c['max_train_loss_rel_diff']:.2e} over all epochs; "
+            f"test accuracy by at most {100 * c['max_test_accuracy_diff']:.2f} points")
+        out(f"speed: {c['engines'][0]}'s median epoch took {c['speed_ratio']:.2f}x {c['engines'][1]}'s "
+            f"({noise_note(c, other_load)})")
         return c
     return None
 
 
-def write_outputs(results, args):
+def results_json(results, *, comparison=None, environment=None, interrupted=False, **extra) -> dict:
+    """The ``--json`` object: every run, how the engines compare, and where it ran."""
+    return {"runs": [r.to_json() for r in results], "comparison": comparison,
+            "interrupted": interrupted, "environment": environment, **extra}
+
+
+def write_outputs(results, args, payload: dict):
     if args.json:
-        payload = [r.to_json() for r in results]
-        obj = payload[0] if len(payload) == 1 else payload
         with open(args.json, "w") as f:
-            json.dump(obj, f, indent=2)
-    if args.plot:
+            json.dump(payload, f, indent=2)
+    if args.plot and any(r.epochs for r in results):
         from .plot import plot_runs
 
         plot_runs(results, args.plot)
+
+
+def _environment(args, source, other_load):
+    env = environment(device=args.device, data_source=source)
+    env["other_load_fraction"] = other_load
+    env["load_average_end"] = load_average()
+    return env
 
 
 def _config_from_args(args) -> TrainConfig:
@@ -172,36 +312,66 @@ def _config_from_args(args) -> TrainConfig:
         model=args.model, loss=args.loss, optimizer=args.optimizer, lr=args.lr,
         momentum=args.momentum, weight_decay=args.weight_decay, batch_size=args.batch_size,
         test_batch_size=args.test_batch_size, epochs=args.epochs, drop_last=args.drop_last,
-        seed=args.seed, dtype=args.dtype,
+        seed=args.seed, dtype=args.dtype, init=args.init,
         log_interval=10 if args.log_interval is None else args.log_interval,
     )
 
 
+def _comparison(results):
+    return compare(*results) if len(results) == 2 and all(r.epochs for r in results) else None
+
+
+def _interrupted(stop: TrainingInterrupted, args, write) -> int:
+    """Ctrl-C: keep what finished, marked as interrupted, and say where it went."""
+    print("\nscratchnet: interrupted; keeping the epochs that finished", file=sys.stderr)
+    write(stop)
+    written = [p for p in (getattr(args, "json", None), getattr(args, "plot", None),
+                           getattr(args, "out_dir", None), getattr(args, "markdown", None)) if p]
+    if written:
+        print("scratchnet: wrote what finished (marked interrupted) to " + ", ".join(written),
+              file=sys.stderr)
+    return 130
+
+
 def cmd_train(args):
-    if args.device == "cuda" and args.engine == "numpy":
-        raise CLIError("--device cuda applies to the torch engine; the NumPy engine runs on the CPU")
+    check_outputs(args, "json", "plot")
     cfg = _config_from_args(args)
-    results, source = run(cfg, args, dataset_for(cfg.model))
-    summarize(results)
-    write_outputs(results, args)
+
+    def write(results, source, other_load, interrupted):
+        write_outputs(results, args, results_json(
+            results, comparison=_comparison(results), interrupted=interrupted,
+            environment=_environment(args, source, other_load)))
+
+    try:
+        results, source, other_load = run(cfg, args, dataset_for(cfg.model))
+    except TrainingInterrupted as stop:
+        return _interrupted(stop, args, lambda s: write(s.results, s.source, s.other_load, True))
+    summarize(results, other_load)
+    write(results, source, other_load, False)
     return 0
+
+
+# --------------------------------------------------------------------------- reproduce
+def _reproduce_config(exp, args) -> TrainConfig:
+    return TrainConfig(
+        model=exp.model, loss=exp.loss, optimizer=exp.optimizer, lr=exp.lr, momentum=exp.momentum,
+        batch_size=exp.batch_size, test_batch_size=exp.test_batch_size,
+        epochs=args.epochs or exp.epochs, drop_last=exp.drop_last, seed=exp.seed,
+        init=args.init or exp.init, dtype=args.dtype, log_every_epochs=exp.log_every_epochs,
+        log_interval=(100 if args.log_interval is None else args.log_interval),
+    )
 
 
 def _reproduce_one(name: str, args):
     exp = experiments.get(name)
-    cfg = TrainConfig(
-        model=exp.model, loss=exp.loss, optimizer=exp.optimizer, lr=exp.lr, momentum=exp.momentum,
-        batch_size=exp.batch_size, test_batch_size=exp.test_batch_size,
-        epochs=args.epochs or exp.epochs, drop_last=exp.drop_last, seed=exp.seed,
-        zero_init=exp.zero_init, dtype=args.dtype, log_every_epochs=exp.log_every_epochs,
-        log_interval=(100 if args.log_interval is None else args.log_interval),
-    )
+    cfg = _reproduce_config(exp, args)
     print(f"Reproducing {exp.name}: model {exp.model}, {exp.optimizer.upper()} lr {exp.lr} "
-          f"momentum {exp.momentum}, batch {exp.batch_size}, {cfg.epochs} epochs, loss {exp.loss}")
+          f"momentum {exp.momentum}, batch {exp.batch_size}, {cfg.epochs} epochs, loss {exp.loss}"
+          + (f", init {cfg.init}" if cfg.init != "default" else ""))
     if exp.notes:
         print(f"  ({exp.notes})")
-    results, source = run(cfg, args, exp.dataset)
-    comparison = summarize(results)
+    results, source, other_load = run(cfg, args, exp.dataset)
+    comparison = summarize(results, other_load)
     print("")
     where = "" if exp.dataset == "toy" else " (full MNIST, 60,000/10,000)"
     print(f"lecture reported{where}: {exp.reported}")
@@ -212,46 +382,114 @@ def _reproduce_one(name: str, args):
               f"cost {r.epochs[0].train_loss:.3f} -> {last.train_loss:.3f}, "
               f"accuracy {last.correct}/{last.total} ({100 * last.test_accuracy:.2f}%), "
               f"{r.total_seconds:.1f} s; {n_params:,} trainable parameters")
-    return exp, results, source, comparison
+    return exp, results, source, comparison, other_load
 
 
-def _markdown_row(exp, results, source, comparison) -> str:
+def _median_epoch(r) -> float:
+    return float(np.median([e.seconds for e in r.epochs]))
+
+
+def _markdown_row(exp, results, source, comparison, stem: str) -> str:
     cells = []
     for engine in ("numpy", "torch"):
         r = next((r for r in results if r.engine == engine), None)
-        if r is None:
+        if r is None or not r.epochs:
             cells.append("—")
             continue
         last = r.epochs[-1]
         cells.append(f"{r.epochs[0].train_loss:.3f} → {last.train_loss:.3f}; "
-                     f"{last.correct}/{last.total} ({100 * last.test_accuracy:.2f}%); "
-                     f"{r.total_seconds:.1f} s")
+                     f"{last.correct}/{last.total} ({100 * last.test_accuracy:.2f}%)")
     drift = "—" if comparison is None else (
-        f"{comparison['epochs'][0]['train_loss_rel_diff']:.1e} / {comparison['max_train_loss_rel_diff']:.1e}")
-    epochs = len(results[0].epochs)
-    return (f"| {exp.name} | {exp.reported} | {source}, {epochs} ep | {cells[0]} | {cells[1]} | {drift} |")
+        f"{comparison['epochs'][0]['train_loss_rel_diff']:.1e} / {comparison['max_train_loss_rel_diff']:.1e}"
+        f"; acc ≤ {100 * comparison['max_test_accuracy_diff']:.2f} pt")
+    times = " / ".join(f"{_median_epoch(r):.2f}" for r in results if r.epochs)
+    if comparison is not None:
+        q = comparison["epoch_time_ratios"]
+        ratio = f"{comparison['speed_ratio']:.2f} ({q['min']:.2f}–{q['max']:.2f})"
+    else:
+        ratio = "—"
+    lecture_time = "—"
+    if exp.reported_seconds:
+        lecture_time = f"{exp.reported_seconds / exp.epochs:.1f} ({exp.reported_seconds:g} s in all)"
+    epochs = max(len(r.epochs) for r in results)
+    return (f"| {stem} | {exp.reported} | {source}, {epochs} ep | {cells[0]} | {cells[1]} | {drift} "
+            f"| {times} | {ratio} | {lecture_time} |")
 
 
 MARKDOWN_HEADER = (
-    "| experiment | lecture reported (on full MNIST, except the toy) | measured on | NumPy: cost first → last epoch; "
-    "test accuracy; time | torch: the same | loss drift numpy vs torch (epoch 1 / max) |\n"
-    "|---|---|---|---|---|---|"
+    "| experiment | lecture reported (on full MNIST, except the toy) | measured on | NumPy: cost first → last "
+    "epoch; test accuracy | torch: the same | drift numpy vs torch: train loss epoch 1 / max (relative); "
+    "test accuracy | median epoch time, s (NumPy / torch) | NumPy / torch time: median per-epoch ratio "
+    "(range) | lecture's time per epoch, s |\n"
+    "|---|---|---|---|---|---|---|---|---|"
+)
+
+MARKDOWN_METHOD = (
+    "Both engines start from identical weights and see identical batches. They take turns epoch by "
+    "epoch (NumPy, torch, torch, NumPy, ...) in one process, so each epoch's pair of times is taken "
+    "under nearly the same machine conditions; an epoch's time is its training pass plus its test pass. "
+    "The ratio column is the median of the per-epoch NumPy/torch time ratios with their range."
 )
 
 
+def _write_reproduction(out_dir: Path, done: list, markdown_path, args, interrupted: bool) -> None:
+    """Write every finished experiment: its JSON and curves, the table and the combined JSON."""
+    rows = [_markdown_row(d["exp"], d["results"], d["source"], d["comparison"], d["stem"]) for d in done]
+    table = MARKDOWN_HEADER + "\n" + "\n".join(rows) + "\n"
+    if interrupted:
+        table += "\n(interrupted: only the experiments above finished)\n"
+    if markdown_path:
+        Path(markdown_path).write_text(table)
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "RESULTS.md").write_text(
+            f"# Lecture experiments, both engines\n\n{MARKDOWN_METHOD}\n\n{table}")
+        from .plot import plot_runs
+
+        for d in done:
+            name = d["stem"]
+            (out_dir / f"{name}.json").write_text(json.dumps(d["payload"], indent=2))
+            if any(r.epochs for r in d["results"]):
+                plot_runs(d["results"], str(out_dir / f"{name}.png"), title=f"{name} ({d['exp'].reported})")
+    if getattr(args, "json", None):
+        Path(args.json).write_text(json.dumps(
+            {"experiments": [d["payload"] for d in done], "interrupted": interrupted}, indent=2))
+    if getattr(args, "plot", None) and done:
+        from .plot import plot_runs
+
+        plot_runs([r for d in done for r in d["results"]], args.plot)
+
+
 def cmd_reproduce(args):
+    check_outputs(args, "json", "plot", "markdown", "out_dir")
     names = experiments.names() if args.name == "all" else [args.name]
-    rows, all_results = [], []
+    out_dir = Path(args.out_dir) if args.out_dir else None
+    done = []
+
+    def record(exp, results, source, comparison, other_load, interrupted):
+        env = _environment(args, source, other_load)
+        payload = results_json(results, comparison=comparison, environment=env, interrupted=interrupted,
+                               experiment=asdict(exp))
+        init = results[0].config["init"]
+        # A run with another --init than the lecture's is a different result: its own files.
+        stem = exp.name if init == exp.init else f"{exp.name}-init-{init}"
+        done.append(dict(exp=exp, results=results, source=source, comparison=comparison,
+                         payload=payload, stem=stem))
+
     for i, name in enumerate(names):
         if i:
             print("\n" + "=" * 100 + "\n")
-        exp, results, source, comparison = _reproduce_one(name, args)
-        rows.append(_markdown_row(exp, results, source, comparison))
-        all_results.extend(results)
-    if args.markdown:
-        with open(args.markdown, "w") as f:
-            f.write(MARKDOWN_HEADER + "\n" + "\n".join(rows) + "\n")
-    write_outputs(all_results, args)
+        try:
+            exp, results, source, comparison, other_load = _reproduce_one(name, args)
+        except TrainingInterrupted as stop:
+            exp = experiments.get(name)
+            if any(r.epochs for r in stop.results):
+                record(exp, stop.results, stop.source, _comparison(stop.results), stop.other_load, True)
+            return _interrupted(stop, args, lambda s: _write_reproduction(
+                out_dir, done, args.markdown, args, True))
+        record(exp, results, source, comparison, other_load, False)
+        # Written after every experiment, so a long `reproduce all` keeps what finished.
+        _write_reproduction(out_dir, done, args.markdown, args, False)
     return 0
 
 
@@ -279,7 +517,9 @@ def main(argv=None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    handlers = {"train": cmd_train, "reproduce": cmd_reproduce,
+    from .diagnose import cmd_diagnose
+
+    handlers = {"train": cmd_train, "reproduce": cmd_reproduce, "diagnose": cmd_diagnose,
                 "experiments": cmd_experiments, "models": cmd_models}
     try:
         return handlers[args.command](args)

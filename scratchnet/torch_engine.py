@@ -59,10 +59,7 @@ class TorchEngine:
         if str(device).startswith("cuda") and not torch.cuda.is_available():
             raise RuntimeError("CUDA was asked for, but torch sees no CUDA device on this machine")
         model = torch_models.build(cfg.model, seed=cfg.seed, dtype=_DTYPES[cfg.dtype])
-        if cfg.zero_init:
-            with torch.no_grad():
-                for p in model.parameters():
-                    p.zero_()
+        torch_models.init_parameters_(model, cfg.init, seed=cfg.seed)
         if state_dict is not None:
             model.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in state_dict.items()})
         model.to(device)
@@ -123,3 +120,28 @@ class TorchEngine:
 
     def state_dict(self):
         return {k: v.detach().cpu().numpy() for k, v in self.model.state_dict().items()}
+
+    # scratchnet.diagnose's view, as NumpyEngine's, through torch's hooks.
+    def layers(self):
+        """``[(name, kind)]`` of the model's top-level layers, in order."""
+        return [(name, type(m).__name__) for name, m in self.model.named_children()]
+
+    def watch(self, on_output, on_grad_output):
+        """Report every layer's output, and (by a tensor hook on it) the gradient arriving at it."""
+        def forward_hook(name, kind):
+            def hook(module, args, out):
+                on_output(name, kind, out.detach().cpu().numpy())
+                if out.requires_grad:  # e.g. a Flatten of the images has no gradient
+                    out.register_hook(lambda g: on_grad_output(name, kind, g.detach().cpu().numpy()))
+            return hook
+
+        return [m.register_forward_hook(forward_hook(name, type(m).__name__))
+                for name, m in self.model.named_children()]
+
+    def parameter_arrays(self):
+        """``[(layer, kind, param name, weight, grad)]`` as NumPy arrays."""
+        def arr(t):
+            return None if t is None else t.detach().cpu().numpy()
+
+        return [(name, type(m).__name__, pname, arr(p), arr(p.grad))
+                for name, m in self.model.named_children() for pname, p in m.named_parameters()]

@@ -213,6 +213,30 @@ def build(name: str, seed: int = 0, dtype: torch.dtype = torch.float32) -> nn.Mo
     return model.to(dtype)
 
 
+def init_parameters_(model: nn.Module, scheme: str, seed: int = 0) -> nn.Module:
+    """Re-initialise ``model`` in place by a scheme of :data:`scratchnet.nn.init.INIT_SCHEMES`.
+
+    The torch twin of :func:`scratchnet.nn.init.init_parameters_`: the same ``torch.nn.init``
+    function, arguments and parameter order (biases zeroed), drawn from torch's generator
+    seeded with ``seed`` (the global RNG state is restored afterwards).
+    """
+    from .nn.init import init_scheme, is_weight
+
+    entry = init_scheme(scheme)
+    if entry is None:
+        return model
+    fn_name, kwargs = entry
+    fn = getattr(nn.init, fn_name)
+    with torch.random.fork_rng(devices=[]), torch.no_grad():
+        torch.manual_seed(seed)
+        for name, p in model.named_parameters():
+            if is_weight(name, p) and fn_name != "zeros_":
+                fn(p, **kwargs)
+            else:
+                p.zero_()
+    return model
+
+
 def criterion(loss: str, reduction: str = "mean") -> nn.Module:
     """The torch loss module for a loss name of :func:`scratchnet.models.criterion`.
 

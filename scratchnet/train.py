@@ -43,6 +43,8 @@ class EpochResult:
     correct: int
     total: int
     seconds: float  # training and test pass of this epoch
+    train_seconds: float = 0.0  # the training pass alone
+    test_seconds: float = 0.0  # the test pass alone
 
 
 @dataclass
@@ -54,8 +56,10 @@ class RunResult:
     device: str
     dataset: str
     epochs: List[EpochResult] = field(default_factory=list)
-    total_seconds: float = 0.0
+    total_seconds: float = 0.0  # the sum of the epochs' seconds
     config: dict = field(default_factory=dict)
+    interrupted: bool = False  # Ctrl-C stopped it; ``epochs`` holds those that finished
+    lockstep: bool = False  # trained taking turns epoch by epoch with another engine
 
     def to_json(self) -> dict:
         return {
@@ -68,6 +72,8 @@ class RunResult:
             ],
             "total_seconds": self.total_seconds,
             "config": dict(self.config),
+            "interrupted": self.interrupted,
+            "lockstep": self.lockstep,
         }
 
 
@@ -86,7 +92,7 @@ class TrainConfig:
     epochs: int = 5
     drop_last: bool = False
     seed: int = 0
-    zero_init: bool = False
+    init: str = "default"  # a scheme of scratchnet.nn.init.INIT_SCHEMES (--init)
     dtype: str = "float32"
     log_interval: int = 10  # batches between log lines; 0 logs once per epoch
     log_every_epochs: int = 1
@@ -165,9 +171,7 @@ class NumpyEngine:
     @classmethod
     def build(cls, cfg: TrainConfig, state_dict=None) -> "NumpyEngine":
         model = models.build(cfg.model, seed=cfg.seed, dtype=np.dtype(cfg.dtype))
-        if cfg.zero_init:
-            for p in model.parameters():
-                p.data[...] = 0
+        nn.init.init_parameters_(model, cfg.init, generator=np.random.default_rng(cfg.seed))
         if state_dict is not None:
             model.load_state_dict(state_dict)
         return cls(model, resolve_loss(cfg), make_numpy_optimizer(cfg.optimizer, model.parameters(), cfg))
@@ -216,15 +220,161 @@ class NumpyEngine:
     def state_dict(self):
         return self.model.state_dict()
 
+    # What scratchnet.diagnose watches: the model's layers, in order (the children of
+    # the lecture models' Sequential), their outputs, gradients and parameters.
+    def layers(self):
+        """``[(name, kind)]`` of the model's top-level layers, in order."""
+        return [(name, type(m).__name__) for name, m in self.model.named_children()]
+
+    def watch(self, on_output, on_grad_output):
+        """Report every layer's output and the gradient arriving at it; returns removable handles."""
+        handles = []
+        for name, m in self.model.named_children():
+            kind = type(m).__name__
+            handles.append(m.register_forward_hook(
+                lambda m, args, out, name=name, kind=kind: on_output(name, kind, out)))
+            handles.append(m.register_full_backward_hook(
+                lambda m, g_in, g_out, name=name, kind=kind: on_grad_output(name, kind, g_out[0])))
+        return handles
+
+    def parameter_arrays(self):
+        """``[(layer, kind, param name, weight, grad)]`` as NumPy arrays (views, not copies)."""
+        return [(name, type(m).__name__, pname, p.data, p.grad)
+                for name, m in self.model.named_children() for pname, p in m.named_parameters()]
+
 
 # --------------------------------------------------------------------------- the loop
-def _progress_bar(done: int, total: int, stream) -> None:
+class TrainingInterrupted(Exception):
+    """Ctrl-C during training; ``results`` holds every epoch that finished, marked interrupted."""
+
+    def __init__(self, results: List[RunResult]):
+        super().__init__("training interrupted")
+        self.results = results
+
+
+class _Progress:
+    """A one-line progress bar on stderr that log lines do not overwrite.
+
+    The bar is drawn with a carriage return on a terminal; :meth:`clear` wipes it
+    before a log line is printed, and the next :meth:`draw` puts it back below.
+    """
+
     width = 30
-    filled = int(width * done / max(total, 1))
-    stream.write(f"\r  [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
-    if done >= total:
-        stream.write("\r" + " " * (width + 24) + "\r")
-    stream.flush()
+
+    def __init__(self, enabled: bool, stream=None):
+        self.enabled = enabled
+        self.stream = stream if stream is not None else sys.stderr
+        self.shown = False
+
+    def draw(self, done: int, total: int, label: str = "") -> None:
+        if not self.enabled:
+            return
+        filled = int(self.width * done / max(total, 1))
+        self.stream.write(f"\r  {label}[{'#' * filled}{'.' * (self.width - filled)}] {done}/{total}")
+        self.stream.flush()
+        self.shown = True
+        if done >= total:
+            self.clear()
+
+    def clear(self) -> None:
+        if self.enabled and self.shown:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
+            self.shown = False
+
+
+class EpochLoop:
+    """One engine's side of training: its copy of the data, its batches, its epochs.
+
+    :func:`fit` runs one loop to the end; :func:`fit_lockstep` runs several, epoch by
+    epoch in turn, so that their epoch times are taken minutes, not a whole run, apart.
+    """
+
+    def __init__(self, engine, train_data, test_data, cfg: TrainConfig, *, dataset: str = "",
+                 log: Callable[[str], None] = print, progress: Optional[_Progress] = None,
+                 prefix: str = ""):
+        train_x, train_y = train_data
+        test_x, test_y = test_data
+        self.n_train, self.n_test = len(train_x), len(test_x)
+        if self.n_train == 0 or self.n_test == 0:
+            raise ValueError(f"fit: empty data (train {self.n_train} samples, test {self.n_test})")
+        self.engine, self.cfg = engine, cfg
+        self.progress = progress if progress is not None else _Progress(False)
+        self.prefix = prefix
+        self._log = log
+        self.train_dev = engine.put(train_x, train_y)
+        self.test_dev = engine.put(test_x, test_y)
+        # The batches are index arrays from one seeded loader: identical for every engine.
+        self.batches = DataLoader((np.arange(self.n_train),), batch_size=cfg.batch_size, shuffle=True,
+                                  drop_last=cfg.drop_last, seed=cfg.seed)
+        if len(self.batches) == 0:
+            raise ValueError(
+                f"fit: batch size {cfg.batch_size} with drop_last leaves no batch of {self.n_train} samples"
+            )
+        self.result = RunResult(cfg.model, engine.name, engine.device, dataset, config=asdict(cfg))
+        self.epoch = 0
+
+    def log(self, line: str) -> None:
+        self.progress.clear()
+        self._log(self.prefix + line)
+
+    def start(self) -> None:
+        self.log(f"Training {self.cfg.model} with the {self.engine.name} engine on {self.engine.device} "
+                 f"({self.n_train} train / {self.n_test} test samples of {self.result.dataset or 'the given data'})")
+
+    def run_epoch(self) -> EpochResult:
+        """Train one epoch, then test; append and return its :class:`EpochResult`."""
+        cfg, engine = self.cfg, self.engine
+        self.epoch += 1
+        epoch, n_train = self.epoch, self.n_train
+        verbose = epoch % cfg.log_every_epochs == 0 or epoch == 1 or epoch == cfg.epochs
+        n_batches = len(self.batches)
+        t0 = time.perf_counter()
+        engine.train()
+        losses = []
+        seen = 0
+        for batch_idx, (idx,) in enumerate(self.batches):
+            x, y = engine.gather(self.train_dev, idx)
+            loss = engine.train_step(x, y)
+            losses.append(loss)
+            seen += len(idx)
+            self.progress.draw(batch_idx + 1, n_batches, self.prefix)
+            if verbose and cfg.log_interval and batch_idx % cfg.log_interval == 0:
+                self.log(f"Train Epoch: {epoch} [{seen}/{n_train} ({100.0 * seen / n_train:.0f}%)]"
+                         f"\tLoss: {float(loss):.6f}")
+        t1 = time.perf_counter()
+        engine.eval()
+        test_loss_sum, correct = 0.0, 0
+        for s in range(0, self.n_test, cfg.test_batch_size):
+            idx = np.arange(s, min(s + cfg.test_batch_size, self.n_test))
+            x, y = engine.gather(self.test_dev, idx)
+            l, c = engine.test_batch(x, y)
+            test_loss_sum += l
+            correct += c
+        t2 = time.perf_counter()
+        # float() only now: a GPU engine's losses stay on the device during the epoch.
+        train_loss = float(np.mean([float(l) for l in losses]))
+        test_loss = test_loss_sum / self.n_test
+        if not math.isfinite(train_loss):
+            self.log(f"warning: the training loss is {train_loss} in epoch {epoch}: training diverged")
+        ep = EpochResult(epoch, train_loss, test_loss, correct / self.n_test, correct, self.n_test,
+                         t2 - t0, train_seconds=t1 - t0, test_seconds=t2 - t1)
+        self.result.epochs.append(ep)
+        self.result.total_seconds += ep.seconds
+        if verbose:
+            self.log(f"Epoch {epoch}: mean training loss {train_loss:.6f} ({ep.seconds:.2f} s on {engine.device})")
+            self.log(f"Test set: Average loss: {test_loss:.4f}, "
+                     f"Accuracy: {correct}/{self.n_test} ({100.0 * correct / self.n_test:.2f}%)")
+        return ep
+
+    def finish(self) -> RunResult:
+        r = self.result
+        self.log(f"Total training time: {r.total_seconds:.2f} s ({self.engine.name} engine on {self.engine.device})")
+        return r
+
+
+def _progress_for(progress: Optional[bool]) -> _Progress:
+    return _Progress(sys.stderr.isatty() if progress is None else progress)
 
 
 def fit(engine, train_data, test_data, cfg: TrainConfig, *, dataset: str = "",
@@ -247,71 +397,78 @@ def fit(engine, train_data, test_data, cfg: TrainConfig, *, dataset: str = "",
     Returns
     -------
     RunResult
+
+    Raises
+    ------
+    TrainingInterrupted
+        On Ctrl-C, carrying the epochs that finished.
     """
-    if progress is None:
-        progress = sys.stderr.isatty()
-    train_x, train_y = train_data
-    test_x, test_y = test_data
-    n_train, n_test = len(train_x), len(test_x)
-    if n_train == 0 or n_test == 0:
-        raise ValueError(f"fit: empty data (train {n_train} samples, test {n_test})")
-    train_dev = engine.put(train_x, train_y)
-    test_dev = engine.put(test_x, test_y)
-    # The batches are index arrays from one seeded loader: identical for every engine.
-    batches = DataLoader((np.arange(n_train),), batch_size=cfg.batch_size, shuffle=True,
-                         drop_last=cfg.drop_last, seed=cfg.seed)
-    n_batches = len(batches)
-    if n_batches == 0:
-        raise ValueError(
-            f"fit: batch size {cfg.batch_size} with drop_last leaves no batch of {n_train} samples"
-        )
-    result = RunResult(cfg.model, engine.name, engine.device, dataset, config=asdict(cfg))
-    log(f"Training {cfg.model} with the {engine.name} engine on {engine.device} "
-        f"({n_train} train / {n_test} test samples of {dataset or 'the given data'})")
-    start = time.perf_counter()
-    for epoch in range(1, cfg.epochs + 1):
-        t0 = time.perf_counter()
-        engine.train()
-        losses = []
-        seen = 0
-        verbose = epoch % cfg.log_every_epochs == 0 or epoch == 1 or epoch == cfg.epochs
-        for batch_idx, (idx,) in enumerate(batches):
-            x, y = engine.gather(train_dev, idx)
-            loss = engine.train_step(x, y)
-            losses.append(loss)
-            seen += len(idx)
-            if progress:
-                _progress_bar(batch_idx + 1, n_batches, sys.stderr)
-            if verbose and cfg.log_interval and batch_idx % cfg.log_interval == 0:
-                log(f"Train Epoch: {epoch} [{seen}/{n_train} ({100.0 * seen / n_train:.0f}%)]"
-                    f"\tLoss: {float(loss):.6f}")
-        engine.eval()
-        test_loss_sum, correct = 0.0, 0
-        for s in range(0, n_test, cfg.test_batch_size):
-            idx = np.arange(s, min(s + cfg.test_batch_size, n_test))
-            x, y = engine.gather(test_dev, idx)
-            l, c = engine.test_batch(x, y)
-            test_loss_sum += l
-            correct += c
-        seconds = time.perf_counter() - t0
-        # float() only now: a GPU engine's losses stay on the device during the epoch.
-        train_loss = float(np.mean([float(l) for l in losses]))
-        test_loss = test_loss_sum / n_test
-        if not math.isfinite(train_loss):
-            log(f"warning: the training loss is {train_loss} in epoch {epoch}: training diverged")
-        ep = EpochResult(epoch, train_loss, test_loss, correct / n_test, correct, n_test, seconds)
-        result.epochs.append(ep)
-        if verbose:
-            log(f"Epoch {epoch}: mean training loss {train_loss:.6f} ({seconds:.2f} s on {engine.device})")
-            log(f"Test set: Average loss: {test_loss:.4f}, "
-                f"Accuracy: {correct}/{n_test} ({100.0 * correct / n_test:.2f}%)")
-    result.total_seconds = time.perf_counter() - start
-    log(f"Total training time: {result.total_seconds:.2f} s ({engine.name} engine on {engine.device})")
-    return result
+    return fit_lockstep([engine], train_data, test_data, cfg, dataset=dataset, log=log,
+                        progress=progress)[0]
+
+
+def fit_lockstep(engines, train_data, test_data, cfg: TrainConfig, *, dataset: str = "",
+                 log: Callable[[str], None] = print, progress: Optional[bool] = None,
+                 settle_s: float = 0.2) -> List[RunResult]:
+    """Train several engines taking turns epoch by epoch: A B, B A, A B, ...
+
+    Each engine keeps its own model, optimizer and copy of the data, and draws the same
+    seeded batches, so every engine's run is exactly what :func:`fit` would give; only
+    the order in time changes. On a machine whose speed drifts over minutes, epoch
+    ``e`` of each engine is then measured under nearly the same conditions, and the
+    per-epoch time ratios (:func:`compare`) say how noisy the comparison is. The order
+    alternates (ABBA) so that neither engine always runs right after the other, and at
+    each switch a pause lets the idle engine's spinning threads go to sleep: ``settle_s``,
+    but never more than a tenth of the last epoch (the toy's epochs take microseconds).
+
+    Returns
+    -------
+    list of RunResult, in the order of ``engines``.
+
+    Raises
+    ------
+    TrainingInterrupted
+        On Ctrl-C, carrying every engine's finished epochs (``interrupted`` set).
+    """
+    bar = _progress_for(progress)
+    several = len(engines) > 1
+    loops = [EpochLoop(e, train_data, test_data, cfg, dataset=dataset, log=log, progress=bar,
+                       prefix=f"[{e.name}] " if several else "") for e in engines]
+    for loop in loops:
+        loop.result.lockstep = several
+    last = 0.0
+    try:
+        for loop in loops:
+            loop.start()
+        for epoch in range(1, cfg.epochs + 1):
+            order = loops if epoch % 2 else loops[::-1]
+            for i, loop in enumerate(order):
+                if several and (epoch > 1 or i > 0):
+                    time.sleep(min(settle_s, 0.1 * last))
+                last = loop.run_epoch().seconds
+    except KeyboardInterrupt:
+        bar.clear()
+        for loop in loops:
+            loop.result.interrupted = True
+        raise TrainingInterrupted([loop.result for loop in loops]) from None
+    return [loop.finish() for loop in loops]
+
+
+def _ratio_spread(ratios: List[float]) -> dict:
+    finite = sorted(r for r in ratios if math.isfinite(r))
+    if not finite:
+        return {"median": float("nan"), "min": float("nan"), "max": float("nan"), "n": 0}
+    return {"median": float(np.median(finite)), "min": finite[0], "max": finite[-1], "n": len(finite)}
 
 
 def compare(a: RunResult, b: RunResult) -> dict:
-    """How far two engines' runs differ, epoch by epoch (losses relative, accuracy absolute)."""
+    """How far two engines' runs differ, epoch by epoch, and how their speeds compare.
+
+    Losses are compared relatively, accuracies absolutely. Speed: the ratio of the
+    engines' median epoch times, and the spread (min, median, max) of the per-epoch
+    ratios ``a.seconds / b.seconds`` — meaningful as a comparison only when the runs
+    took turns (:func:`fit_lockstep`), which ``lockstep`` records.
+    """
     def rel(x, y):
         return abs(x - y) / max(abs(x), abs(y), 1e-12)
 
@@ -322,10 +479,17 @@ def compare(a: RunResult, b: RunResult) -> dict:
             "train_loss_rel_diff": rel(ea.train_loss, eb.train_loss),
             "test_loss_rel_diff": rel(ea.test_loss, eb.test_loss),
             "test_accuracy_diff": abs(ea.test_accuracy - eb.test_accuracy),
+            "time_ratio": ea.seconds / eb.seconds if eb.seconds else float("nan"),
         })
+    median_a = float(np.median([e.seconds for e in a.epochs])) if a.epochs else float("nan")
+    median_b = float(np.median([e.seconds for e in b.epochs])) if b.epochs else float("nan")
     return {
+        "engines": [a.engine, b.engine],
         "epochs": rows,
         "max_train_loss_rel_diff": max((r["train_loss_rel_diff"] for r in rows), default=0.0),
         "max_test_accuracy_diff": max((r["test_accuracy_diff"] for r in rows), default=0.0),
-        "speed_ratio": a.total_seconds / b.total_seconds if b.total_seconds else float("nan"),
+        "median_epoch_seconds": [median_a, median_b],
+        "speed_ratio": median_a / median_b if median_b else float("nan"),
+        "epoch_time_ratios": _ratio_spread([r["time_ratio"] for r in rows]),
+        "lockstep": a.lockstep and b.lockstep,
     }

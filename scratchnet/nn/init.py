@@ -35,6 +35,7 @@ __all__ = [
     "calculate_gain", "calculate_fan_in_and_fan_out", "_calculate_fan_in_and_fan_out",
     "uniform_", "normal_", "constant_", "ones_", "zeros_",
     "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_",
+    "INIT_SCHEMES", "init_parameters_",
 ]
 
 _seed_sequence = np.random.SeedSequence()
@@ -298,3 +299,60 @@ def reset_weight_and_bias_(weight, bias=None, generator=None) -> None:
         fan_in, _ = calculate_fan_in_and_fan_out(weight)
         bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
         uniform_(bias, -bound, bound, generator=generator)
+
+
+#: The whole-model initialisations ``--init`` offers, by torch's ``nn.init`` names:
+#: scheme -> (the ``nn.init`` function for every weight, its keyword arguments).
+#: ``"default"`` keeps each layer's own initialisation (:func:`reset_weight_and_bias_`).
+#: Both engines read this one table; the torch side calls ``torch.nn.init`` by the same
+#: names (:func:`scratchnet.torch_models.init_parameters_`).
+INIT_SCHEMES = {
+    "default": None,
+    "kaiming_normal": ("kaiming_normal_", {"nonlinearity": "relu"}),
+    "kaiming_uniform": ("kaiming_uniform_", {"nonlinearity": "relu"}),
+    "xavier_normal": ("xavier_normal_", {}),
+    "xavier_uniform": ("xavier_uniform_", {}),
+    "zeros": ("zeros_", {}),
+}
+
+
+def init_scheme(name: str):
+    """``(function name, kwargs)`` of scheme ``name`` in :data:`INIT_SCHEMES` (None for ``default``)."""
+    if name not in INIT_SCHEMES:
+        raise ValueError(f"init: unknown scheme {name!r}; choose one of: {', '.join(INIT_SCHEMES)}")
+    return INIT_SCHEMES[name]
+
+
+def is_weight(name: str, array) -> bool:
+    """Whether parameter ``name`` is a layer's weight matrix or kernel (it has fans), not a bias."""
+    return name.rsplit(".", 1)[-1] == "weight" and np.ndim(array) >= 2
+
+
+def init_parameters_(model, scheme: str, generator=None):
+    r"""Re-initialise every parameter of ``model`` by one :data:`INIT_SCHEMES` scheme, in place.
+
+    Every weight (a parameter called ``weight`` with two or more dimensions: the
+    ``Linear`` and ``Conv2d`` layers) is drawn by the scheme's ``nn.init`` function,
+    in ``named_parameters`` order; every other parameter (the biases) is set to zero,
+    as is usual with these schemes. The ReLU-oriented kaiming schemes use
+    ``nonlinearity='relu'`` (gain :math:`\sqrt 2`), so that
+
+    .. math::  \operatorname{Var}(W_{ij}) = \frac{2}{\text{fan\_in}}
+
+    keeps the variance of a ReLU network's activations the same from layer to layer;
+    the xavier schemes use gain 1 (:math:`\operatorname{Var} = 2/(\text{fan\_in} +
+    \text{fan\_out})`). ``"default"`` changes nothing.
+
+    Returns ``model``.
+    """
+    entry = init_scheme(scheme)
+    if entry is None:
+        return model
+    fn_name, kwargs = entry
+    fn = globals()[fn_name]
+    for name, p in model.named_parameters():
+        if is_weight(name, p.data) and fn_name != "zeros_":
+            fn(p, generator=generator, **kwargs)
+        else:
+            zeros_(p)
+    return model

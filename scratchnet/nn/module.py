@@ -264,6 +264,7 @@ class Module:
         d["_modules"] = OrderedDict()
         d["_forward_pre_hooks"] = OrderedDict()
         d["_forward_hooks"] = OrderedDict()
+        d["_backward_hooks"] = OrderedDict()
         d["_grad_fn"] = None
         d["_grad_fn_output"] = None
         d["_forward_state"] = "never"
@@ -303,6 +304,18 @@ class Module:
         """Call ``hook(module, args, output)`` after every forward; it may return a new output."""
         handle = RemovableHandle(self._forward_hooks)
         self._forward_hooks[handle.id] = hook
+        return handle
+
+    def register_full_backward_hook(self, hook: Callable) -> RemovableHandle:
+        """Call ``hook(module, grad_input, grad_output)`` each time this module back-propagates.
+
+        As torch's: ``grad_output = (dL/d output,)`` and ``grad_input = (dL/d input,)``,
+        the latter ``(None,)`` when the backward skipped the input gradient
+        (``input_grad=False``); a hook may return a replacement ``grad_input`` tuple.
+        ``scratchnet diagnose`` watches every layer's gradients through it.
+        """
+        handle = RemovableHandle(self._backward_hooks)
+        self._backward_hooks[handle.id] = hook
         return handle
 
     # ----------------------------------------------------------------- backward
@@ -375,9 +388,15 @@ class Module:
         def checked(grad_out, input_grad=True):
             grad_out = self._check_grad_out(grad_out, expected)
             if input_grad_optional:
-                return grad_fn(grad_out, input_grad)
-            grad_in = grad_fn(grad_out)
-            return grad_in if input_grad else None
+                grad_in = grad_fn(grad_out, input_grad)
+            else:
+                grad_in = grad_fn(grad_out)
+                grad_in = grad_in if input_grad else None
+            for hook in list(self._backward_hooks.values()):
+                result = hook(self, (grad_in,), (grad_out,))
+                if result is not None:
+                    grad_in = result[0]
+            return grad_in
 
         d = self.__dict__
         d["_grad_fn"] = checked
@@ -577,9 +596,11 @@ class Module:
         state["_forward_state"] = "never"
         state["_forward_pre_hooks"] = OrderedDict()
         state["_forward_hooks"] = OrderedDict()
+        state["_backward_hooks"] = OrderedDict()
         return state
 
     def __setstate__(self, state):
+        state.setdefault("_backward_hooks", OrderedDict())  # pickled before backward hooks existed
         self.__dict__.update(state)
 
     # ---------------------------------------------------------------- traversal

@@ -1,0 +1,442 @@
+r"""``scratchnet diagnose``: what happens inside each layer while a model trains.
+
+A network that does not learn usually says why in three numbers per layer:
+
+* the **spread of its activations** (``out_std``). With torch's default
+  initialisation a ``Linear`` layer's weights have variance :math:`1/(3\,\text{fan\_in})`,
+  so each ReLU layer keeps about :math:`\sqrt{1/6} \approx 0.41` of the spread of its
+  input; nine layers deep, the logits barely depend on the image;
+* the **gradient arriving at its output** (``grad_out_std``). Back-propagation
+  multiplies by the same weights on the way down, so the gradient shrinks as fast
+  towards the first layer, and the first layers do not move;
+* the **size of the step it takes** (``update_ratio``
+  :math:`= \lVert\Delta W\rVert / \lVert W\rVert`). A rule of thumb puts healthy training
+  near :math:`10^{-3}` per step; :math:`10^{-6}` means the layer is frozen.
+
+Add the fraction of ReLU outputs that are exactly zero (``dead_fraction``) and of
+sigmoid/tanh outputs within 0.03 of their bounds (``saturated_fraction``, where the
+derivative is nearly zero), and the diagnosis of MLP-9 and of the sigmoid MLP is
+there to read.
+
+:func:`diagnose` trains an engine for a number of steps and records these, at step 0
+and every ``every`` steps, for every layer of the model in order. It needs no
+autograd: the NumPy engine reports through its modules' own forward and backward
+(:meth:`~scratchnet.nn.Module.register_forward_hook`,
+:meth:`~scratchnet.nn.Module.register_full_backward_hook`), the torch engine through
+torch's hooks; the statistics are computed by the same code on both.
+
+The JSON (``--json``) holds one object per engine::
+
+    {"model", "engine", "init", "lr", "momentum", "batch_size", "steps", "every",
+     "dataset", "losses": [{"step", "loss"}],
+     "records": [{"step", "layer", "kind", "out_mean", "out_std", "dead_fraction",
+                  "saturated_fraction", "grad_out_std", "histogram": {"edges", "counts"},
+                  "params": {"weight": {"grad_norm", "norm", "update_ratio"}, ...}}]}
+
+with ``null`` where a field does not apply (``dead_fraction`` off ReLU layers,
+``grad_out_std`` where no gradient reached the layer, e.g. a ``Flatten`` in front of
+the first layer with parameters). With ``--engine both`` the file is
+``{"engines": {"numpy": {...}, "torch": {...}}, "max_abs_diff": {...}}``.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Callable, Optional
+
+import numpy as np
+
+from .data import DataLoader
+
+#: Output within this distance of a sigmoid's or tanh's bound counts as saturated.
+SATURATION_MARGIN = 0.03
+#: Activation layers whose outputs can saturate, and their bounds.
+BOUNDS = {"Sigmoid": (0.0, 1.0), "Tanh": (-1.0, 1.0)}
+#: Bins of each layer's output histogram.
+HISTOGRAM_BINS = 30
+#: A healthy update-to-weight ratio per step, the rule of thumb the plot marks.
+HEALTHY_UPDATE_RATIO = 1e-3
+
+
+# --------------------------------------------------------------------------- statistics
+def output_stats(kind: str, out: np.ndarray) -> dict:
+    """Forward statistics of one layer's output (a NumPy array of any shape)."""
+    out = np.asarray(out, dtype=np.float64)
+    with np.errstate(invalid="ignore"):  # a diverged layer's inf outputs give nan: reported as such
+        stats = {"out_mean": float(out.mean()) if out.size else None,
+                 "out_std": float(out.std()) if out.size else None,
+                 "dead_fraction": None, "saturated_fraction": None}
+    if out.size and kind == "ReLU":
+        stats["dead_fraction"] = float(np.count_nonzero(out == 0) / out.size)
+    if out.size and kind in BOUNDS:
+        low, high = BOUNDS[kind]
+        near = (out <= low + SATURATION_MARGIN) | (out >= high - SATURATION_MARGIN)
+        stats["saturated_fraction"] = float(np.count_nonzero(near) / out.size)
+    finite = out[np.isfinite(out)]
+    if finite.size:
+        counts, edges = np.histogram(finite, bins=HISTOGRAM_BINS)
+        stats["histogram"] = {"edges": edges.tolist(), "counts": counts.tolist()}
+    else:
+        stats["histogram"] = None
+    return stats
+
+
+def _norm(a: np.ndarray) -> float:
+    return float(np.linalg.norm(np.asarray(a, dtype=np.float64).ravel()))
+
+
+class Recorder:
+    """Collects the records of the steps being watched, from whichever engine reports."""
+
+    def __init__(self):
+        self.active = False
+        self.step = 0
+        self.records: list = []
+        self._layers: dict = {}
+        self._before: dict = {}
+
+    def begin(self, step: int) -> None:
+        self.active, self.step, self._layers, self._before = True, step, {}, {}
+
+    def _layer(self, name: str, kind: str) -> dict:
+        if name not in self._layers:
+            self._layers[name] = {"step": self.step, "layer": name, "kind": kind, "out_mean": None,
+                                  "out_std": None, "dead_fraction": None, "saturated_fraction": None,
+                                  "grad_out_std": None, "histogram": None, "params": {}}
+        return self._layers[name]
+
+    # engine callbacks ----------------------------------------------------------
+    def on_output(self, name: str, kind: str, out) -> None:
+        if self.active:
+            self._layer(name, kind).update(output_stats(kind, out))
+
+    def on_grad_output(self, name: str, kind: str, grad) -> None:
+        if self.active:
+            self._layer(name, kind)["grad_out_std"] = float(np.asarray(grad, dtype=np.float64).std())
+
+    def before_update(self, params) -> None:
+        """After backward, before the optimizer: gradient and weight norms, a copy of each weight."""
+        for layer, kind, pname, weight, grad in params:
+            self._before[(layer, pname)] = np.array(weight, dtype=np.float64, copy=True)
+            self._layer(layer, kind)["params"][pname] = {
+                "grad_norm": None if grad is None else _norm(grad),
+                "norm": _norm(weight), "update_ratio": None}
+
+    def after_update(self, params) -> None:
+        for layer, kind, pname, weight, _ in params:
+            before = self._before[(layer, pname)]
+            entry = self._layer(layer, kind)["params"][pname]
+            step = _norm(np.asarray(weight, dtype=np.float64) - before)
+            entry["update_ratio"] = step / entry["norm"] if entry["norm"] > 0 else None
+
+    def end(self, layer_order) -> None:
+        self.records.extend(self._layers[name] for name, _ in layer_order if name in self._layers)
+        self.active = False
+
+
+# --------------------------------------------------------------------------- running
+def diagnose(engine, train_data, *, steps: int = 100, every: int = 10, batch_size: int = 64,
+             seed: int = 0, log: Optional[Callable[[str], None]] = None) -> dict:
+    """Train ``engine`` for ``steps`` mini-batch steps, recording every layer at some of them.
+
+    Parameters
+    ----------
+    engine : scratchnet.train.NumpyEngine or scratchnet.torch_engine.TorchEngine
+        Its model, loss and optimizer; it is trained in place.
+    train_data : (ndarray, ndarray)
+        Images and labels; batches are drawn by a :class:`~scratchnet.data.DataLoader`
+        seeded with ``seed``, reshuffled each pass (the same batches as :func:`scratchnet.train.fit`).
+    steps : int
+        Optimizer steps to take.
+    every : int
+        Record steps ``0, every, 2*every, ...`` and the last one.
+    batch_size, seed : int
+    log : callable, optional
+        Receives a line per recorded step.
+
+    Returns
+    -------
+    dict
+        ``{"engine", "steps", "every", "batch_size", "losses", "records"}``; see the module
+        docstring for the records' fields.
+    """
+    if steps < 1 or every < 1:
+        raise ValueError(f"diagnose: steps and every must be positive, got steps={steps}, every={every}")
+    x_all, y_all = train_data
+    n = len(x_all)
+    if n == 0:
+        raise ValueError("diagnose: no training samples")
+    data = engine.put(x_all, y_all)
+    loader = DataLoader((np.arange(n),), batch_size=batch_size, shuffle=True, seed=seed)
+    recorder = Recorder()
+    layers = engine.layers()
+    handles = engine.watch(recorder.on_output, recorder.on_grad_output)
+    losses = []
+
+    def lap(phase: str) -> None:
+        if phase == "backward":
+            recorder.before_update(engine.parameter_arrays())
+        elif phase == "optimizer":
+            recorder.after_update(engine.parameter_arrays())
+
+    try:
+        engine.train()
+        step = 0
+        while step < steps:
+            for (idx,) in loader:
+                if step >= steps:
+                    break
+                watched = step % every == 0 or step == steps - 1
+                if watched:
+                    recorder.begin(step)
+                x, y = engine.gather(data, idx)
+                loss = engine.train_step(x, y, lap=lap if watched else _no_lap)
+                if watched:
+                    recorder.end(layers)
+                    losses.append({"step": step, "loss": float(loss)})
+                    if log is not None:
+                        log(f"step {step}: loss {float(loss):.6f}")
+                step += 1
+    finally:
+        for h in handles:
+            h.remove()
+    return {"engine": engine.name, "steps": steps, "every": every, "batch_size": batch_size,
+            "losses": losses, "records": recorder.records}
+
+
+def _no_lap(phase: str) -> None:
+    pass
+
+
+# --------------------------------------------------------------------------- reading
+def records_at(result: dict, step: int) -> list:
+    """The records of one step, in layer order."""
+    return [r for r in result["records"] if r["step"] == step]
+
+
+def recorded_steps(result: dict) -> list:
+    return sorted({r["step"] for r in result["records"]})
+
+
+def weight_layers(records: list) -> list:
+    """The records of the layers with a ``weight`` (Linear, Conv2d, ...), in depth order."""
+    return [r for r in records if "weight" in r["params"]]
+
+
+def _fmt(v, spec=".2e"):
+    return "—" if v is None or (isinstance(v, float) and not math.isfinite(v)) else format(v, spec)
+
+
+def table(records: list) -> str:
+    """A text table of one step's records."""
+    head = (f"{'layer':<12} {'kind':<11} {'out mean':>9} {'out std':>9} {'dead':>6} {'satur.':>6} "
+            f"{'grad_out std':>12} {'|grad W|':>9} {'|W|':>8} {'|dW|/|W|':>9}")
+    lines = [head, "-" * len(head)]
+    for r in records:
+        w = r["params"].get("weight", {})
+        frac = lambda v: "—" if v is None else f"{100 * v:.0f}%"  # noqa: E731
+        lines.append(f"{r['layer']:<12} {r['kind']:<11} {_fmt(r['out_mean'], '9.3f'):>9} "
+                     f"{_fmt(r['out_std'], '9.3g'):>9} {frac(r['dead_fraction']):>6} "
+                     f"{frac(r['saturated_fraction']):>6} {_fmt(r['grad_out_std']):>12} "
+                     f"{_fmt(w.get('grad_norm')):>9} {_fmt(w.get('norm'), '8.3g'):>8} "
+                     f"{_fmt(w.get('update_ratio')):>9}")
+    return "\n".join(lines)
+
+
+def findings(result: dict) -> list:
+    """Plain-language readings of the numbers: what a learner should notice."""
+    notes = []
+    first_step = records_at(result, recorded_steps(result)[0])
+    wl = weight_layers(first_step)
+    if len(wl) >= 2:
+        g_first, g_last = wl[0]["grad_out_std"], wl[-1]["grad_out_std"]
+        if g_first and g_last:
+            notes.append(f"gradient at the output of {wl[0]['layer']} is {g_first / g_last:.2g}x the one "
+                         f"at {wl[-1]['layer']} (step 0): "
+                         + ("it vanishes on the way down" if g_first / g_last < 0.05 else
+                            "it explodes on the way down" if g_first / g_last > 20 else "healthy"))
+        s_first, s_last = wl[0]["out_std"], wl[-1]["out_std"]
+        if s_first and s_last is not None:
+            notes.append(f"output spread falls from {s_first:.3g} ({wl[0]['layer']}) to {s_last:.3g} "
+                         f"({wl[-1]['layer']}) at step 0")
+    ratios = [r["params"]["weight"]["update_ratio"] for r in wl
+              if r["params"]["weight"]["update_ratio"] is not None]
+    if ratios:
+        med = float(np.median(ratios))
+        notes.append(f"median update/weight ratio at step 0: {med:.2g} "
+                     + ("(far below the ~1e-3 of healthy training: the weights barely move)"
+                        if med < 1e-4 else "(near the ~1e-3 of healthy training)" if med < 1e-2
+                        else "(large: the step may overshoot)"))
+    for r in first_step:
+        if r["dead_fraction"] is not None and r["dead_fraction"] > 0.9:
+            notes.append(f"{r['layer']}: {100 * r['dead_fraction']:.0f}% of outputs are exactly 0 (dead ReLUs)")
+        if r["saturated_fraction"] is not None and r["saturated_fraction"] > 0.5:
+            notes.append(f"{r['layer']}: {100 * r['saturated_fraction']:.0f}% of outputs are saturated")
+    return notes
+
+
+def max_abs_diff(a: dict, b: dict) -> dict:
+    """Largest absolute difference between two engines' records, field by field."""
+    fields = ("out_mean", "out_std", "dead_fraction", "saturated_fraction", "grad_out_std")
+    out = {f: 0.0 for f in fields}
+    out.update({"grad_norm": 0.0, "norm": 0.0, "update_ratio": 0.0, "histogram_counts": 0})
+    for ra, rb in zip(a["records"], b["records"]):
+        for f in fields:
+            if ra[f] is not None and rb[f] is not None:
+                out[f] = max(out[f], abs(ra[f] - rb[f]))
+        for pname, pa in ra["params"].items():
+            pb = rb["params"].get(pname, {})
+            for f in ("grad_norm", "norm", "update_ratio"):
+                if pa.get(f) is not None and pb.get(f) is not None:
+                    out[f] = max(out[f], abs(pa[f] - pb[f]))
+        if ra["histogram"] and rb["histogram"]:
+            out["histogram_counts"] = max(out["histogram_counts"], int(np.max(np.abs(
+                np.subtract(ra["histogram"]["counts"], rb["histogram"]["counts"])))))
+    return out
+
+
+# --------------------------------------------------------------------------- plotting
+def plot(result: dict, path: str, title: str = "") -> None:
+    """Four panels: output histograms at step 0, output spread and gradient spread against
+    depth (step 0 and the last recorded step), and each weight's update ratio over time."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = recorded_steps(result)
+    first, last = records_at(result, steps[0]), records_at(result, steps[-1])
+    fig, axes = plt.subplots(2, 2, figsize=(12, 8.5))
+    ax_h, ax_s, ax_g, ax_u = axes.ravel()
+
+    # Histograms of the layers a learner should look at: each activation's output,
+    # or each weight layer's where the model has no separate activation.
+    shown = [r for r in first if r["kind"] in ("ReLU", "Sigmoid", "Tanh")] or weight_layers(first)
+    cmap = plt.get_cmap("viridis")
+    for i, r in enumerate(shown):
+        h = r["histogram"]
+        if h is None:
+            continue
+        ax_h.stairs(np.maximum(h["counts"], 0.5), h["edges"], color=cmap(i / max(len(shown) - 1, 1)),
+                    label=r["layer"])
+    ax_h.set(yscale="log", xlabel="output value", ylabel="count (log)",
+             title=f"outputs per layer at step {steps[0]} (dark: first, light: last)")
+    ax_h.legend(fontsize=7, ncol=2)
+
+    for recs, style, label in ((first, "o-", f"step {steps[0]}"), (last, "s--", f"step {steps[-1]}")):
+        wl = weight_layers(recs)
+        depth = np.arange(1, len(wl) + 1)
+        ax_s.plot(depth, [r["out_std"] for r in wl], style, label=label)
+        ax_g.plot(depth, [r["grad_out_std"] if r["grad_out_std"] else np.nan for r in wl], style, label=label)
+    names = [r["layer"] for r in weight_layers(first)]
+    for ax, what in ((ax_s, "std of the layer's output"), (ax_g, "std of dL/d(output)")):
+        ax.set(yscale="log", xlabel="weight layer (input → output)", ylabel=what)
+        ax.set_xticks(np.arange(1, len(names) + 1), names, rotation=45, fontsize=8)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    ax_s.set_title("forward: activation spread against depth")
+    ax_g.set_title("backward: gradient spread against depth")
+
+    for i, name in enumerate(names):
+        pts = [(r["step"], r["params"]["weight"]["update_ratio"]) for r in result["records"]
+               if r["layer"] == name and r["params"].get("weight", {}).get("update_ratio")]
+        if pts:
+            xs, ys = zip(*pts)
+            ax_u.plot(xs, ys, "-", color=cmap(i / max(len(names) - 1, 1)), label=name)
+    ax_u.axhline(HEALTHY_UPDATE_RATIO, color="grey", linestyle=":", label="1e-3 rule of thumb")
+    ax_u.set(yscale="log", xlabel="step", ylabel="|ΔW| / |W| per step", title="update-to-weight ratio")
+    ax_u.legend(fontsize=7, ncol=2)
+    ax_u.grid(alpha=0.3)
+    fig.suptitle(title or f"{result.get('model', '')}: {result['engine']} engine, init {result.get('init', '')}, "
+                 f"lr {result.get('lr', '')}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+# --------------------------------------------------------------------------- command line
+def add_diagnose_parser(sub, add_init_option) -> None:
+    """The ``diagnose`` sub-command of :mod:`scratchnet.cli`."""
+    from . import models
+
+    p = sub.add_parser(
+        "diagnose", help="record what happens inside each layer while a model trains",
+        description="Train MODEL with the lecture's settings (overridable) for --steps steps and record, "
+                    "at step 0 and every --every steps, each layer's output statistics, the gradient "
+                    "arriving at it, and each parameter's gradient norm, norm and update ratio.")
+    p.add_argument("model", choices=models.names(), metavar="MODEL", help="one of: " + ", ".join(models.names()))
+    p.add_argument("--engine", choices=["numpy", "torch", "both"], default="numpy",
+                   help="which engine trains (default: numpy; both: from identical weights, records compared)")
+    p.add_argument("--data-dir", default=None,
+                   help="directory with the MNIST IDX files (default: $SCRATCHNET_DATA, else ./data, "
+                        "else the 5,000 embedded digits)")
+    p.add_argument("--download", action="store_true", help="download full MNIST into --data-dir first")
+    p.add_argument("--steps", type=int, default=100, help="optimizer steps (default: 100)")
+    p.add_argument("--every", type=int, default=10, help="record every K steps (default: 10)")
+    add_init_option(p, True)
+    p.add_argument("--lr", type=float, default=None, help="learning rate (default: the lecture's)")
+    p.add_argument("--momentum", type=float, default=None, help="SGD momentum (default: the lecture's)")
+    p.add_argument("--batch-size", type=int, default=None, help="batch size (default: the lecture's)")
+    p.add_argument("--seed", type=int, default=0, help="weights and batches (default: 0)")
+    p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    p.add_argument("--json", metavar="FILE", help="write the records as JSON")
+    p.add_argument("--plot", metavar="FILE", help="write a PNG of the diagnosis")
+    p.add_argument("--quiet", action="store_true", help="no tables, only the findings")
+
+
+def _lecture_experiment(model: str):
+    from . import experiments
+
+    for name in experiments.names():
+        e = experiments.get(name)
+        if e.model == model:
+            return e
+    raise KeyError(f"diagnose: no lecture experiment trains {model!r}")
+
+
+def cmd_diagnose(args) -> int:
+    from .cli import CLIError, build_engines, check_outputs, load_data
+    from .train import TrainConfig
+
+    if args.steps < 1 or args.every < 1:
+        raise CLIError(f"--steps and --every must be positive, got {args.steps} and {args.every}")
+    args.device, args.amp, args.compile = "cpu", False, False
+    check_outputs(args, "json", "plot")
+    exp = _lecture_experiment(args.model)
+    cfg = TrainConfig(model=args.model, loss=exp.loss, optimizer=exp.optimizer,
+                      lr=exp.lr if args.lr is None else args.lr,
+                      momentum=exp.momentum if args.momentum is None else args.momentum,
+                      batch_size=args.batch_size or exp.batch_size, seed=args.seed, dtype=args.dtype,
+                      init=args.init if args.init != "default" else exp.init)
+    train_data, _, source = load_data(exp.dataset, args.data_dir, args.download, note=print)
+    print(f"Diagnosing {cfg.model} on {source}: {cfg.optimizer.upper()} lr {cfg.lr} momentum {cfg.momentum}, "
+          f"batch {cfg.batch_size}, init {cfg.init}, {args.steps} steps, recorded every {args.every}")
+    results = {}
+    for engine in build_engines(cfg, args):
+        r = diagnose(engine, train_data, steps=args.steps, every=args.every, batch_size=cfg.batch_size,
+                     seed=cfg.seed)
+        r = {"model": cfg.model, "engine": r.pop("engine"), "init": cfg.init, "lr": cfg.lr,
+             "momentum": cfg.momentum, "dataset": source, **r}
+        results[r["engine"]] = r
+    main = next(iter(results.values()))
+    if not args.quiet:
+        for step in (recorded_steps(main)[0], recorded_steps(main)[-1]):
+            loss = next(l["loss"] for l in main["losses"] if l["step"] == step)
+            print(f"\nstep {step} ({main['engine']} engine), loss {loss:.4f}:")
+            print(table(records_at(main, step)))
+    print("")
+    for note in findings(main):
+        print("finding: " + note)
+    payload = main
+    if len(results) == 2:
+        diff = max_abs_diff(results["numpy"], results["torch"])
+        worst = max(v for k, v in diff.items() if k != "histogram_counts")
+        print(f"numpy vs torch: records agree to {worst:.2e} (largest absolute difference of any field), "
+              f"histogram counts to {diff['histogram_counts']}")
+        payload = {"engines": results, "max_abs_diff": diff}
+    if args.json:
+        Path(args.json).write_text(json.dumps(payload, indent=2))
+    if args.plot:
+        plot(main, args.plot)
+    return 0

@@ -1,0 +1,105 @@
+"""What a training run records about where it ran: versions, threads, device, data, load.
+
+A time measured on a shared or drifting machine means little without the load it was
+taken under, so :class:`OtherLoad` measures how much CPU *other* processes used while
+a block ran (the machine's busy time from ``/proc/stat`` minus this process's own).
+"""
+from __future__ import annotations
+
+import os
+import platform
+import resource
+import sys
+import time
+
+import numpy as np
+
+
+def load_average():
+    """The 1, 5 and 15 minute load averages, or ``None`` where the OS has none."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except (AttributeError, OSError):
+        return None
+
+
+def _proc_stat_seconds():
+    """``(busy, total)`` CPU seconds summed over every core since boot, from ``/proc/stat``."""
+    with open("/proc/stat") as f:
+        fields = [int(v) for v in f.readline().split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    tick = os.sysconf("SC_CLK_TCK")
+    return (sum(fields) - idle) / tick, sum(fields) / tick
+
+
+def _own_cpu_seconds() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+class OtherLoad:
+    """Fraction of all cores' time that *other* processes kept busy during a ``with`` block.
+
+    About 0 when this process had the machine to itself; 0.5 on two cores means
+    another process held one core the whole time, and timings taken in the block are
+    slower than the machine can do. ``fraction`` stays ``None`` where ``/proc/stat``
+    is missing (not Linux).
+    """
+
+    fraction = None
+
+    def __enter__(self):
+        try:
+            self._start = (_proc_stat_seconds(), _own_cpu_seconds())
+        except (OSError, ValueError, IndexError):
+            self._start = None
+        return self
+
+    def __exit__(self, *exc):
+        if self._start is not None:
+            (busy0, total0), own0 = self._start
+            busy1, total1 = _proc_stat_seconds()
+            total = total1 - total0
+            own = _own_cpu_seconds() - own0
+            if total > 0:
+                self.fraction = round(min(1.0, max(0.0, (busy1 - busy0 - own) / total)), 3)
+        return False
+
+
+def threads() -> dict:
+    """The thread pools' sizes: NumPy's BLAS (when threadpoolctl is installed) and torch's."""
+    info = {"cores_available": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+            else os.cpu_count()}
+    try:
+        from threadpoolctl import threadpool_info
+
+        info["blas"] = [{k: d.get(k) for k in ("internal_api", "num_threads", "version")}
+                        for d in threadpool_info()]
+    except ImportError:
+        info["blas"] = None
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        info["torch_num_threads"] = torch.get_num_threads()
+    return info
+
+
+def environment(*, device: str = "cpu", data_source: str = "") -> dict:
+    """A record of the run's environment, for its results JSON."""
+    import scratchnet
+
+    torch = sys.modules.get("torch")
+    env = {
+        "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "scratchnet": scratchnet.__version__,
+        "numpy": np.__version__,
+        "torch": torch.__version__ if torch is not None else None,
+        "device": device,
+        "data_source": data_source,
+        "threads": threads(),
+        "load_average_start": load_average(),
+    }
+    if torch is not None and device.startswith("cuda") and torch.cuda.is_available():
+        env["cuda_device"] = torch.cuda.get_device_name(0)
+    return env
