@@ -15,6 +15,7 @@ import json
 import os
 import sys
 from . import experiments, models
+from .explain import add_explain_parser, cmd_explain
 from .train import LOSSES, OPTIMIZERS, NumpyEngine, TrainConfig, compare, dataset_for, fit
 
 
@@ -98,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--markdown", metavar="FILE",
                      help="write a Markdown table: lecture figure beside the measured ones")
     add_run_options(rep, defaults=False)
+    add_explain_parser(sub)
     return parser
 
 
@@ -280,7 +282,7 @@ def main(argv=None) -> int:
         parser.print_help()
         return 2
     handlers = {"train": cmd_train, "reproduce": cmd_reproduce,
-                "experiments": cmd_experiments, "models": cmd_models}
+                "experiments": cmd_experiments, "models": cmd_models, "explain": cmd_explain}
     try:
         return handlers[args.command](args)
     except KeyboardInterrupt:
