@@ -190,7 +190,7 @@ class Explanation:
         lines.append("")
         if c["passed"]:
             lines.append(f"checked: matches {c['against']}, max |diff| = {c['max_abs_diff']:.3g}")
-            lines += [f"         and {i['name']}: max |diff| = {i['max_abs_diff']:.3g} (rounding)"
+            lines += [f"         and equals {i['name']} up to rounding, max |diff| = {i['max_abs_diff']:.3g}"
                       for i in c.get("identities", [])]
         else:
             lines.append(f"CHECK FAILED: differs from {c['against']} in {', '.join(c['failed'])}, "
@@ -280,7 +280,7 @@ class _Recorder:
         self.steps.append(s)
         return s
 
-    def data(self, name: str, shape, low: int, high: int) -> np.ndarray:
+    def data(self, shape, low: int, high: int) -> np.ndarray:
         """Small integers in [low, high] with ``numbers``, else standard normal."""
         if self.numbers:
             return self.rng.integers(low, high + 1, size=shape).astype(self.dtype)
@@ -289,7 +289,7 @@ class _Recorder:
     def grad_like(self, out: np.ndarray) -> np.ndarray:
         """A random upstream gradient in ``out``'s memory layout (as a network hands it back)."""
         g = np.empty_like(out)
-        g[...] = self.data("grad", out.shape, -3, 3)
+        g[...] = self.data(out.shape, -3, 3)
         return g
 
     def limit(self, **arrays_or_shapes):
@@ -375,9 +375,9 @@ def _size_line(dim: str, n, k, s, p0, p1, d, out, ceil=False) -> str:
 # --------------------------------------------------------------------------- conv2d
 def _explain_conv2d(r: _Recorder, *, input, weight, bias=True, stride=1, padding=0,
                     dilation=1, groups=1):
-    x = r.data("input", input, -3, 3)
-    w = r.data("weight", weight, -2, 2)
-    b = r.data("bias", (weight[0],), -2, 2) if bias and len(weight) >= 1 else None
+    x = r.data(input, -3, 3)
+    w = r.data(weight, -2, 2)
+    b = r.data((weight[0],), -2, 2) if bias and len(weight) >= 1 else None
     args = (x, w, b)
     kw = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
     out_op, backward_op = _validated("conv2d", F.conv2d, *args, **kw)
@@ -485,7 +485,7 @@ def _explain_conv2d(r: _Recorder, *, input, weight, bias=True, stride=1, padding
     r.step("backward", "col2im", text,
            shapes={"padded gradient (C, Hp, Wp, N)": padded_grad, "dx": grad_x.shape},
            strides={"dx": grad_x.strides}, flops=dcols.size,
-           read=dcols.nbytes + dcols.nbytes, written=_nb(np.empty(padded_grad, x.dtype)) + dcols.nbytes,
+           read=2 * dcols.nbytes, written=int(np.prod(padded_grad)) * it + dcols.nbytes,
            arrays=({"taps adding into each input position": counts, "dx": grad_x} if r.numbers else {}),
            routes=routes)
     grads = {"input": grad_x[0] if unbatched else grad_x, "weight": grad_w}
@@ -496,7 +496,6 @@ def _explain_conv2d(r: _Recorder, *, input, weight, bias=True, stride=1, padding
                written=grad_b.nbytes, arrays={"db": grad_b})
         grads["bias"] = grad_b
     theirs = backward_op(g[0] if unbatched else g)
-    r.compare("forward output", out[0] if unbatched else out, out_op)
     for i, name in enumerate(("input", "weight", "bias")):
         if name in grads:
             r.compare(f"{name} gradient", grads[name], theirs[i])
@@ -528,11 +527,23 @@ def _col2im_routes(geo) -> list:
 
 
 # --------------------------------------------------------------------------- pooling
+def _scatter_bytes(geo, dxp, slab, extra_read=0) -> dict:
+    """Memory of a pool backward's per-tap writes, as the op does them.
+
+    Windows that tile the input write each tap's slab once into an unfilled buffer;
+    otherwise the buffer is zeroed and every tap reads and adds into its slice.
+    """
+    taps = len(geo.taps)
+    if _pool._tiles(geo):
+        return {"read": taps * (slab.nbytes + extra_read), "written": taps * slab.nbytes}
+    return {"read": taps * (2 * slab.nbytes + extra_read), "written": dxp.nbytes + taps * slab.nbytes}
+
+
 def _pool_input(r: _Recorder, shape, lecture: bool) -> np.ndarray:
     shape = tuple(shape)
     if lecture and r.numbers and shape in ((1, 1, 4, 4), (1, 4, 4)):
         return LECTURE_POOL_INPUT.reshape(shape).astype(r.dtype)
-    return r.data("input", shape, -4, 9)
+    return r.data(shape, -4, 9)
 
 
 def _tap_lines(geo) -> list:
@@ -608,7 +619,7 @@ def _explain_max_pool2d(r: _Recorder, *, input, kernel, stride=None, padding=0, 
         "each output sends its whole gradient to one input position, nothing to the others"
         + ("; overlapping windows add up" if geo.overlapping else ""),
     ], shapes={"padded gradient": dxp.shape}, flops=2 * len(taps) * g.size,
-       read=len(taps) * (g.nbytes + arg.nbytes), written=dxp.nbytes * (1 if not geo.overlapping else 2),
+       **_scatter_bytes(geo, dxp, g, extra_read=arg.nbytes),
        arrays={"padded gradient": dxp} if any(geo.pad) else {},
        routes=_max_grad_routes(geo, arg, g) if r.numbers else [])
     grad = geo.crop(dxp)
@@ -708,7 +719,7 @@ def _explain_avg_pool2d(r: _Recorder, *, input, kernel, stride=None, padding=0, 
         f"for each tap: padded_grad[tap view] += G / D  ({len(taps)} strided adds"
         + ("; overlapping windows add up)" if geo.overlapping else ")")],
         shapes={"padded gradient": dxp.shape}, flops=len(taps) * share.size,
-        read=len(taps) * 2 * share.nbytes, written=dxp.nbytes + len(taps) * share.nbytes,
+        **_scatter_bytes(geo, dxp, share),
         arrays={"padded gradient": dxp} if any(geo.pad) else {}, routes=routes)
     grad = geo.crop(dxp)
     r.step("backward", "crop", "dx = interior of the padded gradient" if any(geo.pad)
@@ -722,12 +733,12 @@ def _explain_avg_pool2d(r: _Recorder, *, input, kernel, stride=None, padding=0, 
 
 # --------------------------------------------------------------------------- linear
 def _explain_linear(r: _Recorder, *, input, weight, bias=True):
-    x = r.data("input", input, -3, 3)
-    w = r.data("weight", weight, -2, 2)
+    x = r.data(input, -3, 3)
+    w = r.data(weight, -2, 2)
     if len(weight) != 2:
         raise ExplainError(f"explain linear: --weight must be 2-D (out_features, in_features), "
                            f"got {shape_str(weight)}")
-    b = r.data("bias", (weight[0],), -2, 2) if bias else None
+    b = r.data((weight[0],), -2, 2) if bias else None
     out_op, backward_op = _validated("linear", F.linear, x, w, b)
     out_f, in_f = w.shape
     x2 = x.reshape(-1, in_f)
@@ -773,7 +784,7 @@ def _explain_linear(r: _Recorder, *, input, weight, bias=True):
 
 # --------------------------------------------------------------------------- softmax
 def _explain_softmax(r: _Recorder, *, input, dim=-1):
-    x = r.data("input", input, -3, 3)
+    x = r.data(input, -3, 3)
     out_op, backward_op = _validated("softmax", F.softmax, x, dim=dim)
     r.limit(input=x.shape)
     axis = normalize_dim("softmax", dim, x.ndim) if x.ndim else None
@@ -812,7 +823,7 @@ def _explain_softmax(r: _Recorder, *, input, dim=-1):
 
 # --------------------------------------------------------------------------- cross_entropy
 def _explain_cross_entropy(r: _Recorder, *, input, target=None, ignore_index=-100, reduction="mean"):
-    x = r.data("input", input, -3, 3)
+    x = r.data(input, -3, 3)
     if len(input) == 0:
         raise ExplainError("explain cross_entropy: --input must have at least 1 dimension, (C,) or (N, C, ...)")
     n_classes = input[1] if len(input) > 1 else input[0]
