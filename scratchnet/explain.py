@@ -41,6 +41,7 @@ import argparse
 import inspect
 import json
 import sys
+import textwrap
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -174,7 +175,9 @@ class Explanation:
                 if s.bytes:
                     cost[-1] += f" (reads {_fmt_int(s.bytes_read)}, writes {_fmt_int(s.bytes_written)})"
                 lines.append(f"{number:>2}. {s.name}  [{'; '.join(cost)}]")
-                lines += [f"      {t}" for t in s.text]
+                for t in s.text:  # wrapped to stay readable in a terminal
+                    lines += textwrap.wrap(t, width=100, initial_indent="      ",
+                                           subsequent_indent="        ", break_on_hyphens=False)
                 for k, v in s.shapes.items():
                     stride = f"  strides {s.strides[k]} bytes" if k in s.strides else ""
                     lines.append(f"      {k}: {shape_str(v)}{stride}")
