@@ -363,3 +363,17 @@ def test_cli_errors_are_one_line_with_exit_2(args, needle, capsys):
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("scratchnet: error: explain"), err
     assert needle in lines[0]
+
+
+def test_readme_shows_the_real_output(capsys):
+    """The README's example is this command's actual output (it cannot drift)."""
+    import os
+
+    readme = open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                               "README.md")).read()
+    prompt = "$ scratchnet explain "
+    start = readme.index(prompt)
+    command = readme[start + len(prompt):readme.index("\n", start)]
+    shown = readme[readme.index("\n", start) + 1:readme.index("\n```", start)]
+    assert cli.main(["explain"] + command.split()) == 0
+    assert capsys.readouterr().out.rstrip("\n") == shown
