@@ -352,6 +352,8 @@ def test_cli_numbers_json_holds_the_arrays(tmp_path, capsys):
     (["explain", "cross_entropy", "--input", "3,5", "--reduction", "avg"], "invalid choice: 'avg'"),
     (["explain", "conv2d", "--input", "1,1,4,4", "--weight", "1,1,2,2", "--stride", "0"],
      "stride must be positive"),
+    (["explain", "softmax", "--input", "3,5", "--json", "/nonexistent-dir/x.json"],
+     "--json /nonexistent-dir/x.json: its directory does not exist"),
 ])
 def test_cli_errors_are_one_line_with_exit_2(args, needle, capsys):
     try:

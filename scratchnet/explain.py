@@ -40,6 +40,7 @@ from __future__ import annotations
 import argparse
 import inspect
 import json
+import os
 import sys
 import textwrap
 from dataclasses import dataclass, field
@@ -1036,9 +1037,9 @@ def add_explain_parser(subparsers) -> argparse.ArgumentParser:
     """Add the ``explain`` command to a CLI's subparsers."""
     p = subparsers.add_parser(
         "explain", help="watch one op work step by step (shapes, strides, bytes, FLOPs)",
-        description="Run one op of scratchnet.functional step by step on data of the given "
-                    "shapes: every forward and backward step with its shapes, strides, memory "
-                    "moved and FLOPs, checked against the op itself.",
+        description="Run one op of scratchnet.functional step by step on data of the given shapes:\n"
+                    "every forward and backward step with its shapes, strides, memory moved and\n"
+                    "FLOPs, checked against the op itself.",
         epilog="examples:\n  scratchnet explain conv2d --input 2,3,7,7 --weight 4,3,3,3 --stride 2 --padding 1\n"
                "  scratchnet explain max_pool2d --input 1,1,4,4 --kernel 2 --numbers",
         formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -1086,6 +1087,8 @@ def cmd_explain(args) -> int:
     if op not in _CLI_OPTIONS:
         raise ExplainError(f"explain: unknown op {op!r}; expected one of {', '.join(OPS)}")
     takes = _CLI_OPTIONS[op]
+    if args.json and not os.path.isdir(os.path.dirname(os.path.abspath(args.json))):
+        raise ExplainError(f"explain: --json {args.json}: its directory does not exist")
     options = {}
     for dest in ("input", "weight", "bias", "kernel", "stride", "padding", "dilation", "groups",
                  "ceil_mode", "count_include_pad", "divisor_override", "dim", "target",
