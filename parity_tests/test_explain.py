@@ -118,6 +118,16 @@ def test_max_pool_padding_is_minus_inf_and_never_chosen():
         assert 0 <= u < 5 and 0 <= v < 5
 
 
+def test_max_pool_window_that_misses_the_input_routes_nowhere():
+    """Dilation 2 over a 1-row input padded by 1: each window's taps are rows -1 and 1."""
+    ex = explain("max_pool2d", input=(1, 1, 1, 3), kernel=2, dilation=2, padding=1, stride=1,
+                 numbers=True)
+    assert ex.check["passed"]
+    assert np.all(step(ex, "max over").arrays["output"] == -np.inf)
+    assert np.all(step(ex, "crop").arrays["dx"] == 0)
+    assert "-> nowhere (the window misses the input)" in "\n".join(step(ex, "route").routes)
+
+
 # --------------------------------------------------------------------------- conv2d
 CONV_GEOMETRY = [
     # N, C, H, W, O, kh, kw, stride, padding, dilation, groups
@@ -223,6 +233,10 @@ def test_avg_pool_divisors_and_gradient_against_torch():
     yt.backward(torch.tensor(g))
     np.testing.assert_allclose(step(ex, "divide").arrays["output"], yt.detach().numpy(), rtol=1e-15)
     np.testing.assert_allclose(step(ex, "crop").arrays["dx"], xt.grad.numpy(), rtol=1e-15)
+    routes = "\n".join(step(ex, "add the share").routes)
+    share = g[0, 1, 1, 1] / 9
+    assert f"G(0,1,1,1)/D = {share:.4g} -> dx(0,1,1:4,1:4)" in routes  # the centre window
+    assert "G(0,0,0,0)/D" in routes and "-> dx(0,0,0:2,0:2)" in routes  # a corner, half in padding
 
 
 def test_softmax_and_cross_entropy_numbers():

@@ -382,9 +382,8 @@ def _explain_conv2d(r: _Recorder, *, input, weight, bias=True, stride=1, padding
     x = r.data(input, -3, 3)
     w = r.data(weight, -2, 2)
     b = r.data((weight[0],), -2, 2) if bias and len(weight) >= 1 else None
-    args = (x, w, b)
-    kw = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
-    out_op, backward_op = _validated("conv2d", F.conv2d, *args, **kw)
+    out_op, backward_op = _validated("conv2d", F.conv2d, x, w, b, stride=stride, padding=padding,
+                                     dilation=dilation, groups=groups)
     x4, unbatched, w, b, geo = _conv._setup("conv2d", x, w, b, stride, padding, dilation, groups)
     n, c = x4.shape[:2]
     o = w.shape[0]
@@ -561,9 +560,10 @@ def _tap_lines(geo) -> list:
 def _explain_max_pool2d(r: _Recorder, *, input, kernel, stride=None, padding=0, dilation=1,
                         ceil_mode=False):
     x = _pool_input(r, input, lecture=True)
-    kw = dict(kernel_size=kernel, stride=stride, padding=padding, dilation=dilation, ceil_mode=ceil_mode)
-    out_op, backward_op = _validated("max_pool2d", F.max_pool2d, x, **kw)
-    _, idx_op = F.max_pool2d(x, return_indices=True, **kw)
+    opts = dict(kernel_size=kernel, stride=stride, padding=padding, dilation=dilation,
+                ceil_mode=ceil_mode)
+    out_op, backward_op = _validated("max_pool2d", F.max_pool2d, x, **opts)
+    _, idx_op = F.max_pool2d(x, return_indices=True, **opts)
     x4, unbatched, geo = _pool._setup("max_pool2d", x, kernel, stride, padding, dilation, ceil_mode,
                                       max_pool=True)
     (kh, kwd), (sh, sw), (dh, dw), (ho, wo), (h, w) = (
@@ -596,7 +596,7 @@ def _explain_max_pool2d(r: _Recorder, *, input, kernel, stride=None, padding=0, 
            shapes={"output": best.shape}, flops=(len(taps) - 1) * best.size,
            read=windows.nbytes, written=best.nbytes, arrays={"output": best})
     arg = _pool._tap_argmax(windows, best, geo)
-    routes = _max_routes(geo, arg, best) if r.numbers else []
+    routes = _max_routes(geo, arg, best, forward=True) if r.numbers else []
     r.step("forward", "argmax (kept for the backward)", [
         "the first tap equal to the max, in scan order (ties go to the first maximum; a NaN "
         "window to its last NaN; an all -inf window to its first in-bounds tap)",
@@ -606,11 +606,10 @@ def _explain_max_pool2d(r: _Recorder, *, input, kernel, stride=None, padding=0, 
     out = best[0] if unbatched else best
     r.compare("forward output", out, out_op)
     # The op's own statement of where each max came from (flat index u*W + v).
-    a_idx = arg // kwd
-    b_idx = arg % kwd
-    rows, cols = geo.window_starts()
-    flat = (rows[:, None] + a_idx * dh) * w + cols[None, :] + b_idx * dw
-    r.compare("argmax positions vs return_indices", flat[0] if unbatched else flat, idx_op)
+    u, v = _argmax_positions(geo, arg)
+    hit = arg >= 0
+    idx4 = idx_op[None] if unbatched else idx_op
+    r.compare("argmax positions vs return_indices", (u * w + v)[hit], idx4[hit])
 
     g = r.grad_like(best)
     r.step("backward", "upstream gradient G", "G = dL/d(output), random",
@@ -625,7 +624,7 @@ def _explain_max_pool2d(r: _Recorder, *, input, kernel, stride=None, padding=0, 
     ], shapes={"padded gradient": dxp.shape}, flops=2 * len(taps) * g.size,
        **_scatter_bytes(geo, dxp, g, extra_read=arg.nbytes),
        arrays={"padded gradient": dxp} if any(geo.pad) else {},
-       routes=_max_grad_routes(geo, arg, g) if r.numbers else [])
+       routes=_max_routes(geo, arg, g, forward=False) if r.numbers else [])
     grad = geo.crop(dxp)
     r.step("backward", "crop", "dx = interior of the padded gradient" if any(geo.pad)
            else "no padding: dx is the gradient itself", shapes={"dx": grad.shape},
@@ -636,40 +635,36 @@ def _explain_max_pool2d(r: _Recorder, *, input, kernel, stride=None, padding=0, 
     return "F.max_pool2d forward (values and return_indices) and backward (F.vjp)"
 
 
-def _max_routes(geo, arg, best) -> list:
-    (kh, kw), (sh, sw), (dh, dw) = geo.kernel, geo.stride, geo.dilation
-    top, _, left, _ = geo.pad
-    lines = ["where each output's max (and, backward, its gradient) comes from:"]
-    for (n, c, i, j), t in np.ndenumerate(arg):
-        if t < 0:
-            lines.append(f"  y({n},{c},{i},{j}) -> the window misses the input: its gradient goes nowhere")
-            continue
-        a, b = divmod(int(t), kw)
-        u, v = i * sh - top + a * dh, j * sw - left + b * dw
-        lines.append(f"  y({n},{c},{i},{j}) = {best[n, c, i, j]:g} -> x({n},{c},{u},{v}) (tap ({a},{b}))")
-    return lines
+def _argmax_positions(geo, arg) -> tuple:
+    """Input row and column of each window's chosen tap (``arg`` = -1: no tap in bounds)."""
+    kw, (dh, dw) = geo.kernel[1], geo.dilation
+    rows, cols = geo.window_starts()
+    return rows[:, None] + (arg // kw) * dh, cols[None, :] + (arg % kw) * dw
 
 
-def _max_grad_routes(geo, arg, g) -> list:
-    (kh, kw), (sh, sw), (dh, dw) = geo.kernel, geo.stride, geo.dilation
-    top, _, left, _ = geo.pad
-    lines = ["where each output's gradient goes:"]
+def _max_routes(geo, arg, values, forward: bool) -> list:
+    """One line per output: where its max comes from (forward) or its gradient goes."""
+    u, v = _argmax_positions(geo, arg)
+    kw = geo.kernel[1]
+    lines = ["where each output's max comes from:" if forward else "where each output's gradient goes:"]
     for (n, c, i, j), t in np.ndenumerate(arg):
+        name = f"{'y' if forward else 'G'}({n},{c},{i},{j}) = {values[n, c, i, j]:g}"
         if t < 0:
-            lines.append(f"  G({n},{c},{i},{j}) = {g[n, c, i, j]:g} -> nowhere (the window misses the input)")
-            continue
-        a, b = divmod(int(t), kw)
-        u, v = i * sh - top + a * dh, j * sw - left + b * dw
-        lines.append(f"  G({n},{c},{i},{j}) = {g[n, c, i, j]:g} -> dx({n},{c},{u},{v})")
+            lines.append(f"  {name} -> nowhere (the window misses the input)")
+        elif forward:
+            lines.append(f"  {name} -> x({n},{c},{u[n, c, i, j]},{v[n, c, i, j]}) "
+                         f"(tap ({t // kw},{t % kw}))")
+        else:
+            lines.append(f"  {name} -> dx({n},{c},{u[n, c, i, j]},{v[n, c, i, j]})")
     return lines
 
 
 def _explain_avg_pool2d(r: _Recorder, *, input, kernel, stride=None, padding=0, ceil_mode=False,
                         count_include_pad=True, divisor_override=None):
     x = _pool_input(r, input, lecture=False)
-    kw = dict(kernel_size=kernel, stride=stride, padding=padding, ceil_mode=ceil_mode,
-              count_include_pad=count_include_pad, divisor_override=divisor_override)
-    out_op, backward_op = _validated("avg_pool2d", F.avg_pool2d, x, **kw)
+    opts = dict(kernel_size=kernel, stride=stride, padding=padding, ceil_mode=ceil_mode,
+                count_include_pad=count_include_pad, divisor_override=divisor_override)
+    out_op, backward_op = _validated("avg_pool2d", F.avg_pool2d, x, **opts)
     x4, unbatched, geo = _pool._setup("avg_pool2d", x, kernel, stride, padding, 1, ceil_mode,
                                       max_pool=False)
     (kh, kwd), (sh, sw), (ho, wo), (h, w) = geo.kernel, geo.stride, geo.out_hw, geo.in_hw
@@ -716,9 +711,7 @@ def _explain_avg_pool2d(r: _Recorder, *, input, kernel, stride=None, padding=0, 
     dxp = np.zeros((n, c) + geo.padded_hw, x.dtype)
     for a, b in taps:
         dxp[geo.tap(a, b)] += share
-    routes = []
-    if r.numbers:
-        routes = [f"window (i, j) adds G/D to padded rows i*{sh} + a, cols j*{sw} + b, a < {kh}, b < {kwd}"]
+    routes = _avg_routes(geo, share) if r.numbers else []
     r.step("backward", "add the share into every tap", [
         f"for each tap: padded_grad[tap view] += G / D  ({len(taps)} strided adds"
         + ("; overlapping windows add up)" if geo.overlapping else ")")],
@@ -733,6 +726,18 @@ def _explain_avg_pool2d(r: _Recorder, *, input, kernel, stride=None, padding=0, 
     theirs = backward_op(g[0] if unbatched else g)
     r.compare("input gradient", grad[0] if unbatched else grad, theirs[0])
     return "F.avg_pool2d forward and backward (F.vjp)"
+
+
+def _avg_routes(geo, share) -> list:
+    """One line per output: the input block its share G/D is added to (padding dropped)."""
+    (kh, kw), (h, w) = geo.kernel, geo.in_hw
+    rows, cols = geo.window_starts()
+    lines = ["where each output's gradient goes (G/D to every input position of its window):"]
+    for (n, c, i, j), value in np.ndenumerate(share):
+        r0, r1 = max(rows[i], 0), min(rows[i] + kh, h)
+        c0, c1 = max(cols[j], 0), min(cols[j] + kw, w)
+        lines.append(f"  G({n},{c},{i},{j})/D = {value:.4g} -> dx({n},{c},{r0}:{r1},{c0}:{c1})")
+    return lines
 
 
 # --------------------------------------------------------------------------- linear
