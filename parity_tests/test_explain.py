@@ -48,6 +48,8 @@ CASES = [
     ("cross_entropy", dict(input=(3, 5))),
     ("cross_entropy", dict(input=(4, 3), target=[0, -100, 2, 1], reduction="sum")),
     ("cross_entropy", dict(input=(2, 3, 2, 2), reduction="none")),
+    ("cross_entropy", dict(input=(2, 3), target=[-100, -100])),  # the mean of nothing: NaN
+    ("cross_entropy", dict(input=(5,), ignore_index=1)),  # unbatched
 ]
 
 

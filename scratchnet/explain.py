@@ -332,7 +332,7 @@ class _Recorder:
             scale = float(np.max(np.abs(theirs[np.isfinite(theirs)]), initial=1.0))
             tol = float(8 * eps * scale)
             finite = np.isfinite(ours) & np.isfinite(theirs)
-            same_nonfinite = np.array_equal(ours[~finite], theirs[~finite])  # inf == inf; NaN != NaN
+            same_nonfinite = np.array_equal(ours[~finite], theirs[~finite], equal_nan=True)
             diff = np.abs(ours[finite].astype(np.float64) - theirs[finite].astype(np.float64))
             d = float(np.max(diff, initial=0.0)) if same_nonfinite else float("inf")
             if d > tol:
@@ -880,20 +880,17 @@ def _explain_cross_entropy(r: _Recorder, *, input, target=None, ignore_index=-10
     gx_last = _log_softmax_backward(grad_lp, lp, -1)
     gx = _loss._class_first(gx_last, x.ndim)
     s = np.exp(lp)
-    onehot = np.zeros_like(lp)
-    if tt.ndim:
-        np.put_along_axis(onehot, np.where(kept, tt, 0)[..., None], kept[..., None].astype(x.dtype), axis=-1)
-    elif kept:
-        onehot[tt] = 1
-    scale = (1.0 / denom if reduction == "mean" else 1.0) if reduction != "none" else g
-    lecture = (s - onehot) * (kept * np.asarray(scale))[..., None] if tt.ndim else (s - onehot) * kept * scale
+    y = (np.arange(lp.shape[-1]) == tt[..., None]).astype(x.dtype)  # one-hot; none for -100
+    with np.errstate(divide="ignore", invalid="ignore"):  # every target ignored: 0/0, as torch
+        a = np.broadcast_to(g / x.dtype.type(denom) if reduction == "mean" else g, tt.shape)
+        lecture = np.where(kept[..., None], (s - y) * a[..., None], 0).astype(x.dtype)
     r.step("backward", "through log_softmax: dx = dL/dl - s * sum(dL/dl)", [
         "s = exp(l) = softmax(x); for a kept row this is the lectures' (s - y) * a_i, y the one-hot "
         "target; an ignored row gets 0"],
         shapes={"dx": gx.shape}, flops=4 * x.size, read=2 * lp.nbytes + grad_lp.nbytes,
         written=gx.nbytes, arrays={"softmax s": s, "dx": gx})
     r.compare("input gradient", gx, backward_op(g)[0])
-    r.compare("the lectures' dx = (s - y) * a", gx_last, lecture.astype(x.dtype), identity=True)
+    r.compare("the lectures' dx = (s - y) * a", gx_last, lecture, identity=True)
     # and at a random upstream gradient, so a backward that ignored it would be caught
     g2 = r.grad_like(np.asarray(out_op)) + np.asarray(0.5, x.dtype)
     r.compare("input gradient at a random upstream gradient",
@@ -1067,7 +1064,8 @@ def add_explain_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--divisor-override", type=int, metavar="D", help="avg_pool2d: divide by D")
     p.add_argument("--dim", type=int, metavar="D", help="softmax: dimension (default -1)")
     p.add_argument("--target", type=_int_list, metavar="T",
-                   help="cross_entropy: class indices, e.g. 0,2,1 (default: drawn from the seed)")
+                   help="cross_entropy: class indices, e.g. 0,2,1 (default: drawn from the seed; "
+                        "write --target=-100,1 when the first is negative)")
     p.add_argument("--ignore-index", type=int, metavar="I", help="cross_entropy: ignore_index (default -100)")
     p.add_argument("--reduction", choices=["mean", "sum", "none"], help="cross_entropy: reduction")
     p.add_argument("--numbers", action="store_true",
