@@ -415,7 +415,7 @@ def _explain_conv2d(r: _Recorder, *, input, weight, bias=True, stride=1, padding
            written=(buf.nbytes + (x.nbytes if any(geo.pad) else 0)) if copied else 0,
            arrays={"padded input, shown as (N, C, Hp, Wp)": buf.transpose(3, 0, 1, 2)})
 
-    s_c, s_h, s_w, s_n = buf.strides
+    s_h, s_w = buf.strides[1:3]
     r.step("forward", "window view (as_strided, zero-copy)", [
         "windows[g, c, a, b, i, j, n] = padded[g*C/g + c, i*s_h + a*d_h, j*s_w + b*d_w, n]",
         f"a tap step moves d = ({dh}, {dw}) rows/columns ({dh}*{s_h}, {dw}*{s_w} bytes), "
@@ -507,8 +507,7 @@ def _explain_conv2d(r: _Recorder, *, input, weight, bias=True, stride=1, padding
 
 def _col2im_routes(geo) -> list:
     """For every input position, which (output pixel, tap) pairs add into it."""
-    (kh, kw), (sh, sw), (dh, dw), (ho, wo), (h, w) = (
-        geo.kernel, geo.stride, geo.dilation, geo.out_hw, geo.in_hw)
+    (sh, sw), (dh, dw), (ho, wo), (h, w) = geo.stride, geo.dilation, geo.out_hw, geo.in_hw
     top, _, left, _ = geo.pad
     into = {}
     lines = ["col2im taps (the same for every sample and channel):"]
@@ -568,7 +567,7 @@ def _explain_max_pool2d(r: _Recorder, *, input, kernel, stride=None, padding=0, 
                                       max_pool=True)
     (kh, kwd), (sh, sw), (dh, dw), (ho, wo), (h, w) = (
         geo.kernel, geo.stride, geo.dilation, geo.out_hw, geo.in_hw)
-    top, bottom, left, right = geo.pad
+    top, _, left, _ = geo.pad
     n, c = x4.shape[:2]
     taps = geo.taps
     r.limit(input=x.shape, **{"tap stack": (len(taps), n, c, ho, wo)})
@@ -668,7 +667,7 @@ def _explain_avg_pool2d(r: _Recorder, *, input, kernel, stride=None, padding=0, 
     x4, unbatched, geo = _pool._setup("avg_pool2d", x, kernel, stride, padding, 1, ceil_mode,
                                       max_pool=False)
     (kh, kwd), (sh, sw), (ho, wo), (h, w) = geo.kernel, geo.stride, geo.out_hw, geo.in_hw
-    top, bottom, left, right = geo.pad
+    top, _, left, _ = geo.pad
     n, c = x4.shape[:2]
     taps = geo.taps
     r.limit(input=x.shape, output=(n, c, ho, wo))
