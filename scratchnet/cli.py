@@ -22,7 +22,9 @@ from pathlib import Path
 import numpy as np
 
 from . import experiments, models
+from .diagnose import add_diagnose_parser, cmd_diagnose
 from .environment import OtherLoad, environment, load_average
+from .explain import add_explain_parser, cmd_explain
 from .nn.init import INIT_SCHEMES
 from .train import (LOSSES, OPTIMIZERS, NumpyEngine, TrainConfig, TrainingInterrupted, compare,
                     dataset_for, fit_lockstep)
@@ -112,10 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="write, after each experiment, NAME.json and NAME.png (curves of both engines) "
                           "and RESULTS.md (the table) into DIR")
     add_run_options(rep, defaults=False)
-
-    from .diagnose import add_diagnose_parser
-
     add_diagnose_parser(sub, add_init_option)
+    add_explain_parser(sub)
     return parser
 
 
@@ -517,10 +517,8 @@ def main(argv=None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    from .diagnose import cmd_diagnose
-
     handlers = {"train": cmd_train, "reproduce": cmd_reproduce, "diagnose": cmd_diagnose,
-                "experiments": cmd_experiments, "models": cmd_models}
+                "explain": cmd_explain, "experiments": cmd_experiments, "models": cmd_models}
     try:
         return handlers[args.command](args)
     except KeyboardInterrupt:

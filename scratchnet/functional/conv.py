@@ -142,13 +142,15 @@ def _setup(op, input, weight, bias, stride, padding, dilation, groups):
     return x4, unbatched, w, b, geo
 
 
-def _im2col(x: np.ndarray, geo: WindowGeometry, groups: int) -> np.ndarray:
-    """Gather every window of ``x`` ``(N, C, H, W)``: columns ``(g, C/g*kh*kw, Ho*Wo*N)``.
+def _window_view(x: np.ndarray, geo: WindowGeometry, groups: int) -> tuple:
+    """Every window of ``x`` ``(N, C, H, W)`` as one zero-copy view; also its buffer.
 
-    Rows are ``(c, a, b)`` (channel, kernel tap), columns ``(i, j, n)``, the sample
-    fastest (module docstring). The gather is a zero-copy ``as_strided`` view of the
-    input as padded ``(C, H, W, N)`` memory, copied once into a fresh matrix (always a
-    new, writeable array: the backward recycles its memory).
+    Returns ``(buf, windows)``: ``buf`` is the input as padded ``(C, Hp, Wp, N)``
+    memory (the input itself when it already lies so and needs no padding), and
+    ``windows`` the ``as_strided`` view of it shaped ``(g, C/g, kh, kw, Ho, Wo, N)``:
+    element ``[g, c, a, b, i, j, n]`` is tap ``(a, b)`` of the window of output pixel
+    ``(i, j)`` of sample ``n`` in channel ``c`` of group ``g``. Stepping a tap moves
+    ``d`` input rows (columns), stepping an output pixel ``s`` of them.
     """
     n, c = x.shape[:2]
     (kh, kw), (sh, sw), (dh, dw), (ho, wo) = geo.kernel, geo.stride, geo.dilation, geo.out_hw
@@ -163,7 +165,20 @@ def _im2col(x: np.ndarray, geo: WindowGeometry, groups: int) -> np.ndarray:
         strides=(cg * s_c, s_c, dh * s_h, dw * s_w, sh * s_h, sw * s_w, s_n),
         writeable=False,
     )
-    cols = np.empty((groups, cg * kh * kw, ho * wo * n), dtype=x.dtype)
+    return buf, windows
+
+
+def _im2col(x: np.ndarray, geo: WindowGeometry, groups: int) -> np.ndarray:
+    """Gather every window of ``x`` ``(N, C, H, W)``: columns ``(g, C/g*kh*kw, Ho*Wo*N)``.
+
+    Rows are ``(c, a, b)`` (channel, kernel tap), columns ``(i, j, n)``, the sample
+    fastest (module docstring). The gather copies the zero-copy window view of
+    :func:`_window_view` once into a fresh matrix (always a new, writeable array:
+    the backward recycles its memory).
+    """
+    _, windows = _window_view(x, geo, groups)
+    g, cg, kh, kw, ho, wo, n = windows.shape
+    cols = np.empty((g, cg * kh * kw, ho * wo * n), dtype=x.dtype)
     cols.reshape(windows.shape)[...] = windows
     return cols
 
