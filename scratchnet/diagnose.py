@@ -256,19 +256,24 @@ def findings(result: dict) -> list:
                          f"at {wl[-1]['layer']} (step 0): "
                          + ("it vanishes on the way down" if g_first / g_last < 0.05 else
                             "it explodes on the way down" if g_first / g_last > 20 else "healthy"))
-        s_first, s_last = wl[0]["out_std"], wl[-1]["out_std"]
-        if s_first and s_last is not None:
-            notes.append(f"output spread falls from {s_first:.3g} ({wl[0]['layer']}) to {s_last:.3g} "
-                         f"({wl[-1]['layer']}) at step 0")
-    ratios = [r["params"]["weight"]["update_ratio"] for r in wl
+        spreads = [r["out_std"] for r in wl if r["out_std"] is not None]
+        if spreads:
+            low = min(range(len(spreads)), key=spreads.__getitem__)
+            notes.append(f"output std of the weight layers at step 0: {wl[0]['layer']} {spreads[0]:.3g}, "
+                         f"smallest {spreads[low]:.3g} ({wl[low]['layer']}), {wl[-1]['layer']} {spreads[-1]:.3g}")
+    moving = [(r["params"]["weight"]["update_ratio"], r["layer"]) for r in wl
               if r["params"]["weight"]["update_ratio"] is not None]
-    if ratios:
-        med = float(np.median(ratios))
-        notes.append(f"median update/weight ratio at step 0: {med:.2g} "
-                     + ("(far below the ~1e-3 of healthy training: the weights barely move)"
-                        if med < 1e-4 else "(near the ~1e-3 of healthy training)" if med < 1e-2
-                        else "(large: the step may overshoot)"))
+    if moving:
+        slow, layer = min(moving)
+        notes.append(f"slowest layer at step 0: {layer} moves by {slow:.2g} of its norm per step "
+                     + ("(far below the ~1e-3 of healthy training: it barely learns)" if slow < 1e-4 else
+                        "(near the ~1e-3 of healthy training)" if slow < 1e-2 else
+                        "(large: the step may overshoot)"))
     for r in first_step:
+        if r["saturated_fraction"] is not None and r["saturated_fraction"] < 0.01 and r["out_std"] < 0.1:
+            notes.append(f"{r['layer']}: outputs bunch around {r['out_mean']:.2f} (std {r['out_std']:.2g}), "
+                         "nowhere near saturation: the slope there is the largest the activation has, "
+                         "and still small")
         if r["dead_fraction"] is not None and r["dead_fraction"] > 0.9:
             notes.append(f"{r['layer']}: {100 * r['dead_fraction']:.0f}% of outputs are exactly 0 (dead ReLUs)")
         if r["saturated_fraction"] is not None and r["saturated_fraction"] > 0.5:
