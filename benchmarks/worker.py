@@ -201,7 +201,7 @@ def step_batch(case, batch, dtype, rng):
 
     spec = models.spec(case.model)
     x = rng.random((batch,) + tuple(spec.input_shape)).astype(dtype)
-    if case.loss in ("binary_ce", "binary_mse"):
+    if models.is_binary_loss(case.loss):
         y = rng.choice(np.array([-1, 1], dtype=np.int64), size=batch)
     else:
         y = rng.integers(0, spec.num_classes, size=batch, dtype=np.int64)

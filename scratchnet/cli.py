@@ -27,7 +27,7 @@ from .environment import OtherLoad, environment, load_average
 from .explain import add_explain_parser, cmd_explain
 from .nn.init import INIT_SCHEMES
 from .train import (LOSSES, OPTIMIZERS, NumpyEngine, TrainConfig, TrainingInterrupted, compare,
-                    dataset_for, fit_lockstep)
+                    fit_lockstep)
 
 
 class CLIError(Exception):
@@ -343,7 +343,7 @@ def cmd_train(args):
             environment=_environment(args, source, other_load)))
 
     try:
-        results, source, other_load = run(cfg, args, dataset_for(cfg.model))
+        results, source, other_load = run(cfg, args, models.spec(cfg.model).dataset)
     except TrainingInterrupted as stop:
         return _interrupted(stop, args, lambda s: write(s.results, s.source, s.other_load, True))
     summarize(results, other_load)
@@ -469,7 +469,7 @@ def cmd_reproduce(args):
     def record(exp, results, source, comparison, other_load, interrupted):
         env = _environment(args, source, other_load)
         payload = results_json(results, comparison=comparison, environment=env, interrupted=interrupted,
-                               experiment=asdict(exp))
+                               experiment=dict(asdict(exp), dataset=exp.dataset))
         init = results[0].config["init"]
         # A run with another --init than the lecture's is a different result: its own files.
         stem = exp.name if init == exp.init else f"{exp.name}-init-{init}"
@@ -494,12 +494,12 @@ def cmd_reproduce(args):
 
 
 def cmd_experiments(args):
-    print(f"{'name':<20} {'model':<17} {'data':<10} {'settings':<44} lecture reported")
+    print(f"{'name':<20} {'model':<19} {'data':<10} {'settings':<50} lecture reported")
     for name in experiments.names():
         e = experiments.get(name)
         settings = (f"{e.optimizer} lr {e.lr:g}" + (f" mom {e.momentum:g}" if e.momentum else "")
                     + f", batch {e.batch_size}, {e.epochs} ep, {e.loss}")
-        print(f"{name:<20} {e.model:<17} {e.dataset:<10} {settings:<44} {e.reported}")
+        print(f"{name:<20} {e.model:<19} {e.dataset:<10} {settings:<50} {e.reported}")
     return 0
 
 

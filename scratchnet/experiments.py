@@ -32,8 +32,6 @@ class Experiment:
         Name used by ``scratchnet reproduce``.
     model : str
         Model name in :mod:`scratchnet.models`.
-    dataset : str
-        ``'mnist'``, ``'mnist-4v9'`` (digits 4 and 9, labels ±1) or ``'toy'``.
     loss : str
         ``'cross_entropy'``, ``'nll'``, ``'binary_ce'`` or ``'binary_mse'``.
     reported : str
@@ -49,7 +47,6 @@ class Experiment:
 
     name: str
     model: str
-    dataset: str
     loss: str
     optimizer: str = "sgd"
     lr: float = 0.01
@@ -66,60 +63,67 @@ class Experiment:
     reported_seconds: Optional[float] = None
     notes: str = field(default="", compare=False)
 
+    @property
+    def dataset(self) -> str:
+        """``'mnist'``, ``'mnist-4v9'`` (digits 4 and 9, labels ±1) or ``'toy'``: the model's."""
+        from . import models
+
+        return models.spec(self.model).dataset
+
 
 EXPERIMENTS = {
     e.name: e
     for e in [
         Experiment(
-            "softmax-toy", "softmax-toy", "toy", "cross_entropy", lr=0.1, batch_size=8,
+            "softmax-toy", "softmax-toy", "cross_entropy", lr=0.1, batch_size=8,
             epochs=1000, init="zeros", log_every_epochs=100,
             reported="cost falls steadily (printed every 100 epochs)",
             notes="8 samples x 4 features, 3 classes; W and b start at zero; full batch",
         ),
         Experiment(
-            "softmax-regression", "softmax-regression", "mnist", "cross_entropy", lr=0.1,
+            "softmax-regression", "softmax-regression", "cross_entropy", lr=0.1,
             batch_size=100, epochs=15, drop_last=True, seed=777,
             reported="cost 0.535 -> 0.274 (epoch 1 -> 15)",
         ),
         Experiment(
-            "mlp5", "mlp5", "mnist", "cross_entropy", lr=0.01, momentum=0.5, epochs=9,
+            "mlp5", "mlp5", "cross_entropy", lr=0.01, momentum=0.5, epochs=9,
             reported="97% (9691/10000), 3m39s on CPU", reported_accuracy=0.9691,
             reported_seconds=219,
         ),
         Experiment(
-            "mlp9", "mlp9", "mnist", "cross_entropy", lr=0.01, momentum=0.5, epochs=9,
+            "mlp9", "mlp9", "cross_entropy", lr=0.01, momentum=0.5, epochs=9,
             reported="11% (1135/10000): fails to train", reported_accuracy=0.1135,
         ),
         Experiment(
-            "mlp3", "mlp3", "mnist", "cross_entropy", lr=0.01, momentum=0.5, epochs=9,
+            "mlp3", "mlp3", "cross_entropy", lr=0.01, momentum=0.5, epochs=9,
             reported="96% (9574/10000)", reported_accuracy=0.9574,
         ),
         Experiment(
-            "sigmoid-mlp", "sigmoid-mlp", "mnist", "cross_entropy", lr=0.01, epochs=40,
+            "sigmoid-mlp", "sigmoid-mlp", "cross_entropy", lr=0.01, epochs=40,
             reported="91.67% after 40 epochs", reported_accuracy=0.9167,
             notes="the slide does not show the learning rate; 0.01 fits its curve",
         ),
         Experiment(
-            "basic-cnn", "basic-cnn", "mnist", "nll", lr=0.01, momentum=0.5, epochs=9,
+            "basic-cnn", "basic-cnn", "nll", lr=0.01, momentum=0.5, epochs=9,
             reported="98% (9814/10000)", reported_accuracy=0.9814,
         ),
         Experiment(
-            "lenet5", "lenet5", "mnist", "cross_entropy", lr=0.1, batch_size=100, epochs=10,
+            "lenet5", "lenet5", "cross_entropy", lr=0.1, batch_size=100, epochs=10,
             reported="98.67% (9867/10000), 190 s training", reported_accuracy=0.9867,
             reported_seconds=190,
         ),
         Experiment(
-            "lenet5-original", "lenet5-original", "mnist", "cross_entropy", lr=0.1,
+            "lenet5-original", "lenet5-original", "cross_entropy", lr=0.1,
             batch_size=100, epochs=10,
             reported="60,806 trainable parameters (61,706 with the full C3)",
         ),
         Experiment(
-            "binary-ce", "binary-linear", "mnist-4v9", "binary_ce", lr=255e-4, epochs=3,
+            "binary-ce", "binary-linear", "binary_ce", lr=255e-4, epochs=3,
             test_batch_size=1, reported="95.13% (1894/1991)", reported_accuracy=0.9513,
             notes="digits 4 (-1) vs 9 (+1); loss mean(-logsigmoid(y z))",
         ),
         Experiment(
-            "binary-mse", "binary-linear", "mnist-4v9", "binary_mse", lr=255e-4, epochs=3,
+            "binary-mse", "binary-linear", "binary_mse", lr=255e-4, epochs=3,
             test_batch_size=1, reported="95.23% (1896/1991)", reported_accuracy=0.9523,
             notes="digits 4 (-1) vs 9 (+1); MSE on sigmoid outputs",
         ),

@@ -17,23 +17,13 @@ import numpy as np
 import torch
 
 from . import torch_models
-from .train import TrainConfig, no_lap, predictions_correct, resolve_loss
+from .train import TrainConfig, make_optimizer, no_lap, predictions_correct, resolve_loss
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
 def cuda_available() -> bool:
     return torch.cuda.is_available()
-
-
-def make_torch_optimizer(name: str, params, cfg: TrainConfig):
-    if name == "sgd":
-        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-    if name == "adam":
-        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    if name == "adamw":
-        return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    raise ValueError(f"unknown optimizer {name!r}")
 
 
 class TorchEngine:
@@ -63,7 +53,7 @@ class TorchEngine:
         if state_dict is not None:
             model.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in state_dict.items()})
         model.to(device)
-        return cls(model, resolve_loss(cfg), make_torch_optimizer(cfg.optimizer, model.parameters(), cfg),
+        return cls(model, resolve_loss(cfg), make_optimizer(cfg, model.parameters(), torch.optim),
                    device, amp=amp, compile=compile)
 
     def put(self, x: np.ndarray, y: np.ndarray):

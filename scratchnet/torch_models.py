@@ -178,21 +178,6 @@ class SigmoidMSELoss(nn.Module):
         return F.mse_loss(torch.sigmoid(z), (y + 1) / 2, reduction=self.reduction)
 
 
-def _architecture(name: str) -> nn.Module:
-    s = _models.spec(name)
-    if s.family == "softmax":
-        return SoftmaxRegression(s.arch["in_features"], s.num_classes, flatten=s.arch["flatten"])
-    if s.family == "mlp":
-        return MLP(s.arch["sizes"], s.arch["activation"])
-    if s.family == "cnn":
-        return BasicCNN()
-    if s.family == "lenet":
-        return LeNet5(s.arch["c3"])
-    if s.family == "binary":
-        return BinaryLinear(s.arch["in_features"])
-    raise AssertionError(f"model family {s.family!r} has no torch twin")  # registry and twins out of sync
-
-
 def build(name: str, seed: int = 0, dtype: torch.dtype = torch.float32) -> nn.Module:
     """The torch twin of ``scratchnet.models.build(name)``, with torch's default init.
 
@@ -209,7 +194,7 @@ def build(name: str, seed: int = 0, dtype: torch.dtype = torch.float32) -> nn.Mo
     """
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = _architecture(name)
+        model = _models.architecture(_models.spec(name), globals())
     return model.to(dtype)
 
 

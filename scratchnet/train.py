@@ -27,8 +27,16 @@ import numpy as np
 from . import models, nn, optim
 from .data import DataLoader
 
-LOSSES = ("cross_entropy", "nll", "binary_ce", "binary_mse")
-OPTIMIZERS = ("sgd", "adam", "adamw")
+LOSSES = models.LOSSES
+
+#: Optimizer name -> (class name in ``scratchnet.optim`` and ``torch.optim`` alike, the
+#: TrainConfig fields it takes). Both engines build their optimizer from this one table.
+OPTIMIZER_CLASSES = {
+    "sgd": ("SGD", ("lr", "momentum", "weight_decay")),
+    "adam": ("Adam", ("lr", "weight_decay")),
+    "adamw": ("AdamW", ("lr", "weight_decay")),
+}
+OPTIMIZERS = tuple(OPTIMIZER_CLASSES)
 
 
 # --------------------------------------------------------------------------- results
@@ -104,14 +112,6 @@ def default_loss(model_name: str) -> str:
     return models.spec(model_name).losses[0]
 
 
-def dataset_for(model_name: str) -> str:
-    """The data a model is trained on: the toy table, MNIST, or its 4-vs-9 subset."""
-    s = models.spec(model_name)
-    if s.input_shape == (4,):
-        return "toy"
-    return "mnist-4v9" if s.family == "binary" else "mnist"
-
-
 def resolve_loss(cfg: "TrainConfig") -> str:
     """The run's loss: the configured one, checked against the model, else the model's own."""
     loss = cfg.loss or default_loss(cfg.model)
@@ -122,21 +122,18 @@ def resolve_loss(cfg: "TrainConfig") -> str:
 def check_loss(model_name: str, loss: str) -> None:
     """Refuse a loss that cannot fit the model's output (e.g. NLL on a one-logit model)."""
     s = models.spec(model_name)
-    binary = s.family == "binary"
-    if binary != loss.startswith("binary"):
+    if models.is_binary_loss(s.loss) != models.is_binary_loss(loss):
         raise ValueError(
             f"loss {loss!r} does not fit model {model_name!r}; use one of: {', '.join(s.losses)}"
         )
 
 
-def make_numpy_optimizer(name: str, params, cfg: TrainConfig):
-    if name == "sgd":
-        return optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-    if name == "adam":
-        return optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    if name == "adamw":
-        return optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    raise ValueError(f"unknown optimizer {name!r}; expected one of {', '.join(OPTIMIZERS)}")
+def make_optimizer(cfg: TrainConfig, params, namespace):
+    """``cfg.optimizer`` from an engine's optimizer module (``scratchnet.optim`` / ``torch.optim``)."""
+    if cfg.optimizer not in OPTIMIZER_CLASSES:
+        raise ValueError(f"unknown optimizer {cfg.optimizer!r}; expected one of {', '.join(OPTIMIZERS)}")
+    class_name, fields = OPTIMIZER_CLASSES[cfg.optimizer]
+    return getattr(namespace, class_name)(params, **{f: getattr(cfg, f) for f in fields})
 
 
 #: The phases of one training step, in order, as both engines report them to ``lap``.
@@ -149,7 +146,7 @@ def no_lap(phase: str) -> None:
 
 def predictions_correct(output: np.ndarray, target: np.ndarray, loss: str) -> int:
     """Count correct predictions: arg-max for classes, the sign of the score for ±1 targets."""
-    if loss in ("binary_ce", "binary_mse"):
+    if models.is_binary_loss(loss):
         score = output.reshape(-1)
         return int(np.sum(np.where(score > 0, 1.0, -1.0) == target.reshape(-1)))
     return int(np.sum(output.argmax(axis=1) == target))
@@ -174,7 +171,7 @@ class NumpyEngine:
         nn.init.init_parameters_(model, cfg.init, generator=np.random.default_rng(cfg.seed))
         if state_dict is not None:
             model.load_state_dict(state_dict)
-        return cls(model, resolve_loss(cfg), make_numpy_optimizer(cfg.optimizer, model.parameters(), cfg))
+        return cls(model, resolve_loss(cfg), make_optimizer(cfg, model.parameters(), optim))
 
     def put(self, x: np.ndarray, y: np.ndarray):
         """Keep the dataset in this engine's dtype (images), labels as they are."""

@@ -37,7 +37,8 @@ from .mlp import MLP
 from .softmax import SoftmaxRegression
 
 __all__ = [
-    "ModelSpec", "names", "spec", "build", "criterion", "LOSSES",
+    "ModelSpec", "names", "spec", "build", "criterion", "LOSSES", "BINARY_LOSSES", "is_binary_loss",
+    "FAMILY_CLASSES", "architecture",
     "SoftmaxRegression", "MLP", "BasicCNN", "LeNet5", "SparseConv2d", "LECUN_C3_TABLE",
     "BinaryLinear", "BinaryLogisticLoss", "SigmoidMSELoss", "signs_from_digits",
 ]
@@ -66,8 +67,10 @@ class ModelSpec:
         Names :func:`criterion` accepts for this model: ``(loss,)``, or for the
         binary model ``('binary_ce', 'binary_mse')``, the two costs it compares.
     num_parameters : int
-    lr, momentum, batch_size, epochs : the lecture's SGD recipe.
     description : str
+
+    How each lecture *trains* a model (learning rate, momentum, batch size, epochs)
+    is the lecture's recipe, kept once, in :mod:`scratchnet.experiments`.
     """
 
     name: str
@@ -77,10 +80,6 @@ class ModelSpec:
     num_classes: int
     loss: str
     num_parameters: int
-    lr: float
-    momentum: float
-    batch_size: int
-    epochs: int
     description: str
     losses: tuple = field(default=())
 
@@ -88,41 +87,46 @@ class ModelSpec:
         if not self.losses:
             object.__setattr__(self, "losses", (self.loss,))
 
+    @property
+    def dataset(self) -> str:
+        """The data it trains on: ``'toy'`` (the lecture's table), ``'mnist-4v9'`` for the
+        binary model (digits 4 and 9 as -1 / +1), else ``'mnist'``."""
+        if self.input_shape == (4,):
+            return "toy"
+        return "mnist-4v9" if self.family == "binary" else "mnist"
+
 
 _MNIST = (1, 28, 28)
-_LECTURE9 = dict(lr=0.01, momentum=0.5, batch_size=64, epochs=9)
 
 _SPECS = {s.name: s for s in [
-    ModelSpec("softmax-toy", "softmax", {"in_features": 4, "flatten": False}, (4,), 3,
-              "cross_entropy", 15, lr=0.1, momentum=0.0, batch_size=8, epochs=1000,
+    ModelSpec("softmax-toy", "softmax", {"in_features": 4, "num_classes": 3, "flatten": False}, (4,), 3,
+              "cross_entropy", 15,
               description="Toy softmax regression: Linear(4, 3) on 8 samples with 4 features, 3 classes."),
-    ModelSpec("softmax-regression", "softmax", {"in_features": 784, "flatten": True}, _MNIST, 10,
-              "cross_entropy", 7_850, lr=0.1, momentum=0.0, batch_size=100, epochs=15,
+    ModelSpec("softmax-regression", "softmax", {"in_features": 784, "num_classes": 10, "flatten": True}, _MNIST, 10,
+              "cross_entropy", 7_850,
               description="Softmax regression on MNIST: Linear(784, 10)."),
     ModelSpec("mlp3", "mlp", {"sizes": (784, 420, 120, 10), "activation": "relu"}, _MNIST, 10,
-              "cross_entropy", 381_430, **_LECTURE9,
+              "cross_entropy", 381_430,
               description="3-layer ReLU MLP 784-420-120-10."),
     ModelSpec("mlp5", "mlp", {"sizes": (784, 520, 320, 240, 120, 10), "activation": "relu"}, _MNIST, 10,
-              "cross_entropy", 682_090, **_LECTURE9,
+              "cross_entropy", 682_090,
               description="Lecture 9's 5-layer ReLU MLP 784-520-320-240-120-10."),
     ModelSpec("mlp9", "mlp", {"sizes": (784, 650, 530, 420, 350, 290, 200, 150, 80, 10),
                               "activation": "relu"}, _MNIST, 10,
-              "cross_entropy", 1_428_680, **_LECTURE9,
+              "cross_entropy", 1_428_680,
               description="9-layer ReLU MLP 784-650-530-420-350-290-200-150-80-10 (fails to train: 11%)."),
     ModelSpec("sigmoid-mlp", "mlp", {"sizes": (784, 256, 128, 10), "activation": "sigmoid"}, _MNIST, 10,
-              "cross_entropy", 235_146, lr=0.01, momentum=0.0, batch_size=64, epochs=40,
+              "cross_entropy", 235_146,
               description="3-layer sigmoid MLP 784-256-128-10."),
-    ModelSpec("basic-cnn", "cnn", {}, _MNIST, 10, "nll", 8_490, **_LECTURE9,
+    ModelSpec("basic-cnn", "cnn", {}, _MNIST, 10, "nll", 8_490,
               description="Lecture 10's CNN: conv 1->10 k5, maxpool 2, relu, conv 10->20 k5, "
                           "maxpool 2, relu, flatten 320, linear 320->10, log_softmax (NLL loss)."),
     ModelSpec("lenet5", "lenet", {"c3": "full"}, _MNIST, 10, "cross_entropy", 61_706,
-              lr=0.1, momentum=0.0, batch_size=100, epochs=10,
               description="LeNet-5 with tanh and average pooling; full C3 conv 6->16."),
     ModelSpec("lenet5-original", "lenet", {"c3": "lecun"}, _MNIST, 10, "cross_entropy", 60_806,
-              lr=0.1, momentum=0.0, batch_size=100, epochs=10,
               description="LeNet-5 with LeCun's sparse C3 connection table (Table I, 1998)."),
     ModelSpec("binary-linear", "binary", {"in_features": 784}, _MNIST, 2, "binary", 784,
-              lr=255e-4, momentum=0.0, batch_size=64, epochs=3, losses=("binary_ce", "binary_mse"),
+              losses=("binary_ce", "binary_mse"),
               description="Digits 4 (-1) vs 9 (+1): Linear(784, 1, bias=False), "
                           "logistic loss or MSE on the sigmoid output."),
 ]}
@@ -141,20 +145,18 @@ def spec(name: str) -> ModelSpec:
         raise KeyError(f"unknown model {name!r}; choose one of: {', '.join(_SPECS)}") from None
 
 
-def _architecture(s: ModelSpec, dtype, generator) -> nn.Module:
-    kw = dict(dtype=dtype, generator=generator)
-    a = s.arch
-    if s.family == "softmax":
-        return SoftmaxRegression(a["in_features"], s.num_classes, flatten=a["flatten"], **kw)
-    if s.family == "mlp":
-        return MLP(a["sizes"], a["activation"], **kw)
-    if s.family == "cnn":
-        return BasicCNN(**kw)
-    if s.family == "lenet":
-        return LeNet5(a["c3"], **kw)
-    if s.family == "binary":
-        return BinaryLinear(a["in_features"], **kw)
-    raise AssertionError(f"model family {s.family!r} has no builder")  # the registry is out of sync
+#: Model family -> the class that builds it. Both engines name their classes alike
+#: (``scratchnet.models.MLP`` here, ``scratchnet.torch_models.MLP`` for torch), and both
+#: call it with the spec's ``arch`` as keyword arguments: this table is the one place
+#: that says which class a family is.
+FAMILY_CLASSES = {"softmax": "SoftmaxRegression", "mlp": "MLP", "cnn": "BasicCNN",
+                  "lenet": "LeNet5", "binary": "BinaryLinear"}
+
+
+def architecture(s: ModelSpec, namespace: Mapping[str, Any], **kwargs):
+    """Instantiate spec ``s``'s class, looked up by name in an engine's ``namespace`` (its
+    module's ``globals()``), with the spec's ``arch`` and ``kwargs`` as keyword arguments."""
+    return namespace[FAMILY_CLASSES[s.family]](**s.arch, **kwargs)
 
 
 def build(name: str, seed: int = 0, dtype=np.float32) -> nn.Module:
@@ -174,11 +176,17 @@ def build(name: str, seed: int = 0, dtype=np.float32) -> nn.Module:
     -------
     scratchnet.nn.Module
     """
-    s = spec(name)
-    return _architecture(s, dtype, np.random.default_rng(seed))
+    return architecture(spec(name), globals(), dtype=dtype, generator=np.random.default_rng(seed))
 
 
 LOSSES = ("cross_entropy", "nll", "binary_ce", "binary_mse")  #: what ``ModelSpec.losses`` holds
+#: The losses of a one-logit model with ±1 targets (``"binary"``: the binary model's own).
+BINARY_LOSSES = ("binary", "binary_ce", "binary_mse")
+
+
+def is_binary_loss(loss: str) -> bool:
+    """Whether ``loss`` scores one logit against ±1 targets (else: class logits against indices)."""
+    return loss in BINARY_LOSSES
 
 #: Loss name -> class name, the same in both engines (scratchnet.nn / torch.nn, and
 #: each engine's binary losses).
