@@ -68,17 +68,21 @@ def _worker(engine: str, threads: int) -> list:
     return rows
 
 
-def main(argv=None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["--worker"]:
-        print(json.dumps(_worker(argv[1], int(argv[2]))))
-        return 0
+def parse_args(argv=None):
     from scratchnet.cli_args import ArgumentParser
 
     parser = ArgumentParser(prog="python -m benchmarks.gemm_shapes", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=OUT_DIR,
                         help="directory for GEMM_SHAPES.md (default: benchmarks/out, which git ignores)")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--worker"]:
+        print(json.dumps(_worker(argv[1], int(argv[2]))))
+        return 0
+    args = parse_args(argv)
     threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
                MKL_NUM_THREADS=str(threads))
