@@ -12,9 +12,15 @@ WORKERS ?= 2
 
 .PHONY: install test test-deep demo bench bench-quick profile bench-results profile-results clean
 
+# A machine without a GPU: `make test TORCH_INDEX=https://download.pytorch.org/whl/cpu`
+# takes torch's CPU-only wheel from that index first (a few hundred MB; PyPI's torch for
+# Linux is the CUDA build, several GB). Empty: everything from the default index.
+TORCH_INDEX ?=
+
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
+	$(if $(TORCH_INDEX),$(PY) -m pip install -q -c constraints.txt torch --index-url $(TORCH_INDEX))
 	$(PY) -m pip install -q -c constraints.txt -e '.[test]'
 	touch $(STAMP)
 
