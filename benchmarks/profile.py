@@ -30,7 +30,6 @@ time is the median over the rounds. Output: ``PROFILE.md`` and ``profile.json`` 
 """
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import sys

@@ -49,7 +49,10 @@ def test_docstring_examples(name):
 
 
 def test_the_examples_are_found():
-    """The finder sees examples in decorated ops, modules and packages alike (else the test above proves nothing)."""
+    """The finder sees examples in decorated ops, modules and packages alike.
+
+    Else the test above would pass on nothing.
+    """
     counts = {name: sum(len(t.examples) for t in _examples(name)) for name in (
         "scratchnet.functional.conv", "scratchnet.functional.pooling", "scratchnet.summary",
         "scratchnet.models", "scratchnet.data.loader")}
