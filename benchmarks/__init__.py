@@ -21,3 +21,11 @@ report    Markdown tables and PNG plots from the JSON results
 This package is import-light on purpose: importing it must not import NumPy or torch,
 so that a worker can set its thread counts before either library starts its pools.
 """
+from pathlib import Path as _Path
+
+#: Where a run writes unless told otherwise: a scratch folder that git ignores, so a
+#: smoke run or an experiment never replaces the committed results by accident.
+OUT_DIR = _Path(__file__).resolve().parent / "out"
+#: The committed results the README quotes. Only an explicit ``--out benchmarks/results``
+#: (``make bench-results``, ``make profile-results``) writes here.
+RESULTS_DIR = _Path(__file__).resolve().parent / "results"

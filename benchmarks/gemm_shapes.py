@@ -5,7 +5,8 @@ gradient :math:`G^\\top X` is a product with inner dimension 64, a shape at whic
 two BLAS libraries differ most, and NumPy pays extra when the product lands in a
 freshly allocated array (page faults on a multi-megabyte output).
 
-    python -m benchmarks.gemm_shapes            # writes benchmarks/results/GEMM_SHAPES.md
+    python -m benchmarks.gemm_shapes                            # writes benchmarks/out/GEMM_SHAPES.md
+    python -m benchmarks.gemm_shapes --out benchmarks/results   # the committed one
 
 Each library runs in its own process with the same thread count, as in
 :mod:`benchmarks.run`.
@@ -18,6 +19,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from . import OUT_DIR
 
 # (m, k, n) of C = A @ B for MLP-5's first layer 784 -> 520 at batch 64, and MLP-3's.
 SHAPES = [
@@ -65,11 +68,21 @@ def _worker(engine: str, threads: int) -> list:
     return rows
 
 
+def parse_args(argv=None):
+    from scratchnet.cli_args import ArgumentParser
+
+    parser = ArgumentParser(prog="python -m benchmarks.gemm_shapes", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=OUT_DIR,
+                        help="directory for GEMM_SHAPES.md (default: benchmarks/out, which git ignores)")
+    return parser.parse_args(argv)
+
+
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--worker"]:
         print(json.dumps(_worker(argv[1], int(argv[2]))))
         return 0
+    args = parse_args(argv)
     threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
                MKL_NUM_THREADS=str(threads))
@@ -96,7 +109,7 @@ def main(argv=None) -> int:
             f"{r_np['fresh_s'] / r_t['fresh_s']:.2f} |"
         )
     text = "\n".join(lines) + "\n"
-    out = Path(__file__).resolve().parent / "results" / "GEMM_SHAPES.md"
+    out = args.out / "GEMM_SHAPES.md"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)
     print(text)

@@ -20,16 +20,16 @@ comes from.
 
     python -m benchmarks.profile        # mlp3, mlp5, basic-cnn, lenet5; batch 1 and 64; all cores and 1 thread
     python -m benchmarks.profile --steps lenet5 --batch-sizes 64 --threads 2 --rounds 5
+    python -m benchmarks.profile --out benchmarks/results   # the committed PROFILE.md (make profile-results)
 
 As in :mod:`benchmarks.run`, each engine runs in its own process with its pools set
 to the same thread count, and the two take turns job by job (one experiment at one
 batch size), NumPy, torch, torch, NumPy, ... for ``--rounds`` rounds; every reported
 time is the median over the rounds. Output: ``PROFILE.md`` and ``profile.json`` in
-``--out``.
+``--out`` (default ``benchmarks/out/``, which git ignores).
 """
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import sys
@@ -39,7 +39,9 @@ from pathlib import Path
 
 from . import cases as _cases
 from . import env as _env
-from .run import csv_list, positive_ints, run_lockstep
+from . import OUT_DIR
+from .console import load_lines
+from .run import run_lockstep
 from .timing import TimerConfig, config_dict, measure
 
 DEFAULT_STEPS = ("mlp3", "mlp5", "basic-cnn", "lenet5")
@@ -222,6 +224,10 @@ def markdown(data: dict) -> str:
         "same thread count, the two taking turns experiment by experiment. Δ is NumPy minus torch (positive: NumPy "
         "slower). See `benchmarks/profile.py` for the method.",
         "",
+    ]
+    runs = [r for per_threads in data.get("runs", {}).values() for r in per_threads]
+    lines += ["- " + line for line in load_lines(m, runs)] + [""]
+    lines += [
         "| experiment | batch | threads | NumPy step ms | torch step ms | NumPy / torch | per-round ratios |",
         "|---|---|---|---|---|---|---|",
     ]
@@ -260,30 +266,34 @@ def markdown(data: dict) -> str:
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(prog="python -m benchmarks.profile", description=__doc__.split("\n\n")[0])
+    # Imported here: this module is also the workers' entry point, which must not import
+    # NumPy (scratchnet does) before its thread counts are set.
+    from scratchnet.cli_args import (ArgumentParser, csv_list, non_negative_float, positive_float,
+                                     positive_int, positive_ints)
+
+    p = ArgumentParser(prog="python -m benchmarks.profile", description=__doc__.split("\n\n")[0])
     p.add_argument("--steps", type=csv_list("experiment names"), default=list(DEFAULT_STEPS),
-                   help=f"comma-separated lecture experiments (default: {','.join(DEFAULT_STEPS)})")
+                   help="comma-separated lecture experiments")
     threads = sorted({_env.available_cores(), 1}, reverse=True)
     p.add_argument("--batch-sizes", type=positive_ints("batch sizes"), default=[1, 64],
-                   help="comma-separated batch sizes (default: 1,64)")
+                   help="comma-separated batch sizes")
     p.add_argument("--threads", type=positive_ints("thread counts"), default=threads,
-                   help=f"comma-separated thread counts, one profile each (default: all cores and one, "
+                   help="comma-separated thread counts, one profile each (default: all cores and one, "
                         f"{','.join(map(str, threads))})")
-    p.add_argument("--rounds", type=int, default=3, help="alternating rounds per engine (default: 3)")
-    p.add_argument("--target-s", type=float, default=0.3, help="seconds of samples per measurement")
-    p.add_argument("--settle-s", type=float, default=0.1,
-                   help="pause before an engine measures after the other one did (default: %(default)s)")
+    p.add_argument("--rounds", type=positive_int, default=3, help="alternating rounds per engine")
+    p.add_argument("--target-s", type=positive_float, default=0.3, help="seconds of samples per measurement")
+    p.add_argument("--settle-s", type=non_negative_float, default=0.1,
+                   help="pause before an engine measures after the other one did")
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32")
-    p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
+    p.add_argument("--out", type=Path, default=OUT_DIR,
+                   help="directory for PROFILE.md and profile.json (default: benchmarks/out, which git "
+                        "ignores; `make profile-results` writes the committed ones with --out "
+                        "benchmarks/results)")
     args = p.parse_args(argv)
-    if args.rounds < 1:
-        p.error(f"--rounds must be >= 1, got {args.rounds}")
-    if args.settle_s < 0:
-        p.error(f"--settle-s must be >= 0, got {args.settle_s}")
     try:
         _cases.select(_cases.step_cases(), args.steps, "step")
     except ValueError as exc:
-        p.error(str(exc))
+        p.error(f"--steps: {exc}")
     return args
 
 
@@ -294,6 +304,8 @@ def main(argv=None) -> int:
 
         serve(ProfileSession(json.loads(Path(argv[1]).read_text())))
         return 0
+    from .console import profile_summary
+
     args = parse_args(argv)
     started = time.perf_counter()
     machine = _env.machine()
@@ -320,10 +332,14 @@ def main(argv=None) -> int:
         "profiles": profiles,
         "runs": records,
     }
+    machine["cpu_busy_after"] = _env.cpu_busy()
+    machine["load_average_after"] = _env.load_average()
     data["wall_s"] = time.perf_counter() - started
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "profile.json").write_text(json.dumps(data, indent=1, default=str))
     (args.out / "PROFILE.md").write_text(markdown(data))
+    for line in profile_summary(data):
+        print(f"benchmarks.profile: {line}", file=sys.stderr)
     print(f"benchmarks.profile: done in {data['wall_s']:.0f} s; wrote {args.out / 'PROFILE.md'}",
           file=sys.stderr)
     return 0

@@ -363,15 +363,22 @@ def write(data: dict, out: Path, plots: bool = True) -> list[Path]:
 
 
 def main(argv=None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if not 1 <= len(argv) <= 2:
-        print("usage: python -m benchmarks.report RESULTS.json [OUT_DIR]", file=sys.stderr)
-        return 2
-    path = Path(argv[0])
-    data = json.loads(path.read_text())
+    from scratchnet.cli_args import ArgumentParser
+
+    p = ArgumentParser(prog="python -m benchmarks.report",
+                       description="Re-render RESULTS.md and the plots from a saved results.json.")
+    p.add_argument("results", type=Path, metavar="RESULTS.json", help="a results.json from benchmarks.run")
+    p.add_argument("out", type=Path, nargs="?", metavar="OUT_DIR",
+                   help="where to write them (default: the folder RESULTS.json is in)")
+    p.add_argument("--no-plots", action="store_true", help="write RESULTS.md only")
+    args = p.parse_args(argv)
+    try:
+        data = json.loads(args.results.read_text())
+    except (OSError, ValueError) as exc:
+        p.error(f"RESULTS.json: cannot read {args.results}: {exc}")
     annotate(data)
-    for p in write(data, Path(argv[1]) if len(argv) > 1 else path.parent):
-        print(p)
+    for path in write(data, args.out or args.results.parent, plots=not args.no_plots):
+        print(path)
     return 0
 
 

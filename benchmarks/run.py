@@ -20,6 +20,11 @@ The CI smoke run (few repeats, two batch sizes, a handful of ops and models)::
 
     python -m benchmarks.run --quick --out /tmp/bench
 
+Without ``--out`` a run writes into ``benchmarks/out/``, which git ignores; the
+committed results in ``benchmarks/results/`` are replaced only on purpose::
+
+    python -m benchmarks.run --rounds 6 --target-s 0.2 --out benchmarks/results   # make bench-results
+
 The torch training steps on a GPU, against NumPy on the CPU::
 
     python -m benchmarks.run --device cuda --only steps
@@ -37,52 +42,36 @@ import tempfile
 import time
 from pathlib import Path
 
+from . import OUT_DIR
 from . import cases as _cases
 from . import env as _env
 from .ceilings import COPY_ELEMENTS, GEMM_N
 from .timing import TimerConfig, config_dict
 
-DEFAULT_OUT = Path(__file__).resolve().parent / "results"
-
-
-def csv_list(kind):
-    """An argparse type: a comma-separated list of ``kind`` (at least one item)."""
-    def parse(text):
-        items = [t.strip() for t in text.split(",") if t.strip()]
-        if not items:
-            raise argparse.ArgumentTypeError(f"expected a comma-separated list of {kind}")
-        return items
-
-    return parse
-
-
-def positive_ints(kind):
-    """An argparse type: a comma-separated list of integers >= 1."""
-    def parse(text):
-        try:
-            values = [int(t) for t in csv_list(kind)(text)]
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{kind} must be integers, got {text!r}") from None
-        if any(v < 1 for v in values):
-            raise argparse.ArgumentTypeError(f"{kind} must be >= 1, got {text!r}")
-        return values
-
-    return parse
+DEFAULT_OUT = OUT_DIR
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
+    # Imported here, not at the top: a worker imports this package before it sets its
+    # thread counts, and scratchnet imports NumPy.
+    from scratchnet.cli_args import (ArgumentParser, csv_list, non_negative_float, positive_float,
+                                     positive_int, positive_ints)
+
+    p = ArgumentParser(
         prog="python -m benchmarks.run",
         description="Time scratchnet's NumPy ops and lecture training steps against torch.",
     )
     p.add_argument("--quick", action="store_true",
                    help="CI smoke mode: few repeats, batch sizes 1 and 64, a subset of ops and models")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT,
-                   help="directory for results.json, RESULTS.md and the plots (default: %(default)s)")
-    p.add_argument("--engines", type=csv_list("engines"), default=["numpy", "torch"],
+                   help="directory for results.json, RESULTS.md and the plots (default: benchmarks/out, "
+                        "which git ignores; the committed results are written only by an explicit "
+                        "--out benchmarks/results, as `make bench-results` does)")
+    p.add_argument("--engines", type=csv_list("engines", ("numpy", "torch")), default=["numpy", "torch"],
                    help="comma-separated engines to time: numpy, torch (default: both)")
-    p.add_argument("--device", type=csv_list("devices"), default=["cpu"],
-                   help="where the torch engine runs: cpu, cuda, or cpu,cuda (NumPy is always on the CPU)")
+    p.add_argument("--device", type=csv_list("devices", ("cpu", "cuda")), default=["cpu"],
+                   help="where the torch engine runs: cpu, cuda, or cpu,cuda (NumPy is always on the CPU; "
+                        "default: %(default)s)")
     p.add_argument("--batch-sizes", type=positive_ints("batch sizes"), default=None,
                    help=f"comma-separated batch sizes (default: {','.join(map(str, _cases.BATCH_SIZES))}; "
                         f"--quick: {','.join(map(str, _cases.QUICK_BATCH_SIZES))})")
@@ -92,36 +81,29 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="comma-separated op cases (or op names: conv2d picks every conv2d case)")
     p.add_argument("--steps", type=csv_list("experiment names"), default=None,
                    help="comma-separated lecture experiments (scratchnet.experiments names)")
-    p.add_argument("--threads", type=int, default=_env.available_cores(),
+    p.add_argument("--threads", type=positive_int, default=_env.available_cores(),
                    help="threads for each engine's pools, the same for both (default: all cores, %(default)s)")
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32",
                    help="floating-point type of operands and models (default: %(default)s)")
     p.add_argument("--no-plots", action="store_true", help="write JSON and Markdown only")
-    p.add_argument("--rounds", type=int, default=1,
+    p.add_argument("--rounds", type=positive_int, default=1,
                    help="measure every job this many times per engine, the engines taking turns "
                         "(NumPy, torch, torch, NumPy, ...), and report each case's median over the "
                         "rounds (default: %(default)s)")
-    p.add_argument("--settle-s", type=float, default=0.1,
+    p.add_argument("--settle-s", type=non_negative_float, default=0.1,
                    help="pause before a worker measures after another one did, so the idle "
                         "one's BLAS/OpenMP threads have stopped spinning (default: %(default)s)")
-    p.add_argument("--target-s", type=float, default=None,
+    p.add_argument("--target-s", type=positive_float, default=None,
                    help="seconds of samples per measurement (default 0.2; --quick 0.01): more "
                         "gives steadier medians on a jittery machine")
     args = p.parse_args(argv)
-    if args.target_s is not None and not args.target_s > 0:
-        p.error(f"--target-s must be positive, got {args.target_s}")
-    bad = set(args.engines) - {"numpy", "torch"}
-    if bad:
-        p.error(f"unknown engine(s) {', '.join(sorted(bad))}; choose numpy and/or torch")
-    bad = set(args.device) - {"cpu", "cuda"}
-    if bad:
-        p.error(f"unknown device(s) {', '.join(sorted(bad))}; choose cpu and/or cuda")
-    if args.threads < 1:
-        p.error(f"--threads must be >= 1, got {args.threads}")
-    if args.rounds < 1:
-        p.error(f"--rounds must be >= 1, got {args.rounds}")
-    if args.settle_s < 0:
-        p.error(f"--settle-s must be >= 0, got {args.settle_s}")
+    # A misspelt case name fails here, naming its option, not in both workers.
+    for option, items, names, kind in (("--ops", _cases.OP_CASES, args.ops, "op"),
+                                       ("--steps", _cases.step_cases(), args.steps, "step")):
+        try:
+            _cases.select(items, names, kind)
+        except ValueError as exc:
+            p.error(f"{option}: {exc}")
     return args
 
 
@@ -317,7 +299,8 @@ def merge_rounds(entries: list) -> list:
 
 
 def main(argv=None) -> int:
-    from . import report
+    from . import console, report
+    from .report import BUSY_WARNING
 
     args = parse_args(argv)
     started = time.perf_counter()
@@ -339,6 +322,9 @@ def main(argv=None) -> int:
         return 1
 
     machine = _env.machine()
+    if (machine["cpu_busy_before"] or 0.0) > BUSY_WARNING:
+        print(f"benchmarks: WARNING: other processes keep the CPU {100 * machine['cpu_busy_before']:.0f}% "
+              "busy right now; the timings will share the cores with them", file=sys.stderr, flush=True)
     steps = configs[0]["steps"]
     flops = model_flops(steps) if steps != [] else {}
     with tempfile.TemporaryDirectory(prefix="scratchnet-bench-") as tmp:
@@ -349,6 +335,7 @@ def main(argv=None) -> int:
         runs, entries = run_lockstep(configs, args.rounds, Path(tmp), settle_s=args.settle_s)
 
     machine["cpu_busy_after"] = _env.cpu_busy()
+    machine["load_average_after"] = _env.load_average()
     results = merge_rounds(entries)
     data = {
         "schema": 1,
@@ -366,6 +353,8 @@ def main(argv=None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps(data, indent=1, default=str))
     written = report.write(data, args.out, plots=not args.no_plots)
+    for line in console.run_summary(data):
+        print(f"benchmarks: {line}", file=sys.stderr)
     print(f"benchmarks: done in {data['wall_s']:.0f} s; wrote " + ", ".join(str(p) for p in
           [args.out / "results.json", *written]), file=sys.stderr)
     return 1 if any("error" in r for r in runs) else 0

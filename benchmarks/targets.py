@@ -46,7 +46,8 @@ TARGETS = (
 )
 
 
-def _round_ratios(a: dict, b: dict) -> list:
+def round_ratios(a: dict, b: dict) -> list:
+    """Each round's NumPy median over the same round's torch median (one value without rounds)."""
     ra = a["timing"].get("round_medians_s") or [a["timing"]["median_s"]]
     rb = b["timing"].get("round_medians_s") or [b["timing"]["median_s"]]
     return [x / y for x, y in zip(ra, rb)]
@@ -79,7 +80,7 @@ def evaluate(results: list, targets=TARGETS, versus=("torch", "cpu")) -> list:
                     missing.append((name, batch))
                     continue
                 ratio = a["timing"]["median_s"] / b["timing"]["median_s"]
-                cases.append((name, batch, ratio, _round_ratios(a, b)))
+                cases.append((name, batch, ratio, round_ratios(a, b)))
         failing = [c for c in cases if c[2] > t.limit]
         out.append({"target": t, "cases": cases, "missing": missing, "failing": failing,
                     "met": (not failing) if cases else None})

@@ -6,6 +6,7 @@ two ratio plots behind, with one timed entry per (engine, case, pass, batch).
 """
 import json
 import math
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -134,6 +135,15 @@ def test_quick_run_writes_json_markdown_and_plots(tmp_path):
     for name in ("ratio_ops.png", "ratio_steps.png"):
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
+    # The console gives each ratio with its per-round range and the load the run saw.
+    err = proc.stderr
+    assert "benchmarks: NumPy / torch (cpu) time per training step" in err
+    assert re.search(r"benchmarks:\s+softmax-toy\s+\d[\d.]* \[\d[\d.e-]*–\d[\d.e+-]*\]", err), err[-2000:]
+    assert "benchmarks: load: other processes used" in err
+    busy = max(data["machine"]["cpu_busy_before"], data["machine"]["cpu_busy_after"],
+               *(r["other_cpu_load"] for r in data["runs"]))
+    assert ("benchmarks: WARNING: the machine was busy" in err) == (busy > 0.10)
+
 
 def test_cuda_request_without_a_gpu_is_skipped_with_a_message(tmp_path):
     torch = pytest.importorskip("torch")
@@ -189,6 +199,10 @@ def test_profile_writes_phases_and_layers_for_both_engines(tmp_path):
             assert layer["forward_s"] > 0 and layer["forward_backward_s"] > 0
     text = (tmp_path / "PROFILE.md").read_text()
     assert "## mlp3, batch 2, 1 thread(s)" in text and "| l1 | Linear | 2×784 |" in text
+    assert "- load: other processes used" in text
+    assert re.search(r"benchmarks.profile: mlp3 batch 2, 1 thread\(s\): NumPy / torch step time "
+                     r"\d[\d.]* \[\d[\d.e-]*–\d[\d.e+-]*\]", proc.stderr), proc.stderr[-2000:]
+    assert "benchmarks.profile: load: other processes used" in proc.stderr
 
 
 def test_profile_rejects_an_unknown_experiment(tmp_path):
@@ -236,3 +250,90 @@ def test_target_verdicts_follow_the_median_ratio_and_report_the_rounds():
     assert rows[1][4] == "**no**: mlp5 1.25"
     assert rows[2][2] == "worst 1.25 (mlp5, N=64)" and rows[2][4].startswith("**no**: mlp5 N=64 1.25")
     assert rows[3][2:] == ["not measured", "–", "–"]
+
+
+# -- where the results go: never the committed ones by accident ---------------------------
+
+
+def _git_ignores(path: Path) -> bool:
+    proc = subprocess.run(["git", "check-ignore", "-q", str(path)], cwd=ROOT, capture_output=True)
+    if proc.returncode not in (0, 1):  # 128: not a git checkout (an sdist) or no git
+        pytest.skip(f"git check-ignore unavailable here: {proc.stderr.decode().strip()}")
+    return proc.returncode == 0
+
+
+@pytest.mark.parametrize("module", ["run", "profile", "gemm_shapes"])
+def test_a_run_without_out_writes_to_a_git_ignored_folder_not_the_committed_results(module):
+    import importlib
+
+    committed = ROOT / "benchmarks" / "results"
+    out = Path(importlib.import_module(f"benchmarks.{module}").parse_args([]).out).resolve()
+    assert out != committed and committed not in out.parents
+    assert _git_ignores(out / "results.json") and _git_ignores(out / "quick" / "RESULTS.md")
+    assert not _git_ignores(committed / "results.json")
+    from benchmarks import OUT_DIR, RESULTS_DIR
+
+    assert (out, RESULTS_DIR) == (OUT_DIR, committed)
+
+
+def _make_recipes() -> dict:
+    """``{target: recipe text}`` of the Makefile's rules."""
+    recipes, target = {}, None
+    for line in (ROOT / "Makefile").read_text().splitlines():
+        if line.startswith("\t") and target:
+            recipes[target] += line.strip() + "\n"
+        elif ":" in line and not line.startswith(("#", ".", "\t", " ")) and "=" not in line.split(":")[0]:
+            target = line.split(":")[0].strip()
+            recipes[target] = ""
+    return recipes
+
+
+def test_only_the_results_targets_of_the_makefile_write_the_committed_results():
+    recipes = _make_recipes()
+    for target in ("bench", "bench-quick", "profile"):
+        assert "benchmarks." in recipes[target], target
+        assert "benchmarks/results" not in recipes[target], target
+        assert "--out benchmarks/out" in recipes[target], target
+    assert "-m benchmarks.run" in recipes["bench-results"]
+    assert "--out benchmarks/results" in recipes["bench-results"]
+    assert "-m benchmarks.profile --out benchmarks/results" in recipes["profile-results"]
+    # make bench-results measures what make bench measures.
+    assert recipes["bench-results"].replace("benchmarks/results", "benchmarks/out") == recipes["bench"]
+
+
+def _machine(before=0.0, after=0.0):
+    return {"cpu_busy_before": before, "cpu_busy_after": after, "load_average": [0.5, 0.4, 0.3],
+            "load_average_after": [1.5, 0.6, 0.3], "cores_available": 2}
+
+
+@pytest.mark.parametrize("before, during, busy", [(0.0, 0.02, False), (0.3, 0.02, True), (0.0, 0.45, True)])
+def test_the_console_says_when_the_machine_was_busy(before, during, busy):
+    from benchmarks.console import load_lines
+
+    lines = load_lines(_machine(before=before), [{"other_cpu_load": during}, {"other_cpu_load": 0.01}])
+    assert lines[0].startswith(f"load: other processes used {100 * during:.0f}% of the CPU while the workers")
+    assert f"({100 * before:.0f}% just before, 0% just after)" in lines[0]
+    assert "load average 0.5 -> 1.5 on 2 cores" in lines[0]
+    assert (len(lines) == 2 and lines[1].startswith("WARNING: the machine was busy")) == busy
+    if busy:
+        assert f"up to {100 * max(before, during):.0f}% of the CPU" in lines[1]
+
+
+def test_the_console_summary_gives_every_ratio_with_its_per_round_range():
+    from benchmarks.console import ratio_with_spread, run_summary
+    from benchmarks.run import merge_rounds
+
+    assert ratio_with_spread(0.857, [0.633, 1.19, 0.8]) == "0.857 [0.633–1.19]"
+    assert ratio_with_spread(0.857, [0.857]) == "0.857 [1 round]"  # no spread measured: says so
+    results = merge_rounds(
+        _entry("mlp3", 64, "numpy", [1.0, 0.6, 0.85]) + _entry("mlp3", 64, "torch", [1.0, 1.0, 1.0])
+        + _entry("mlp3", 8, "numpy", [0.5, 0.4, 0.45]) + _entry("mlp3", 8, "torch", [1.0, 1.0, 1.0]))
+    data = {"results": results, "config": {"rounds": 3, "dtype": "float32"},
+            "plan": [{"batch_sizes": [8, 64]}], "machine": _machine(after=0.5),
+            "runs": [{"engine": "numpy", "device": "cpu", "other_cpu_load": 0.0},
+                     {"engine": "torch", "device": "cpu", "other_cpu_load": 0.0}]}
+    lines = run_summary(data)
+    row = next(line for line in lines if line.strip().startswith("mlp3"))
+    assert row.split() == ["mlp3", "0.45", "[0.4–0.5]", "0.85", "[0.6–1]"]
+    assert "  MLP-3 step ≤ 0.9: 0.85, per round 0.6–1 (1 of 3 over): yes" in lines
+    assert lines[-1].startswith("WARNING: the machine was busy") and "50%" in lines[-1]

@@ -153,7 +153,9 @@ def test_cli_diagnose_both_engines_json_and_plot(tmp_path, capsys):
 
 
 def test_cli_diagnose_bad_steps_is_one_line(capsys):
-    assert cli.main(["diagnose", "mlp3", "--steps", "0"]) == 2
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["diagnose", "mlp3", "--steps", "0"])
+    assert exit_.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--steps" in err[0]
 

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from . import experiments, models
+from .cli_args import ArgumentParser, non_negative_float, non_negative_int, positive_int, seed
 from .diagnose import add_diagnose_parser, cmd_diagnose
 from .environment import OtherLoad, environment, load_average
 from .explain import add_explain_parser, cmd_explain
@@ -34,28 +35,8 @@ class CLIError(Exception):
     """An error to report in one line."""
 
 
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def _non_negative_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative number, got {text!r}")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="scratchnet",
         description="Train the MNIST lectures' models in NumPy (scratchnet) and in torch, side by side.",
     )
@@ -75,26 +56,26 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
         p.add_argument("--amp", action="store_true", help="torch engine: bf16 autocast")
         p.add_argument("--compile", action="store_true", help="torch engine: torch.compile the model")
-        p.add_argument("--log-interval", type=int, default=None,
+        p.add_argument("--log-interval", type=non_negative_int, default=None,
                        help="batches between 'Train Epoch' lines (0: none)")
         p.add_argument("--quiet", action="store_true", help="only the summary")
         add_init_option(p, defaults)
         if defaults:
             c = TrainConfig()
             p.add_argument("--model", choices=models.names(), default=c.model)
-            p.add_argument("--epochs", type=_positive_int, default=c.epochs)
-            p.add_argument("--batch-size", type=_positive_int, default=c.batch_size)
-            p.add_argument("--test-batch-size", type=_positive_int, default=c.test_batch_size)
-            p.add_argument("--lr", type=_non_negative_float, default=c.lr)
-            p.add_argument("--momentum", type=_non_negative_float, default=c.momentum)
-            p.add_argument("--weight-decay", type=_non_negative_float, default=c.weight_decay)
+            p.add_argument("--epochs", type=positive_int, default=c.epochs)
+            p.add_argument("--batch-size", type=positive_int, default=c.batch_size)
+            p.add_argument("--test-batch-size", type=positive_int, default=c.test_batch_size)
+            p.add_argument("--lr", type=non_negative_float, default=c.lr)
+            p.add_argument("--momentum", type=non_negative_float, default=c.momentum)
+            p.add_argument("--weight-decay", type=non_negative_float, default=c.weight_decay)
             p.add_argument("--optimizer", choices=OPTIMIZERS, default=c.optimizer)
             p.add_argument("--loss", choices=LOSSES, default=None,
                            help="default: the model's own (NLL after log_softmax, else cross-entropy)")
-            p.add_argument("--seed", type=int, default=c.seed)
+            p.add_argument("--seed", type=seed, default=c.seed)
             p.add_argument("--drop-last", action="store_true")
         else:
-            p.add_argument("--epochs", type=_positive_int, default=None,
+            p.add_argument("--epochs", type=positive_int, default=None,
                            help="override the lecture's number of epochs")
 
     train = sub.add_parser("train", help="train one model",

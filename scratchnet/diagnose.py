@@ -397,6 +397,7 @@ def plot_comparison(results: dict, path: str, title: str = "") -> None:
 def add_diagnose_parser(sub, add_init_option) -> None:
     """The ``diagnose`` sub-command of :mod:`scratchnet.cli`."""
     from . import models
+    from .cli_args import non_negative_float, positive_int, seed
 
     p = sub.add_parser(
         "diagnose", help="record what happens inside each layer while a model trains",
@@ -410,13 +411,14 @@ def add_diagnose_parser(sub, add_init_option) -> None:
                    help="directory with the MNIST IDX files (default: $SCRATCHNET_DATA, else ./data, "
                         "else the 5,000 embedded digits)")
     p.add_argument("--download", action="store_true", help="download full MNIST into --data-dir first")
-    p.add_argument("--steps", type=int, default=100, help="optimizer steps (default: 100)")
-    p.add_argument("--every", type=int, default=10, help="record every K steps (default: 10)")
+    p.add_argument("--steps", type=positive_int, default=100, help="optimizer steps")
+    p.add_argument("--every", type=positive_int, default=10, help="record every K steps")
     add_init_option(p, True)
-    p.add_argument("--lr", type=float, default=None, help="learning rate (default: the lecture's)")
-    p.add_argument("--momentum", type=float, default=None, help="SGD momentum (default: the lecture's)")
-    p.add_argument("--batch-size", type=int, default=None, help="batch size (default: the lecture's)")
-    p.add_argument("--seed", type=int, default=0, help="weights and batches (default: 0)")
+    p.add_argument("--lr", type=non_negative_float, default=None, help="learning rate (default: the lecture's)")
+    p.add_argument("--momentum", type=non_negative_float, default=None,
+                   help="SGD momentum (default: the lecture's)")
+    p.add_argument("--batch-size", type=positive_int, default=None, help="batch size (default: the lecture's)")
+    p.add_argument("--seed", type=seed, default=0, help="weights and batches")
     p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     p.add_argument("--json", metavar="FILE", help="write the records as JSON")
     p.add_argument("--plot", metavar="FILE", help="write a PNG of the diagnosis")
@@ -434,11 +436,9 @@ def _lecture_experiment(model: str):
 
 
 def cmd_diagnose(args) -> int:
-    from .cli import CLIError, build_engines, check_outputs, load_data
+    from .cli import build_engines, check_outputs, load_data
     from .train import TrainConfig
 
-    if args.steps < 1 or args.every < 1:
-        raise CLIError(f"--steps and --every must be positive, got {args.steps} and {args.every}")
     args.device, args.amp, args.compile = "cpu", False, False
     check_outputs(args, "json", "plot")
     exp = _lecture_experiment(args.model)

@@ -1036,6 +1036,8 @@ _CLI_OPTIONS = {
 
 def add_explain_parser(subparsers) -> argparse.ArgumentParser:
     """Add the ``explain`` command to a CLI's subparsers."""
+    from .cli_args import positive_int, seed
+
     p = subparsers.add_parser(
         "explain", help="watch one op work step by step (shapes, strides, bytes, FLOPs)",
         description="Run one op of scratchnet.functional step by step on data of the given shapes:\n"
@@ -1056,7 +1058,7 @@ def add_explain_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--padding", type=_padding, metavar="P",
                    help="padding, P or PH,PW (conv2d also 'same' or 'valid')")
     p.add_argument("--dilation", type=_int_or_pair, metavar="D", help="conv2d, max_pool2d: dilation")
-    p.add_argument("--groups", type=int, metavar="G", help="conv2d: groups")
+    p.add_argument("--groups", type=positive_int, metavar="G", help="conv2d: groups")
     p.add_argument("--ceil-mode", action="store_true", default=None, help="pools: ceil mode")
     p.add_argument("--count-include-pad", action=argparse.BooleanOptionalAction, default=None,
                    help="avg_pool2d: count the padding in the divisor (default yes)")
@@ -1070,7 +1072,7 @@ def add_explain_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--numbers", action="store_true",
                    help=f"print the actual arrays and where each gradient goes (at most "
                         f"{NUMBERS_LIMIT} numbers per array)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the data (default 0)")
+    p.add_argument("--seed", type=seed, default=0, help="seed of the data")
     p.add_argument("--dtype", choices=["float32", "float64"], default=None,
                    help="default float64 with --numbers, else float32")
     p.add_argument("--json", metavar="FILE", help="write the steps as JSON")

@@ -102,7 +102,7 @@ class CSVDataset(ArrayDataset):
 
     Examples
     --------
-    >>> train = CSVDataset("otto/train.csv", target_column="target", drop_columns=("id",))
+    >>> train = CSVDataset("otto/train.csv", target_column="target", drop_columns=("id",))  # doctest: +SKIP
     >>> train.features.shape, train.classes[:2]              # doctest: +SKIP
     ((61878, 93), ['Class_1', 'Class_2'])
     >>> loader = DataLoader(train, batch_size=64, shuffle=True, seed=0)  # doctest: +SKIP
