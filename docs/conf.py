@@ -16,6 +16,7 @@ from pathlib import Path
 DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
 sys.path.insert(0, str(ROOT))  # the checkout's scratchnet, also without an editable install
+sys.path.insert(0, str(DOCS / "_ext"))
 
 # Gallery scripts and doctests run single-threaded: the build machines have 2 cores.
 for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -44,10 +45,11 @@ extensions = [
     "sphinx_gallery.gen_gallery",
     "sphinx_copybutton",
     "myst_parser",
+    "literalinclude_code",
 ]
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
-exclude_patterns = ["_build", "gallery/README.rst", "**/GALLERY_HEADER.rst"]
+exclude_patterns = ["_build", "_ext", "gallery/README.rst", "**/GALLERY_HEADER.rst"]
 templates_path = []
 nitpicky = False
 
