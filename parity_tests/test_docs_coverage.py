@@ -82,3 +82,11 @@ def test_the_checks_would_catch_a_missing_page():
                 for k, v in pages.items()}
     assert "conv2d" not in _documented(stripped)
     assert "conv2d" not in _included_code(stripped)
+
+
+def test_the_api_reference_lists_every_public_op():
+    api = (DOCS / "api.rst").read_text(encoding="utf-8")
+    block = api.split(".. currentmodule:: scratchnet.functional", 1)[1].split("\nscratchnet.nn\n", 1)[0]
+    listed = set(re.findall(r"^   (\w+)\s*$", block, re.M))
+    missing = [name for name in F.__all__ if name not in listed]
+    assert not missing, f"docs/api.rst's scratchnet.functional table misses {missing}"

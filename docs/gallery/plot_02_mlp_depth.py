@@ -43,10 +43,20 @@ def layer_stats(name, seed=0):
 
 
 stats = {name: layer_stats(name) for name in ("mlp5", "mlp9")}
-for name, (loss, acts, grads) in stats.items():
-    print(f"{name}: initial loss {loss:.4f} (ln 10 = {np.log(10):.4f})")
-    print("  activation std after each ReLU:", " ".join(f"{a:.2e}" for a in acts))
-    print("  weight-gradient std, layer 1..:", " ".join(f"{g:.2e}" for g in grads))
+print(f"initial loss: mlp5 {stats['mlp5'][0]:.4f}, mlp9 {stats['mlp9'][0]:.4f} "
+      f"(ln 10 = {np.log(10):.4f}: uniform guessing)")
+print()
+print("layer   activation std        weight-gradient std")
+print("          mlp5      mlp9          mlp5      mlp9")
+
+
+def cell(values, k):
+    return f"{values[k]:9.2e}" if k < len(values) else " " * 9
+
+
+for k in range(9):
+    (_, a5, g5), (_, a9, g9) = stats["mlp5"], stats["mlp9"]
+    print(f"{k + 1:5}  {cell(a5, k)} {cell(a9, k)}     {cell(g5, k)} {cell(g9, k)}")
 
 # %%
 # Each default-initialised layer (torch's :math:`U(-1/\sqrt{n}, 1/\sqrt{n})`, a
