@@ -1,6 +1,7 @@
 # Two commands on a fresh machine with only Python 3:
 #   make demo   train a lecture model in NumPy and in torch, side by side
 #   make test   run the parity suite
+#   make docs   build the documentation site into docs/_build/html (works offline)
 # Benchmarks write into benchmarks/out/ (git ignores it); only bench-results and
 # profile-results replace the committed results in benchmarks/results/.
 PYTHON ?= python3
@@ -10,12 +11,16 @@ STAMP  := $(VENV)/.installed
 # Parallel test workers (pytest-xdist); each worker runs single-threaded.
 WORKERS ?= 2
 
-.PHONY: install test test-deep demo bench bench-quick profile bench-results profile-results clean
+.PHONY: install test test-deep demo bench bench-quick profile bench-results profile-results docs clean
 
 # A machine without a GPU: `make test TORCH_INDEX=https://download.pytorch.org/whl/cpu`
 # takes torch's CPU-only wheel from that index first (a few hundred MB; PyPI's torch for
 # Linux is the CUDA build, several GB). Empty: everything from the default index.
 TORCH_INDEX ?=
+
+DOCS_STAMP := $(VENV)/.docs-installed
+# -W --keep-going: every warning fails the build, and all of them are reported.
+SPHINXOPTS ?= -W --keep-going -q
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +30,20 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 install: $(STAMP)
+
+$(DOCS_STAMP): pyproject.toml constraints.txt docs/constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c constraints.txt -c docs/constraints.txt -e '.[docs]'
+	touch $(DOCS_STAMP)
+
+# The site, from scratch (-E: every page re-read, so every warning is seen): first the
+# worked examples of the pages run as doctests (the gallery is not executed there),
+# then the HTML build, which runs the gallery and embeds its output and figures.
+docs: $(DOCS_STAMP)
+	$(PY) -m sphinx -b doctest -E $(SPHINXOPTS) -D plot_gallery=0 docs docs/_build/doctest
+	$(PY) -m sphinx -b html -E $(SPHINXOPTS) docs docs/_build/html
+	@echo "docs: open docs/_build/html/index.html"
 
 test: $(STAMP)
 	$(PY) -m pytest -n $(WORKERS) -q parity_tests
@@ -54,4 +73,4 @@ profile-results: $(STAMP)
 	$(PY) -m benchmarks.profile --out benchmarks/results
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .hypothesis docs/_build docs/lectures
