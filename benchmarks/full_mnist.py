@@ -66,7 +66,7 @@ def run_diagnoses(data_dir: str, out: Path) -> None:
 def run_experiments(data_dir: str, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     scratchnet("reproduce", "all", "--data-dir", data_dir, "--engine", "both", "--log-interval", "0",
-               "--out-dir", str(out), "--json", str(out / "experiments.json"))
+               "--out-dir", str(out))
 
 
 def run_fixes(data_dir: str, out: Path) -> None:

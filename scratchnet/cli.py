@@ -157,10 +157,12 @@ def check_outputs(args, *paths_attrs: str) -> None:
             continue
         option = "--" + attr.replace("_", "-")
         target = Path(value)
-        if attr == "out_dir":
+        if attr == "out_dir":  # created with its parents, as mkdir -p
             if target.exists() and not target.is_dir():
                 raise CLIError(f"{option} {value}: is a file, not a directory")
-            parent = target if target.exists() else target.parent
+            parent = next((p for p in (target, *target.parents) if p.exists()), Path("."))
+            if not parent.is_dir():
+                raise CLIError(f"{option} {value}: {parent} is a file, not a directory")
         else:
             if target.is_dir():
                 raise CLIError(f"{option} {value}: is a directory; expected a file name")
@@ -236,8 +238,8 @@ def noise_note(c: dict, other_load) -> str:
     else:
         how = "one epoch each: a single pair of timings, easily off by 1.5x on a busy machine"
     if other_load is not None and other_load >= 0.1:
-        how += (f"; other processes kept {100 * other_load:.0f}% of the CPU busy meanwhile, "
-                "so both times are inflated")
+        how += (f"; other processes kept {100 * other_load:.0f}% of the CPU busy meanwhile, so both "
+                + ("times are inflated" if other_load >= 0.3 else "times may be somewhat inflated"))
     return how
 
 
@@ -442,9 +444,12 @@ def _write_reproduction(out_dir: Path, done: list, markdown_path, args, interrup
 
 
 def cmd_reproduce(args):
-    check_outputs(args, "json", "plot", "markdown", "out_dir")
-    names = experiments.names() if args.name == "all" else [args.name]
+    check_outputs(args, "out_dir")
     out_dir = Path(args.out_dir) if args.out_dir else None
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)  # so that --json may point into it
+    check_outputs(args, "json", "plot", "markdown")
+    names = experiments.names() if args.name == "all" else [args.name]
     done = []
 
     def record(exp, results, source, comparison, other_load, interrupted):

@@ -362,28 +362,39 @@ def plot(result: dict, path: str, title: str = "") -> None:
 
 def plot_comparison(results: dict, path: str, title: str = "") -> None:
     """Several diagnoses side by side (``{label: result}``): at step 0, the spread of each
-    weight layer's output and of the gradient arriving at it against depth, and the loss
-    over the recorded steps."""
+    weight layer's output and of the gradient arriving at it against depth; over the
+    recorded steps, how far the first weight layer moves per step, and the loss."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
-    fig, (ax_s, ax_g, ax_l) = plt.subplots(1, 3, figsize=(15, 4.6))
+    fig, (ax_s, ax_g, ax_u, ax_l) = plt.subplots(1, 4, figsize=(19, 4.6))
     for label, result in results.items():
         wl = weight_layers(records_at(result, recorded_steps(result)[0]))
         depth = np.arange(1, len(wl) + 1)
         line, = ax_s.plot(depth, [r["out_std"] for r in wl], "o-", label=label)
-        ax_g.plot(depth, [r["grad_out_std"] or np.nan for r in wl], "o-", color=line.get_color(), label=label)
+        color = line.get_color()
+        ax_g.plot(depth, [r["grad_out_std"] or np.nan for r in wl], "o-", color=color, label=label)
+        first = wl[0]["layer"]
+        moves = [(r["step"], r["params"]["weight"]["update_ratio"]) for r in result["records"]
+                 if r["layer"] == first and r["params"]["weight"]["update_ratio"]]
+        if moves:
+            ax_u.plot(*zip(*moves), "-", color=color, label=label)
         ax_l.plot([l["step"] for l in result["losses"]], [l["loss"] for l in result["losses"]],
-                  "-", color=line.get_color(), label=label)
+                  "-", color=color, label=label)
+    ax_u.axhline(HEALTHY_UPDATE_RATIO, color="grey", linestyle=":", label="1e-3 rule of thumb")
+    ax_u.set(yscale="log", xlabel="step", ylabel="|ΔW| / |W| per step", title="first weight layer: step size")
+    for ax in (ax_s, ax_g):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax_s.set(yscale="log", xlabel="weight layer (1 = first)", ylabel="std of the layer's output",
              title="forward, step 0: activation spread")
     ax_g.set(yscale="log", xlabel="weight layer (1 = first)", ylabel="std of dL/d(output)",
              title="backward, step 0: gradient spread")
     ax_l.axhline(math.log(10), color="grey", linestyle=":", label="ln 10: chance")
     ax_l.set(xlabel="step", ylabel="training loss (recorded steps)", title="loss")
-    for ax in (ax_s, ax_g, ax_l):
+    for ax in (ax_s, ax_g, ax_u, ax_l):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     if title:
