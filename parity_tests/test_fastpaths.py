@@ -298,3 +298,47 @@ def test_conv_accepts_any_input_layout_with_the_same_result():
         np.testing.assert_array_equal(out, ref_out)
         for got, want in zip(back(g), ref_back(g)):
             np.testing.assert_array_equal(got, want)
+
+
+def test_only_a_fresh_gradient_becomes_grad_without_a_copy():
+    p = Parameter(np.zeros(3))
+    g = np.array([1.0, 2.0, 3.0])
+    p.accumulate_grad(g, fresh=True)
+    assert p.grad is g
+    q = Parameter(np.zeros(3))
+    q.accumulate_grad(g)  # no promise: copied
+    assert q.grad is not g and not np.shares_memory(q.grad, g)
+    g32 = np.ones(3, np.float32)  # another dtype is cast, whatever the promise
+    q2 = Parameter(np.zeros(3))
+    q2.accumulate_grad(g32, fresh=True)
+    assert q2.grad.dtype == np.float64
+
+
+def test_an_op_without_the_fresh_promise_has_its_gradient_copied():
+    @F.differentiable
+    def scale_by(input, weight):  # hands grad_out back as weight's gradient
+        return input * weight, lambda grad_out: {"input": grad_out * weight, "weight": grad_out}
+
+    class Scale(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.weight = Parameter(np.ones(3))
+
+        def forward(self, x):
+            return self._call_functional(scale_by, x, self.weight)
+
+    layer = Scale()
+    layer(np.ones(3))
+    g = np.array([1.0, 2.0, 3.0])
+    layer.backward(g)
+    assert not np.shares_memory(layer.weight.grad, g)
+    assert not F.registration(scale_by).fresh_grads
+    assert F.registration(F.linear).fresh_grads and F.registration(F.conv2d).fresh_grads
+
+
+def test_no_engine_module_reads_reference_counts():
+    import pathlib
+    import scratchnet
+    root = pathlib.Path(scratchnet.__file__).parent
+    for path in root.rglob("*.py"):
+        assert "getrefcount" not in path.read_text(), path

@@ -34,14 +34,14 @@ def test_parameter_gradients_do_not_depend_on_input_grad(name):
 def test_op_backward_can_skip_the_input_gradient(fn, args):
     rng = np.random.default_rng(1)
     arrays = [rng.standard_normal(s) for s in args]
-    out, backward = F.forward_with_backward(fn, *arrays)
+    out, backward = F.registration(fn).forward(*arrays)
     g = rng.standard_normal(out.shape)
     full = backward(g)
     part = backward(g, needs_input_grad=False)
     assert "input" in full and "input" not in part
     for k in part:
         np.testing.assert_array_equal(part[k], full[k])
-    assert F.input_grad_optional(fn) and not F.input_grad_optional(F.relu)
+    assert F.registration(fn).input_grad_optional and not F.registration(F.relu).input_grad_optional
 
 
 def test_leading_parameter_free_layers_are_skipped():

@@ -9,7 +9,7 @@ right beside it in the same function; :func:`vjp` exposes it::
 
 This package never imports torch.
 """
-from ._vjp import vjp, forward_with_backward, differentiable, input_grad_optional
+from ._vjp import vjp, differentiable, registration, Registration
 from .activation import relu, sigmoid, tanh, logsigmoid
 from .softmax import softmax, log_softmax
 from .linear import linear
@@ -19,7 +19,7 @@ from .pooling import max_pool2d, avg_pool2d
 from .loss import cross_entropy, nll_loss, mse_loss, binary_cross_entropy_with_logits
 
 __all__ = [
-    "vjp", "forward_with_backward", "differentiable", "input_grad_optional",
+    "vjp", "differentiable", "registration", "Registration",
     "relu", "sigmoid", "tanh", "logsigmoid",
     "softmax", "log_softmax",
     "linear", "flatten",

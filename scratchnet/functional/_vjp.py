@@ -25,15 +25,44 @@ from __future__ import annotations
 
 import functools
 import inspect
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
-_FORWARDS: dict = {}
-_INPUT_GRAD_OPTIONAL: set = set()
+_REGISTRY: dict = {}
 
 
-def differentiable(forward: Callable = None, *, input_grad_optional: bool = False) -> Callable:
+@dataclass(frozen=True)
+class Registration:
+    """What :func:`differentiable` records about an op.
+
+    Attributes
+    ----------
+    forward : callable
+        The function returning ``(out, backward)``.
+    signature : inspect.Signature
+        ``forward``'s signature (the op's, torch's).
+    positional : tuple of str
+        The names of the parameters that can be passed by position, in order;
+        ``positional[0]`` is the op's input.
+    input_grad_optional : bool
+        ``backward`` also accepts ``needs_input_grad=False`` (see :func:`differentiable`).
+    fresh_grads : bool
+        Every gradient ``backward`` returns is a new array that nothing else holds
+        (not an argument, not ``grad_out``, not a view of either), so a caller may
+        keep it as a parameter's ``.grad`` without copying it.
+    """
+
+    forward: Callable
+    signature: inspect.Signature
+    positional: tuple
+    input_grad_optional: bool
+    fresh_grads: bool
+
+
+def differentiable(forward: Callable = None, *, input_grad_optional: bool = False,
+                   fresh_grads: bool = False) -> Callable:
     """Register ``forward`` (returning ``(out, backward)``) and return the plain op.
 
     With ``input_grad_optional=True`` the op's ``backward`` also accepts
@@ -42,47 +71,40 @@ def differentiable(forward: Callable = None, *, input_grad_optional: bool = Fals
     the first layer of a network never needs the gradient of the images it reads,
     and for a convolution that gradient (a GEMM and a col2im) is a large share of
     the backward.
+
+    With ``fresh_grads=True`` the op promises that every array its ``backward``
+    returns is newly made for that call. ``scratchnet.nn`` then stores a parameter's
+    first gradient as its ``.grad`` as is, as torch's ``AccumulateGrad`` keeps a
+    gradient no one else holds, instead of copying it every step. An op that may
+    hand back ``grad_out`` itself or a view of an argument must leave it ``False``.
     """
     if forward is None:
-        return functools.partial(differentiable, input_grad_optional=input_grad_optional)
+        return functools.partial(differentiable, input_grad_optional=input_grad_optional,
+                                 fresh_grads=fresh_grads)
 
     @functools.wraps(forward)
     def op(*args, **kwargs):
         return forward(*args, **kwargs)[0]
 
     sig = inspect.signature(forward)
-    positional = [
+    positional = tuple(
         name
         for name, p in sig.parameters.items()
         if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-    ]
-    _FORWARDS[op] = (forward, sig, positional)
-    if input_grad_optional:
-        _INPUT_GRAD_OPTIONAL.add(op)
-    op.__wrapped_forward__ = forward
+    )
+    _REGISTRY[op] = Registration(forward, sig, positional, input_grad_optional, fresh_grads)
     return op
 
 
-def input_grad_optional(fn: Callable) -> bool:
-    """Whether ``fn``'s backward can skip its input gradient (``needs_input_grad=False``)."""
-    return fn in _INPUT_GRAD_OPTIONAL
-
-
-def forward_with_backward(fn: Callable, *args, **kwargs):
-    """Run ``fn``'s forward and return ``(out, backward)`` where ``backward`` returns the dict.
-
-    This is the low-level form that ``scratchnet.nn`` uses: gradients come back by
-    parameter name, so a layer can pick ``"weight"`` and ``"bias"`` without caring
-    about positions.
-    """
+def registration(fn: Callable) -> Registration:
+    """The :class:`Registration` of op ``fn``; a ``TypeError`` if ``fn`` is not an op."""
     try:
-        forward = _FORWARDS[fn][0]
-    except KeyError:
+        return _REGISTRY[fn]
+    except (KeyError, TypeError):
         raise TypeError(
             f"vjp: {getattr(fn, '__name__', fn)!r} is not a scratchnet.functional op "
             f"with a hand-written backward"
         ) from None
-    return forward(*args, **kwargs)
 
 
 def _is_float_array(x) -> bool:
@@ -117,13 +139,9 @@ def vjp(fn: Callable, *args, **kwargs):
     >>> backward(np.array([5.0, 6.0, 7.0]))
     (array([0., 0., 7.]),)
     """
-    if fn not in _FORWARDS:
-        raise TypeError(
-            f"vjp: {getattr(fn, '__name__', fn)!r} is not a scratchnet.functional op "
-            f"with a hand-written backward"
-        )
-    forward, sig, positional = _FORWARDS[fn]
-    out, backward_dict = forward(*args, **kwargs)
+    reg = registration(fn)
+    positional = reg.positional
+    out, backward_dict = reg.forward(*args, **kwargs)
     n = len(args)
     for name, value in kwargs.items():
         if name in positional and _is_float_array(value):

@@ -7,7 +7,7 @@ from ._checks import as_float_array, same_dtype, shape_str, sum_to_shape
 from ._vjp import differentiable
 
 
-@differentiable(input_grad_optional=True)
+@differentiable(input_grad_optional=True, fresh_grads=True)
 def linear(input, weight, bias=None):
     r"""Affine map :math:`y = x W^\top + b`, over any number of leading dimensions.
 
@@ -94,7 +94,10 @@ def linear(input, weight, bias=None):
         gw = np.dot(g2.T, x2)
         grads["weight"] = gw[0] if vector_weight else gw
         if b is not None:
-            grads["bias"] = sum_to_shape(grad_out, b.shape)
+            gb = sum_to_shape(grad_out, b.shape)
+            # Nothing to sum when the bias is output-shaped (a 1-D input): then gb is
+            # grad_out itself, and gradients must be fresh arrays (fresh_grads).
+            grads["bias"] = gb.copy() if b.shape == grad_out.shape else gb
         return grads
 
     return out, backward

@@ -33,7 +33,6 @@ import numpy as np
 
 from .. import functional as F
 from .. import nn
-from ..functional import forward_with_backward
 from ..functional._checks import as_float_array, check_reduction, shape_str
 from ..nn.loss import _Loss
 
@@ -164,10 +163,10 @@ class BinaryLogisticLoss(_BinaryLoss):
 
     def forward(self, input, target):
         z, y = self._operands(input, target)
-        log_sig, log_sig_backward = forward_with_backward(F.logsigmoid, y * z)
+        log_sig, log_sig_backward = F.vjp(F.logsigmoid, y * z)
 
         def elementwise_backward(g):
-            return -log_sig_backward(g)["input"] * y
+            return -log_sig_backward(g)[0] * y
 
         return self._finish(-log_sig, np.shape(input), elementwise_backward)
 
@@ -196,10 +195,10 @@ class SigmoidMSELoss(_BinaryLoss):
 
     def forward(self, input, target):
         z, y = self._operands(input, target)
-        sig, sig_backward = forward_with_backward(F.sigmoid, z)
+        sig, sig_backward = F.vjp(F.sigmoid, z)
         diff = sig - (y + 1) / 2
 
         def elementwise_backward(g):
-            return sig_backward(2 * diff * g)["input"]
+            return sig_backward(2 * diff * g)[0]
 
         return self._finish(diff * diff, np.shape(input), elementwise_backward)

@@ -61,14 +61,13 @@ from __future__ import annotations
 import inspect
 import itertools
 import numbers
-import sys
 from collections import OrderedDict, namedtuple
 from collections.abc import Mapping
 from typing import Callable, Iterator, Optional
 
 import numpy as np
 
-from ..functional import forward_with_backward, input_grad_optional
+from ..functional import registration
 from ..functional._checks import shape_str
 from .grad_mode import is_grad_enabled
 from .parameter import Parameter
@@ -78,34 +77,6 @@ __all__ = ["Module", "RemovableHandle"]
 # The exception types a forward raises for a bad input; these get the layer's path.
 _LOCATED_ERRORS = (ValueError, TypeError, IndexError, RuntimeError)
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-_BINDINGS: dict = {}
-
-
-def _references(obj) -> int:
-    """``sys.getrefcount(obj)`` as seen from a helper to which a caller passes its local."""
-    return sys.getrefcount(obj)
-
-
-def _references_of_a_local() -> int:
-    obj = object()
-    return _references(obj)
-
-
-# What _references reports for an object that only one local variable of its caller
-# refers to; measured, not assumed, since interpreters differ in the references their
-# call machinery holds.
-_SOLE_LOCAL = _references_of_a_local()
-
-
-def _op_binding(fn: Callable) -> tuple:
-    """``(positional parameter names, first parameter name, signature)`` of op ``fn``, cached."""
-    binding = _BINDINGS.get(fn)
-    if binding is None:
-        sig = inspect.signature(fn)
-        positional = tuple(name for name, p in sig.parameters.items()
-                           if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
-        binding = _BINDINGS[fn] = (positional, next(iter(sig.parameters)), sig)
-    return binding
 
 
 class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
@@ -316,9 +287,10 @@ class Module:
 
         Under :class:`~scratchnet.nn.no_grad` the op runs without keeping anything.
         """
-        positional, input_name, sig = _op_binding(fn)
+        op = registration(fn)
+        positional = op.positional
         if len(args) > len(positional):
-            sig.bind(*args, **kwargs)  # raises the signature's own TypeError
+            op.signature.bind(*args, **kwargs)  # raises the signature's own TypeError
         # Which arguments are Parameters, by the op's parameter name. This runs for
         # every layer call, so it is a plain scan instead of ``Signature.bind``.
         params = [(positional[i], a) for i, a in enumerate(args) if isinstance(a, Parameter)]
@@ -329,31 +301,22 @@ class Module:
         if not is_grad_enabled():
             self._clear_grad_fn("no_grad")
             return fn(*args, **kwargs)
-        out, backward = forward_with_backward(fn, *args, **kwargs)
+        out, backward = op.forward(*args, **kwargs)
         primary = out[0] if isinstance(out, tuple) else out
-        skippable = input_grad_optional(fn)
+        input_name = positional[0]
 
         def grad_fn(grad_out, input_grad=True):
-            if input_grad or not skippable:
+            if input_grad or not op.input_grad_optional:
                 grads = backward(grad_out)
             else:
                 grads = backward(grad_out, needs_input_grad=False)
-            grad_input = grads.get(input_name) if input_grad else None
             for name, p in params:
-                if not p.requires_grad:
-                    continue
-                grad = grads.pop(name)
-                if (p.grad is None and _references(grad) == _SOLE_LOCAL
-                        and isinstance(grad, np.ndarray) and grad.base is None
-                        and grad.dtype == p.data.dtype and grad.shape == p.data.shape):
-                    # Nothing else can see this fresh array (the op made it for this
-                    # call, and the dict entry is gone): it becomes .grad as it is, as
-                    # torch's AccumulateGrad steals an unshared gradient, instead of
-                    # being copied every step.
-                    p.grad = grad
-                else:
-                    p.accumulate_grad(grad)
-            return grad_input
+                if p.requires_grad:
+                    # A gradient that is also returned (a Parameter passed as the
+                    # input) must not become .grad: the caller may change it.
+                    fresh = op.fresh_grads and name != input_name
+                    p.accumulate_grad(grads[name], fresh=fresh)
+            return grads.get(input_name) if input_grad else None
 
         self._set_grad_fn(grad_fn, primary, input_grad_optional=True)
         return out
