@@ -15,6 +15,7 @@ from .softmax import softmax, log_softmax
 from .linear import linear
 from .flatten import flatten
 from .conv import conv2d
+from .sparse_conv import sparse_conv2d
 from .pooling import max_pool2d, avg_pool2d
 from .loss import cross_entropy, nll_loss, mse_loss, binary_cross_entropy_with_logits
 
@@ -23,6 +24,6 @@ __all__ = [
     "relu", "sigmoid", "tanh", "logsigmoid",
     "softmax", "log_softmax",
     "linear", "flatten",
-    "conv2d", "max_pool2d", "avg_pool2d",
+    "conv2d", "sparse_conv2d", "max_pool2d", "avg_pool2d",
     "cross_entropy", "nll_loss", "mse_loss", "binary_cross_entropy_with_logits",
 ]

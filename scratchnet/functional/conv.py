@@ -124,22 +124,27 @@ def _setup(op, input, weight, bias, stride, padding, dilation, groups):
             f"{op}: bias must have shape ({out_channels},) to match weight "
             f"{shape_str(w.shape)}, got {shape_str(b.shape)}"
         )
+    geo = _window_geometry(op, x4, kernel, stride, dilation, pad,
+                           f"input {shape_str(x.shape)}, weight {shape_str(w.shape)}, padding {padding!r}")
+    return x4, unbatched, w, b, geo
+
+
+def _window_geometry(op, x4, kernel, stride, dilation, pad, described: str) -> WindowGeometry:
+    """The windows of a convolution of the 4-D ``x4``; an error if the kernel does not fit."""
     in_hw = x4.shape[2:]
     padded = (in_hw[0] + pad[0] + pad[1], in_hw[1] + pad[2] + pad[3])
     effective = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
     if padded[0] < effective[0] or padded[1] < effective[1]:
         raise ValueError(
             f"{op}: padded input size per channel ({padded[0]} x {padded[1]}) is smaller than "
-            f"the dilated kernel ({effective[0]} x {effective[1]}) for input "
-            f"{shape_str(x.shape)}, weight {shape_str(w.shape)}, padding {padding!r}, "
+            f"the dilated kernel ({effective[0]} x {effective[1]}) for {described}, "
             f"dilation {dilation}: kernel size can't be greater than actual input size"
         )
     out_hw = tuple(
         conv_output_size(n, k, s, p0 + p1, d)
         for n, k, s, (p0, p1), d in zip(in_hw, kernel, stride, (pad[:2], pad[2:]), dilation)
     )
-    geo = WindowGeometry.create(in_hw, kernel, stride, dilation, pad, out_hw)
-    return x4, unbatched, w, b, geo
+    return WindowGeometry.create(in_hw, kernel, stride, dilation, pad, out_hw)
 
 
 def _im2col(x: np.ndarray, geo: WindowGeometry, groups: int) -> np.ndarray:
