@@ -23,7 +23,7 @@ from torch import nn
 import torch.nn.functional as F
 
 from . import models as _models
-from .functional._checks import check_reduction
+from .checks import check_reduction
 from .functional.sparse_conv import check_table
 from .models.lenet import LECUN_C3_TABLE
 

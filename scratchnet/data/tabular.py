@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..checks import float_dtype
 from .loader import ArrayDataset
 
 __all__ = ["CSVDataset", "sort_classes"]
@@ -111,9 +112,7 @@ class CSVDataset(ArrayDataset):
     def __init__(self, path, target_column: str | None = None, drop_columns=(), *, classes=None,
                  dtype=np.float32, delimiter: str = ",") -> None:
         self.path = Path(path)
-        dtype = np.dtype(dtype)
-        if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
-            raise TypeError(f"CSVDataset: dtype must be float32 or float64, got {dtype}")
+        dtype = float_dtype("CSVDataset", dtype)
         if isinstance(drop_columns, str):
             drop_columns = (drop_columns,)
         with open(self.path, newline="", encoding="utf-8-sig") as f:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import as_float_array
+from ..checks import as_float_array
 from ._vjp import differentiable
 
 

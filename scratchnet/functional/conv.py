@@ -43,12 +43,10 @@ lectures' 5x5 kernels), the 6->16 and 10->20 convolutions' forward+backward at b
 """
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from ._checks import as_float_array, pair, same_dtype, shape_str
+from ..checks import as_float_array, is_int, pair, same_dtype, shape_str
 from ._vjp import differentiable
 from ._windows import WindowGeometry, batched, conv_output_size
 
@@ -93,7 +91,7 @@ def _setup(op, input, weight, bias, stride, padding, dilation, groups):
     x4, unbatched = batched(op, x)
     stride = pair(op, "stride", stride, allow_zero=False)
     dilation = pair(op, "dilation", dilation, allow_zero=False)
-    if not isinstance(groups, (numbers.Integral, np.integer)) or isinstance(groups, bool):
+    if not is_int(groups):
         raise TypeError(f"{op}: groups must be an int, got {groups!r}")
     if groups < 1:
         raise ValueError(f"{op}: groups must be positive, got {groups}")

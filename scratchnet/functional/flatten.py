@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 
-from ._checks import normalize_dim
+from ..checks import normalize_dim
 from ._vjp import differentiable
 
 

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import as_float_array, same_dtype, shape_str, sum_to_shape
+from ..checks import as_float_array, same_dtype, shape_str
+from ._broadcast import sum_to_shape
 from ._vjp import differentiable
 
 

@@ -22,7 +22,8 @@ import warnings
 
 import numpy as np
 
-from ._checks import as_float_array, as_int_array, same_dtype, shape_str, sum_to_shape
+from ..checks import as_float_array, as_int_array, same_dtype, shape_str
+from ._broadcast import sum_to_shape
 from ._vjp import differentiable
 from .activation import logsigmoid, sigmoid
 from .softmax import _log_softmax, _log_softmax_backward

@@ -22,11 +22,9 @@ kernels rule by rule; they are the oracles the fast versions are tested against.
 """
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
-from ._checks import as_float_array, pair, shape_str
+from ..checks import as_float_array, is_int, pair, shape_str
 from ._vjp import differentiable
 from ._windows import WindowGeometry, batched, empty_in_layout, pool_output_size
 
@@ -267,7 +265,7 @@ def _avg_divisor(geo: WindowGeometry, count_include_pad: bool, divisor_override,
 def _check_divisor(op, divisor_override):
     if divisor_override is None:
         return
-    if not isinstance(divisor_override, (numbers.Integral, np.integer)) or isinstance(divisor_override, bool):
+    if not is_int(divisor_override):
         raise TypeError(f"{op}: divisor_override must be an int or None, got {divisor_override!r}")
     if divisor_override == 0:
         raise ValueError(f"{op}: divisor_override must be non-zero, got 0")

@@ -27,7 +27,7 @@ import warnings
 
 import numpy as np
 
-from ._checks import FLOAT_DTYPES, as_float_array, normalize_dim
+from ..checks import as_float_array, float_dtype, normalize_dim
 from ._vjp import differentiable
 
 
@@ -51,12 +51,7 @@ def _prepare(op: str, input, dim, stacklevel: int, dtype):
     if dtype is None:
         x = as_float_array(op, "input", input)
     else:
-        try:
-            target = np.dtype(dtype)
-        except TypeError:
-            raise TypeError(f"{op}: dtype must be float32 or float64, got {dtype!r}") from None
-        if target not in FLOAT_DTYPES:
-            raise TypeError(f"{op}: dtype must be float32 or float64, got {target}")
+        target = float_dtype(op, dtype)
         if not isinstance(input, np.ndarray) or input.dtype.kind not in "biuf":
             raise TypeError(
                 f"{op}: input must be a NumPy array of numbers, got "

@@ -22,11 +22,10 @@ numbers input map by input map, on one im2col of the whole input.
 from __future__ import annotations
 
 import functools
-import numbers
 
 import numpy as np
 
-from ._checks import as_float_array, pair, same_dtype, shape_str
+from ..checks import as_float_array, is_int, pair, same_dtype, shape_str
 from ._vjp import differentiable, vjp
 from ._windows import batched
 from .conv import _col2im, _im2col, _parse_padding, _window_geometry, conv2d
@@ -214,8 +213,7 @@ def check_table(op: str, in_channels: int, table) -> tuple:
     except TypeError:
         raise TypeError(f"{op}: table must be a sequence of sequences of ints, got {table!r}") from None
     for row in rows:
-        if not all(isinstance(i, (numbers.Integral, np.integer)) and not isinstance(i, bool)
-                   for i in row):
+        if not all(is_int(i) for i in row):
             raise TypeError(f"{op}: table must be a sequence of sequences of ints, got row {row!r}")
     rows = tuple(tuple(int(i) for i in row) for row in rows)
     if len(rows) == 0:

@@ -33,7 +33,7 @@ import numpy as np
 
 from .. import functional as F
 from .. import nn
-from ..functional._checks import as_float_array, check_reduction, shape_str
+from ..checks import as_float_array, check_reduction, shape_str
 from ..nn.loss import _Loss
 
 #: The digits of the lecture's binary task, as ``(negative, positive)``.

@@ -8,9 +8,8 @@ import numpy as np
 
 from .. import functional as F
 from .. import nn
-from ..functional._checks import pair
+from ..checks import check_size, pair, resolve_dtype
 from ..functional.sparse_conv import check_table
-from ..nn.module import check_size, resolve_dtype
 
 #: Table I of LeCun et al. (1998): the S2 feature maps (0-5) each C3 map (0-15) sees.
 #: Maps 0-5 see three contiguous maps, 6-11 four contiguous ones, 12-14 four

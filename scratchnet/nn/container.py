@@ -18,7 +18,8 @@ from itertools import islice
 from typing import Iterable, Iterator
 
 from .grad_mode import is_grad_enabled
-from .module import Module, _addindent, _path_segment
+from .error_location import path_segment
+from .module import Module, _addindent
 
 __all__ = ["Sequential", "ModuleList"]
 
@@ -180,7 +181,7 @@ class Sequential(Module):
                 key, module, step = steps[i]
                 if step is None:
                     raise RuntimeError(
-                        f"{_path_segment(self, key)} {module._short_repr()}: recorded no backward "
+                        f"{path_segment(self, key)} {module._short_repr()}: recorded no backward "
                         f"during the forward pass (a custom module must override backward() or "
                         f"record one with _call_functional/_set_grad_fn)"
                     )

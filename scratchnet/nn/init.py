@@ -28,6 +28,7 @@ import warnings
 
 import numpy as np
 
+from ..checks import is_int
 from .parameter import Parameter
 
 __all__ = [
@@ -50,7 +51,7 @@ def manual_seed(seed: int) -> np.random.Generator:
     is deterministic.
     """
     global _default, _initial_seed
-    if isinstance(seed, bool) or not isinstance(seed, (numbers.Integral, np.integer)):
+    if not is_int(seed):
         raise TypeError(f"manual_seed: seed must be an int, got {seed!r}")
     if seed < 0:
         raise ValueError(f"manual_seed: seed must be non-negative, got {seed}")

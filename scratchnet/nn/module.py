@@ -47,170 +47,25 @@ the inherited ``backward`` then checks ``grad_out`` and calls it. Capturing each
 child's ``_grad_fn`` right after calling it is what lets a layer be used twice in
 one forward (weight sharing), as :class:`Sequential` does.
 
-Errors name the place
----------------------
-A layer that rejects its input raises the same exception type, chained, with the
-layer's path in the model, its repr and the input shape prepended to the op's
-message::
-
-    ValueError: Sequential[7] Linear(in_features=100, out_features=10, bias=True): got
-    input of shape (64, 320): linear: input of shape (64, 320) has 320 features ...
+A layer's bad input is reported with its place in the model (see
+:mod:`scratchnet.nn.error_location`).
 """
 from __future__ import annotations
 
-import inspect
 import itertools
-import numbers
 from collections import OrderedDict, namedtuple
 from collections.abc import Mapping
 from typing import Callable, Iterator, Optional
 
 import numpy as np
 
+from ..checks import FLOAT_DTYPES, check_device, shape_str
 from ..functional import registration
-from ..functional._checks import shape_str
+from .error_location import LOCATED_ERRORS, locate_error
 from .grad_mode import is_grad_enabled
 from .parameter import Parameter
 
 __all__ = ["Module", "RemovableHandle"]
-
-# The exception types a forward raises for a bad input; these get the layer's path.
-_LOCATED_ERRORS = (ValueError, TypeError, IndexError, RuntimeError)
-_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-
-
-class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
-    """What :meth:`Module.load_state_dict` returns: the keys it could not match."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        if not self.missing_keys and not self.unexpected_keys:
-            return "<All keys matched successfully>"
-        return super().__repr__()
-
-    __str__ = __repr__
-
-
-class RemovableHandle:
-    """Returned by the ``register_*_hook`` methods; ``remove()`` unregisters the hook."""
-
-    _ids = itertools.count()
-
-    def __init__(self, hooks: dict):
-        self._hooks = hooks
-        self.id = next(RemovableHandle._ids)
-
-    def remove(self) -> None:
-        self._hooks.pop(self.id, None)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info):
-        self.remove()
-        return False
-
-
-def _addindent(s_: str, num_spaces: int) -> str:
-    """Indent every line but the first (torch's helper, so reprs match torch's byte for byte)."""
-    s = s_.split("\n")
-    if len(s) == 1:
-        return s_
-    first = s.pop(0)
-    s = [(num_spaces * " ") + line if line.strip() else "" for line in s]
-    return first + "\n" + "\n".join(s)
-
-
-def resolve_dtype(dtype, where: str) -> np.dtype:
-    """``dtype=None`` means float32 (torch's default); only float32 and float64 are supported."""
-    if dtype is None:
-        return np.dtype(np.float32)
-    try:
-        resolved = np.dtype(dtype)
-    except TypeError:
-        raise TypeError(f"{where}: dtype must be a NumPy float dtype, got {dtype!r}") from None
-    if resolved not in _FLOAT_DTYPES:
-        raise TypeError(f"{where}: dtype must be float32 or float64, got {resolved}")
-    return resolved
-
-
-def check_device(device, where: str) -> None:
-    """Accept torch's ``device=`` argument for signature parity; NumPy arrays live on the CPU."""
-    if device is not None and str(device) != "cpu":
-        raise ValueError(f"{where}: scratchnet runs on NumPy, so device must be None or 'cpu', got {device!r}")
-
-
-def check_size(value, name: str, where: str, *, minimum: int = 0) -> int:
-    """A non-negative (or positive) int layer size, with a message naming the layer."""
-    if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)):
-        raise TypeError(f"{where}: {name} must be an int, got {value!r}")
-    if value < minimum:
-        need = "non-negative" if minimum == 0 else f">= {minimum}"
-        raise ValueError(f"{where}: {name} must be {need}, got {value}")
-    return int(value)
-
-
-def _describe_value(name: str, value) -> str:
-    if isinstance(value, np.ndarray):
-        return f"{name} of shape {shape_str(value.shape)}"
-    if isinstance(value, tuple) and all(isinstance(v, np.ndarray) for v in value):
-        return f"{name} of shapes " + ", ".join(shape_str(v.shape) for v in value)
-    return f"{name} of type {type(value).__name__}"
-
-
-class _ErrorSite:
-    """Where a forward failed: filled in by the failing layer, extended by each parent."""
-
-    def __init__(self, module, description: str, inputs: str, detail: str):
-        self.module = module
-        self.path: list = []
-        self.description = description
-        self.inputs = inputs
-        self.detail = detail
-
-    def message(self) -> str:
-        where = ".".join(self.path)
-        head = f"{where} {self.description}" if where else self.description
-        return f"{head}: got {self.inputs}: {self.detail}"
-
-
-def _path_segment(parent, key: str) -> str:
-    name = type(parent).__name__
-    return f"{name}[{key}]" if key.lstrip("-").isdigit() else f"{name}.{key}"
-
-
-def _locate_error(module, exc: Exception, args: tuple, kwargs: dict) -> Exception:
-    """Return the exception to raise from ``module.__call__`` with its place in the model."""
-    site = getattr(exc, "_scratchnet_site", None)
-    if site is not None:
-        for key, child in module._modules.items():
-            if child is site.module:
-                site.path.insert(0, _path_segment(module, key))
-                break
-        site.module = module
-        exc.args = (site.message(),)
-        return exc
-    try:
-        names = list(inspect.signature(module.forward).parameters)
-    except (TypeError, ValueError):
-        names = []
-    described = []
-    for i, value in enumerate(args):
-        name = names[i] if i < len(names) and not names[i].startswith("*") else "input"
-        if i == 0 or isinstance(value, np.ndarray):
-            described.append(_describe_value(name, value))
-    described += [_describe_value(k, v) for k, v in kwargs.items() if isinstance(v, np.ndarray)]
-    inputs = " and ".join(described) if described else "no input"
-    description = repr(module) if not module._modules else type(module).__name__
-    site = _ErrorSite(module, description, inputs, str(exc) or type(exc).__name__)
-    # Keep the exact type (so ``except ValueError`` still works) unless it is a
-    # subclass with its own constructor, such as numpy's AxisError.
-    cls = type(exc) if type(exc) in _LOCATED_ERRORS else next(
-        t for t in _LOCATED_ERRORS if isinstance(exc, t))
-    located = cls(site.message())
-    located._scratchnet_site = site
-    return located
 
 
 class Module:
@@ -252,8 +107,8 @@ class Module:
                     args = result if isinstance(result, tuple) else (result,)
         try:
             output = self.forward(*args, **kwargs)
-        except _LOCATED_ERRORS as exc:
-            located = _locate_error(self, exc, args, kwargs)
+        except LOCATED_ERRORS as exc:
+            located = locate_error(self, exc, args, kwargs)
             if located is exc:
                 raise
             raise located from exc
@@ -794,7 +649,7 @@ class Module:
             target = np.dtype(dtype)
         except TypeError:
             raise TypeError(f"{type(self).__name__}.to: expected a dtype, got {dtype!r}") from None
-        if target not in _FLOAT_DTYPES:
+        if target not in FLOAT_DTYPES:
             raise TypeError(
                 f"nn.Module.to only accepts floating point dtypes (float32, float64), but got desired dtype={target}"
             )
@@ -842,3 +697,46 @@ class Module:
             else:
                 main_str += "\n  " + "\n  ".join(lines) + "\n"
         return main_str + ")"
+
+
+class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
+    """What :meth:`Module.load_state_dict` returns: the keys it could not match."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"
+        return super().__repr__()
+
+    __str__ = __repr__
+
+
+class RemovableHandle:
+    """Returned by the ``register_*_hook`` methods; ``remove()`` unregisters the hook."""
+
+    _ids = itertools.count()
+
+    def __init__(self, hooks: dict):
+        self._hooks = hooks
+        self.id = next(RemovableHandle._ids)
+
+    def remove(self) -> None:
+        self._hooks.pop(self.id, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.remove()
+        return False
+
+
+def _addindent(s_: str, num_spaces: int) -> str:
+    """Indent every line but the first (torch's helper, so reprs match torch's byte for byte)."""
+    s = s_.split("\n")
+    if len(s) == 1:
+        return s_
+    first = s.pop(0)
+    s = [(num_spaces * " ") + line if line.strip() else "" for line in s]
+    return first + "\n" + "\n".join(s)

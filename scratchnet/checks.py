@@ -1,8 +1,8 @@
-"""Argument validation shared by every op.
+"""Argument validation shared by all of scratchnet: the ops, the layers, the models and the torch twins.
 
-Each helper raises with the op's name, the offending shape or value and what was
-expected, so that a wrong call fails loudly and readably instead of returning a
-silently wrong array.
+Each helper raises with the caller's name (the op or layer), the offending shape or
+value and what was expected, so that a wrong call fails loudly and readably instead
+of returning a silently wrong array.
 """
 from __future__ import annotations
 
@@ -10,7 +10,47 @@ import numbers
 
 import numpy as np
 
+#: The dtypes every array, layer and model computes in (torch's float and double).
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def is_int(value) -> bool:
+    """Whether ``value`` is an integer (Python's or NumPy's) and not a bool, as torch's int arguments."""
+    return isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def float_dtype(where: str, dtype, default=None) -> np.dtype:
+    """``dtype`` as a NumPy dtype, insisting on float32 or float64; ``None`` gives ``default``."""
+    if dtype is None and default is not None:
+        return np.dtype(default)
+    try:
+        resolved = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{where}: dtype must be float32 or float64, got {dtype!r}") from None
+    if resolved not in FLOAT_DTYPES:
+        raise TypeError(f"{where}: dtype must be float32 or float64, got {resolved}")
+    return resolved
+
+
+def resolve_dtype(dtype, where: str) -> np.dtype:
+    """A layer's ``dtype=``: ``None`` means float32 (torch's default); float32 or float64."""
+    return float_dtype(where, dtype, default=np.float32)
+
+
+def check_device(device, where: str) -> None:
+    """Accept torch's ``device=`` argument for signature parity; NumPy arrays live on the CPU."""
+    if device is not None and str(device) != "cpu":
+        raise ValueError(f"{where}: scratchnet runs on NumPy, so device must be None or 'cpu', got {device!r}")
+
+
+def check_size(value, name: str, where: str, *, minimum: int = 0) -> int:
+    """A non-negative (or at least ``minimum``) int size, with a message naming the layer."""
+    if not is_int(value):
+        raise TypeError(f"{where}: {name} must be an int, got {value!r}")
+    if value < minimum:
+        need = "non-negative" if minimum == 0 else f">= {minimum}"
+        raise ValueError(f"{where}: {name} must be {need}, got {value}")
+    return int(value)
 
 
 def as_float_array(op: str, name: str, x) -> np.ndarray:
@@ -59,11 +99,9 @@ def as_int_array(op: str, name: str, x) -> np.ndarray:
 
 def pair(op: str, name: str, value, *, allow_zero: bool = True) -> tuple:
     """Expand an int or a 1-/2-sequence into ``(h, w)``, as torch's ``_pair``."""
-    if isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, bool):
+    if is_int(value):
         out = (int(value), int(value))
-    elif isinstance(value, (tuple, list)) and len(value) in (1, 2) and all(
-        isinstance(v, (numbers.Integral, np.integer)) and not isinstance(v, bool) for v in value
-    ):
+    elif isinstance(value, (tuple, list)) and len(value) in (1, 2) and all(is_int(v) for v in value):
         out = (int(value[0]), int(value[-1]))
     else:
         raise TypeError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
@@ -77,8 +115,7 @@ def pair(op: str, name: str, value, *, allow_zero: bool = True) -> tuple:
 def normalize_dim(op: str, dim: int, ndim: int) -> int:
     """Wrap a possibly negative ``dim`` as torch does, with a clear range error."""
     size = max(ndim, 1)  # torch lets a 0-d tensor use dim 0 / -1
-    if type(dim) is not int and (
-            not isinstance(dim, (numbers.Integral, np.integer)) or isinstance(dim, bool)):
+    if type(dim) is not int and not is_int(dim):
         raise TypeError(f"{op}: dim must be an int, got {dim!r}")
     if not -size <= dim < size:
         raise IndexError(
@@ -94,19 +131,3 @@ def check_reduction(op: str, reduction: str) -> None:
 
 def shape_str(shape) -> str:
     return "(" + ", ".join(str(int(s)) for s in shape) + ("," if len(shape) == 1 else "") + ")"
-
-
-def sum_to_shape(grad: np.ndarray, shape) -> np.ndarray:
-    r"""Undo broadcasting: sum ``grad`` over the axes along which ``shape`` was stretched.
-
-    If ``y = f(broadcast_to(a, out.shape))`` then :math:`\partial L/\partial a` is the
-    upstream gradient summed over every broadcast axis; that is all this does.
-    """
-    shape = tuple(shape)
-    lead = grad.ndim - len(shape)
-    if lead:
-        grad = grad.sum(axis=tuple(range(lead)))
-    axes = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
-    if axes:
-        grad = grad.sum(axis=axes, keepdims=True)
-    return grad.reshape(shape)
