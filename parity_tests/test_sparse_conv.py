@@ -9,7 +9,7 @@ import torch
 from hypothesis import given, strategies as st
 
 import scratchnet.functional as F
-from scratchnet.functional.sparse_conv import sparse_conv2d_naive
+from scratchnet.functional.sparse_conv import sparse_conv2d, sparse_conv2d_naive
 from scratchnet.models import LECUN_C3_TABLE
 
 from helpers import assert_close, check_fd, check_op, randn
@@ -63,7 +63,7 @@ def _arrays(case, dtype, scale=1.0):
 @given(case=sparse_cases())
 def test_matches_torch_float64(case):
     x, w, b = _arrays(case, np.float64)
-    check_op(F.sparse_conv2d, torch_sparse_conv2d, (x, w, b, case["table"]), case["kwargs"],
+    check_op(sparse_conv2d, torch_sparse_conv2d, (x, w, b, case["table"]), case["kwargs"],
              seed=case["seed"])
 
 
@@ -71,7 +71,7 @@ def test_matches_torch_float64(case):
 @given(case=sparse_cases())
 def test_matches_torch_float32(case):
     x, w, b = _arrays(case, np.float32, scale=10.0)
-    check_op(F.sparse_conv2d, torch_sparse_conv2d, (x, w, b, case["table"]), case["kwargs"],
+    check_op(sparse_conv2d, torch_sparse_conv2d, (x, w, b, case["table"]), case["kwargs"],
              rtol=1e-4, atol=1e-5, seed=case["seed"])
 
 
@@ -79,7 +79,7 @@ def test_matches_torch_float32(case):
 def test_fast_path_equals_the_per_map_oracle(case):
     x, w, b = _arrays(case, np.float64)
     args = (x, w, b, case["table"])
-    out, backward = F.vjp(F.sparse_conv2d, *args, **case["kwargs"])
+    out, backward = F.vjp(sparse_conv2d, *args, **case["kwargs"])
     ref, ref_backward = F.vjp(sparse_conv2d_naive, *args, **case["kwargs"])
     np.testing.assert_allclose(out, ref, rtol=1e-12, atol=1e-12)
     g = np.random.default_rng(case["seed"] + 1).standard_normal(out.shape)
@@ -89,7 +89,7 @@ def test_fast_path_equals_the_per_map_oracle(case):
             np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("fn", [F.sparse_conv2d, sparse_conv2d_naive])
+@pytest.mark.parametrize("fn", [sparse_conv2d, sparse_conv2d_naive])
 @pytest.mark.parametrize("kwargs", [dict(), dict(stride=2, padding=1), dict(padding="same", dilation=2)])
 def test_finite_differences(fn, kwargs):
     rng = np.random.default_rng(3)
@@ -101,8 +101,8 @@ def test_finite_differences(fn, kwargs):
 def test_lenet_c3_matches_torch_and_skips_the_input_gradient_on_request():
     rng = np.random.default_rng(4)
     x, w, b = rng.standard_normal((5, 6, 14, 14)), rng.standard_normal((60, 5, 5)), rng.standard_normal(16)
-    check_op(F.sparse_conv2d, torch_sparse_conv2d, (x, w, b, LECUN_C3_TABLE))
-    out, backward = F.registration(F.sparse_conv2d).forward(x, w, b, LECUN_C3_TABLE)
+    check_op(sparse_conv2d, torch_sparse_conv2d, (x, w, b, LECUN_C3_TABLE))
+    out, backward = F.registration(sparse_conv2d).forward(x, w, b, LECUN_C3_TABLE)
     g = rng.standard_normal(out.shape)
     full, part = backward(g), backward(g, needs_input_grad=False)
     assert "input" in full and "input" not in part
@@ -114,7 +114,7 @@ def test_lecture_example_and_an_unread_input_map():
     """Map 1 feeds no output: its gradient is zero, the others' as by hand."""
     x = np.array([[[[1.0, 2.0]], [[5.0, 6.0]], [[3.0, 4.0]]]])  # (1, 3, 1, 2)
     w = np.array([[[2.0]], [[1.0]], [[10.0]]])                  # connections (0,0), (1,0), (1,2)
-    out, backward = F.vjp(F.sparse_conv2d, x, w, np.array([0.5, -1.0]), [(0,), (0, 2)])
+    out, backward = F.vjp(sparse_conv2d, x, w, np.array([0.5, -1.0]), [(0,), (0, 2)])
     np.testing.assert_array_equal(out, [[[[2.5, 4.5]], [[30.0, 41.0]]]])
     gx, gw, gb, gt = backward(np.array([[[[1.0, 2.0]], [[3.0, 4.0]]]]))
     np.testing.assert_array_equal(gx, [[[[2 + 3, 4 + 4]], [[0.0, 0.0]], [[30.0, 40.0]]]])
@@ -126,7 +126,7 @@ def test_lecture_example_and_an_unread_input_map():
 def test_fresh_gradients_and_a_second_backward():
     rng = np.random.default_rng(5)
     x, w = rng.standard_normal((2, 3, 4, 4)), rng.standard_normal((4, 3, 3))
-    out, backward = F.vjp(F.sparse_conv2d, x, w, None, [(0, 1), (2, 1)])
+    out, backward = F.vjp(sparse_conv2d, x, w, None, [(0, 1), (2, 1)])
     g = rng.standard_normal(out.shape)
     first, second = backward(g), backward(g)
     for a, b in zip(first, second):
@@ -156,16 +156,16 @@ def test_bad_input_is_rejected_with_the_op_and_shapes(args, kwargs, match):
     x, w = np.zeros(x_shape), np.zeros(w_shape)
     b = None if b_shape is None else np.zeros(b_shape)
     with pytest.raises(ValueError, match=match):
-        F.sparse_conv2d(x, w, b, table, **kwargs)
+        sparse_conv2d(x, w, b, table, **kwargs)
 
 
 def test_bad_types_are_rejected():
     x, w = np.zeros((1, 2, 4, 4)), np.zeros((2, 3, 3))
     with pytest.raises(TypeError, match=r"sparse_conv2d: input must be float32 or float64, got dtype int64"):
-        F.sparse_conv2d(np.zeros((1, 2, 4, 4), np.int64), w, None, [(0, 1)])
+        sparse_conv2d(np.zeros((1, 2, 4, 4), np.int64), w, None, [(0, 1)])
     with pytest.raises(TypeError, match="share one dtype"):
-        F.sparse_conv2d(x.astype(np.float32), w, None, [(0, 1)])
+        sparse_conv2d(x.astype(np.float32), w, None, [(0, 1)])
     with pytest.raises(TypeError, match=r"table must be a sequence of sequences of ints"):
-        F.sparse_conv2d(x, w, None, [(0.0, 1)])
+        sparse_conv2d(x, w, None, [(0.0, 1)])
     with pytest.raises(TypeError, match=r"table must be a sequence of sequences of ints"):
-        F.sparse_conv2d(x, w, None, 3)
+        sparse_conv2d(x, w, None, 3)

@@ -7,7 +7,6 @@ through :func:`scratchnet.torch_models.numpy_to_torch`, can read it.
 """
 from __future__ import annotations
 
-import os
 from collections import OrderedDict
 from typing import Mapping, Union
 

@@ -8,8 +8,8 @@ for LeNet-5 (``c3.weight`` packs the sparse C3's kernels). Copying a state_dict 
 (:func:`numpy_to_torch`, :func:`torch_to_numpy`) makes the two compute the same
 function, which is what the parity suite and the benchmarks rely on.
 
-This is the only module of scratchnet that imports torch; the NumPy engine never
-imports it.
+torch is imported here and in :mod:`scratchnet.torch_engine` only; the NumPy engine
+never imports it.
 """
 from __future__ import annotations
 

@@ -7,6 +7,10 @@ right beside it in the same function; :func:`vjp` exposes it::
     out, backward = scratchnet.functional.vjp(conv2d, x, w, b, stride=2)
     gx, gw, gb = backward(grad_out)
 
+The one op torch lacks, LeNet-5's sparsely connected C3 convolution, is
+:func:`scratchnet.functional.sparse_conv.sparse_conv2d`: it is kept out of this
+namespace, which is torch.nn.functional's.
+
 This package never imports torch.
 """
 from ._vjp import vjp, differentiable, registration, Registration
@@ -15,7 +19,6 @@ from .softmax import softmax, log_softmax
 from .linear import linear
 from .flatten import flatten
 from .conv import conv2d
-from .sparse_conv import sparse_conv2d
 from .pooling import max_pool2d, avg_pool2d
 from .loss import cross_entropy, nll_loss, mse_loss, binary_cross_entropy_with_logits
 
@@ -24,6 +27,6 @@ __all__ = [
     "relu", "sigmoid", "tanh", "logsigmoid",
     "softmax", "log_softmax",
     "linear", "flatten",
-    "conv2d", "sparse_conv2d", "max_pool2d", "avg_pool2d",
+    "conv2d", "max_pool2d", "avg_pool2d",
     "cross_entropy", "nll_loss", "mse_loss", "binary_cross_entropy_with_logits",
 ]

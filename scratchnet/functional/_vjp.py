@@ -46,7 +46,7 @@ class Registration:
     positional : tuple of str
         The names of the parameters that can be passed by position, in order;
         ``positional[0]`` is the op's input.
-    input_grad_optional : bool
+    honors_needs_input_grad : bool
         ``backward`` also accepts ``needs_input_grad=False`` (see :func:`differentiable`).
     fresh_grads : bool
         Every gradient ``backward`` returns is a new array that nothing else holds
@@ -57,15 +57,15 @@ class Registration:
     forward: Callable
     signature: inspect.Signature
     positional: tuple
-    input_grad_optional: bool
+    honors_needs_input_grad: bool
     fresh_grads: bool
 
 
-def differentiable(forward: Callable = None, *, input_grad_optional: bool = False,
+def differentiable(forward: Callable = None, *, honors_needs_input_grad: bool = False,
                    fresh_grads: bool = False) -> Callable:
     """Register ``forward`` (returning ``(out, backward)``) and return the plain op.
 
-    With ``input_grad_optional=True`` the op's ``backward`` also accepts
+    With ``honors_needs_input_grad=True`` the op's ``backward`` also accepts
     ``needs_input_grad=False`` and then skips the gradient of its first argument
     (its dict has no ``"input"`` entry). That is torch's ``ctx.needs_input_grad``:
     the first layer of a network never needs the gradient of the images it reads,
@@ -79,7 +79,7 @@ def differentiable(forward: Callable = None, *, input_grad_optional: bool = Fals
     hand back ``grad_out`` itself or a view of an argument must leave it ``False``.
     """
     if forward is None:
-        return functools.partial(differentiable, input_grad_optional=input_grad_optional,
+        return functools.partial(differentiable, honors_needs_input_grad=honors_needs_input_grad,
                                  fresh_grads=fresh_grads)
 
     @functools.wraps(forward)
@@ -92,7 +92,7 @@ def differentiable(forward: Callable = None, *, input_grad_optional: bool = Fals
         for name, p in sig.parameters.items()
         if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
     )
-    _REGISTRY[op] = Registration(forward, sig, positional, input_grad_optional, fresh_grads)
+    _REGISTRY[op] = Registration(forward, sig, positional, honors_needs_input_grad, fresh_grads)
     return op
 
 

@@ -193,7 +193,7 @@ def _col2im(dcols: np.ndarray, geo: WindowGeometry, n: int, c: int) -> np.ndarra
     return planes.transpose(3, 0, 1, 2)
 
 
-@differentiable(input_grad_optional=True, fresh_grads=True)
+@differentiable(honors_needs_input_grad=True, fresh_grads=True)
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     r"""2-D convolution (cross-correlation) over a batch of multi-channel images.
 

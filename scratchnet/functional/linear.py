@@ -8,7 +8,7 @@ from ._broadcast import sum_to_shape
 from ._vjp import differentiable
 
 
-@differentiable(input_grad_optional=True, fresh_grads=True)
+@differentiable(honors_needs_input_grad=True, fresh_grads=True)
 def linear(input, weight, bias=None):
     r"""Affine map :math:`y = x W^\top + b`, over any number of leading dimensions.
 

@@ -81,7 +81,7 @@ def sparse_conv2d_naive(input, weight, bias, table, stride=1, padding=0, dilatio
     return (out[0] if unbatched else out), backward
 
 
-@differentiable(input_grad_optional=True, fresh_grads=True)
+@differentiable(honors_needs_input_grad=True, fresh_grads=True)
 def sparse_conv2d(input, weight, bias, table, stride=1, padding=0, dilation=1):
     r"""2-D convolution in which output map :math:`j` reads only the input maps ``table[j]``.
 

@@ -6,10 +6,9 @@ from typing import Sequence
 
 import numpy as np
 
-from .. import functional as F
 from .. import nn
 from ..checks import check_size, pair, resolve_dtype
-from ..functional.sparse_conv import check_table
+from ..functional.sparse_conv import check_table, sparse_conv2d
 
 #: Table I of LeCun et al. (1998): the S2 feature maps (0-5) each C3 map (0-15) sees.
 #: Maps 0-5 see three contiguous maps, 6-11 four contiguous ones, 12-14 four
@@ -26,7 +25,7 @@ LECUN_C3_TABLE = (
 class SparseConv2d(nn.Module):
     r"""A convolution in which output map :math:`j` reads only the input maps ``table[j]``.
 
-    The layer of :func:`scratchnet.functional.sparse_conv2d` (the math, the packed
+    The layer of :func:`scratchnet.functional.sparse_conv.sparse_conv2d` (the math, the packed
     weight layout and the backward are there):
 
     .. math::
@@ -82,7 +81,7 @@ class SparseConv2d(nn.Module):
             start += len(inputs)
 
     def forward(self, input):
-        return self._call_functional(F.sparse_conv2d, input, self.weight, self.bias, self.table,
+        return self._call_functional(sparse_conv2d, input, self.weight, self.bias, self.table,
                                      self.stride, self.padding, self.dilation)
 
     def extra_repr(self) -> str:

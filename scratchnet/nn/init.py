@@ -32,7 +32,7 @@ from ..checks import is_int
 from .parameter import Parameter
 
 __all__ = [
-    "manual_seed", "initial_seed", "default_generator",
+    "manual_seed", "initial_seed",
     "calculate_gain", "calculate_fan_in_and_fan_out", "_calculate_fan_in_and_fan_out",
     "uniform_", "normal_", "constant_", "ones_", "zeros_",
     "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_",
@@ -63,11 +63,6 @@ def manual_seed(seed: int) -> np.random.Generator:
 def initial_seed() -> int:
     """The seed the default generator was last created from (random entropy until :func:`manual_seed`)."""
     return _initial_seed
-
-
-def default_generator() -> np.random.Generator:
-    """The generator used when no ``generator=`` is passed."""
-    return _default
 
 
 def _resolve_generator(generator, where: str) -> np.random.Generator:

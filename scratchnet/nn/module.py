@@ -160,8 +160,8 @@ class Module:
         primary = out[0] if isinstance(out, tuple) else out
         input_name = positional[0]
 
-        def grad_fn(grad_out, input_grad=True):
-            if input_grad or not op.input_grad_optional:
+        def grad_fn(grad_out, needs_input_grad=True):
+            if needs_input_grad or not op.honors_needs_input_grad:
                 grads = backward(grad_out)
             else:
                 grads = backward(grad_out, needs_input_grad=False)
@@ -171,31 +171,32 @@ class Module:
                     # input) must not become .grad: the caller may change it.
                     fresh = op.fresh_grads and name != input_name
                     p.accumulate_grad(grads[name], fresh=fresh)
-            return grads.get(input_name) if input_grad else None
+            return grads.get(input_name) if needs_input_grad else None
 
-        self._set_grad_fn(grad_fn, primary, input_grad_optional=True)
+        self._set_grad_fn(grad_fn, primary, honors_needs_input_grad=True)
         return out
 
-    def _set_grad_fn(self, grad_fn: Callable, output, *, input_grad_optional: bool = False) -> None:
+    def _set_grad_fn(self, grad_fn: Callable, output, *, honors_needs_input_grad: bool = False) -> None:
         """Record ``grad_fn`` (``grad_out -> grad_input``) as the backward of the forward that made ``output``.
 
         The stored closure first checks ``grad_out`` against ``output``'s shape and
         casts it to ``output``'s dtype, so every backward path validates alike. It
-        takes ``input_grad=False`` too (see :meth:`backward`): passed on to
-        ``grad_fn(grad_out, input_grad)`` when ``input_grad_optional``, otherwise
-        ``grad_fn(grad_out)`` runs in full and its result is dropped.
+        takes ``needs_input_grad`` too (see :meth:`backward`): passed on as
+        ``grad_fn(grad_out, needs_input_grad)`` when ``honors_needs_input_grad``;
+        otherwise ``grad_fn(grad_out)`` runs in full and, for ``False``, its result
+        is dropped.
         """
         if isinstance(output, np.ndarray):
             expected = (output.shape, output.dtype)
         else:
             expected = (tuple(np.shape(output)), np.asarray(output).dtype)
 
-        def checked(grad_out, input_grad=True):
+        def checked(grad_out, needs_input_grad=True):
             grad_out = self._check_grad_out(grad_out, expected)
-            if input_grad_optional:
-                return grad_fn(grad_out, input_grad)
+            if honors_needs_input_grad:
+                return grad_fn(grad_out, needs_input_grad)
             grad_in = grad_fn(grad_out)
-            return grad_in if input_grad else None
+            return grad_in if needs_input_grad else None
 
         d = self.__dict__
         d["_grad_fn"] = checked
@@ -229,14 +230,14 @@ class Module:
             why = "no forward pass has been recorded; call the module on an input first"
         return RuntimeError(f"{self._short_repr()}.backward: {why}")
 
-    def backward(self, grad_out, input_grad=True):
+    def backward(self, grad_out, needs_input_grad=True):
         r"""Back-propagate through the last forward.
 
         Parameters
         ----------
         grad_out : ndarray, shaped like the last forward's output
             :math:`\partial L / \partial \text{output}`.
-        input_grad : bool, default True
+        needs_input_grad : bool, default True
             ``False`` when nobody needs :math:`\partial L/\partial\,\text{input}`,
             as when the input is a batch of images: torch's ``requires_grad=False``
             input. Layers then skip that part of their work where they can (a
@@ -253,7 +254,7 @@ class Module:
         """
         if self._grad_fn is None:
             raise self._backward_unavailable()
-        return self._grad_fn(grad_out, input_grad=input_grad)
+        return self._grad_fn(grad_out, needs_input_grad=needs_input_grad)
 
     def _short_repr(self) -> str:
         return repr(self) if not self._modules else type(self).__name__
