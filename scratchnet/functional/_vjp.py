@@ -8,7 +8,7 @@ products as a ``{parameter_name: gradient}`` dict::
     def relu(input, inplace=False):
         out = np.maximum(input, 0)
         def backward(grad_out):
-            return {"input": grad_out * (input > 0)}
+            return {"input": np.where(input <= 0, 0, grad_out)}
         return out, backward
 
 ``@differentiable`` turns that into two things:

@@ -89,9 +89,10 @@ def linear(input, weight, bias=None):
     def backward(grad_out, needs_input_grad=True):
         g2 = grad_out.reshape(-1, out_features)
         grads = {"input": (g2 @ w2).reshape(x.shape)} if needs_input_grad else {}
-        # np.dot, not @: for a single row (batch 1) G^T X is an outer product, which
-        # OpenBLAS's GEMM computes several times slower than np.dot's own path.
-        gw = np.dot(g2.T, x2)
+        # For a single row (batch 1) G^T X is an outer product, which OpenBLAS's GEMM
+        # computes several times slower than a broadcast multiply. (Not np.dot: its
+        # outer-product path skips zeros, so 0 * inf gives 0 instead of torch's NaN.)
+        gw = np.multiply(g2.T, x2) if g2.shape[0] == 1 else g2.T @ x2
         grads["weight"] = gw[0] if vector_weight else gw
         if b is not None:
             grads["bias"] = sum_to_shape(grad_out, b.shape)
