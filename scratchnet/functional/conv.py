@@ -134,6 +134,13 @@ def _setup(op, input, weight, bias, stride, padding, dilation, groups):
             f"{shape_str(x.shape)}, weight {shape_str(w.shape)}, padding {padding!r}, "
             f"dilation {dilation}: kernel size can't be greater than actual input size"
         )
+    if 0 in x4.shape[2:] and x4.shape[0]:
+        # As torch: zero-size images are allowed only in an empty batch, even where
+        # the padding alone would give the windows something to read.
+        raise ValueError(
+            f"{op}: input of shape {shape_str(x.shape)} has an empty spatial size; only a "
+            f"zero batch of such images is supported (expected H, W >= 1)"
+        )
     out_hw = tuple(
         conv_output_size(n, k, s, p0 + p1, d)
         for n, k, s, (p0, p1), d in zip(in_hw, kernel, stride, (pad[:2], pad[2:]), dilation)

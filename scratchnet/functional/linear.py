@@ -1,6 +1,8 @@
 """The affine map of a fully connected layer."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ._checks import as_float_array, same_dtype, shape_str, sum_to_shape
@@ -81,13 +83,15 @@ def linear(input, weight, bias=None):
                 f"shape {shape_str(out_shape)}; expected ({out_features},)"
             )
 
-    x2 = x.reshape(-1, in_features)
+    # The row count is spelled out: reshape(-1, 0) cannot infer it (0 input features).
+    rows = math.prod(lead)
+    x2 = x.reshape(rows, in_features)
     out = (x2 @ w2.T).reshape(out_shape)
     if b is not None:
         out += b
 
     def backward(grad_out, needs_input_grad=True):
-        g2 = grad_out.reshape(-1, out_features)
+        g2 = grad_out.reshape(rows, out_features)
         grads = {"input": (g2 @ w2).reshape(x.shape)} if needs_input_grad else {}
         # For a single row (batch 1) G^T X is an outer product, which OpenBLAS's GEMM
         # computes several times slower than a broadcast multiply. (Not np.dot: its

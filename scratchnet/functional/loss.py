@@ -278,7 +278,8 @@ def _probability_loss(scores: np.ndarray, p: np.ndarray, w, reduction: str, smoo
     with np.errstate(invalid="ignore"):  # p = 0 against l = -inf is NaN, as in torch
         terms = scores * weighted_q
         per = -terms.sum(axis=-1)
-    positions = per.size
+    # torch's mean over an empty input is NaN, even for positions with no classes.
+    positions = per.size if scores.size else 0
     if reduction == "none":
         out = np.asarray(per)
     elif reduction == "sum":
