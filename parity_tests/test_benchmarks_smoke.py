@@ -29,14 +29,7 @@ def _run(tmp_path, *extra):
 def test_every_functional_op_has_a_benchmark_case():
     import scratchnet.functional as F
 
-    def is_op(fn):
-        try:
-            F.registration(fn)
-        except TypeError:
-            return False
-        return True
-
-    ops = {name for name in F.__all__ if is_op(getattr(F, name))}  # the ops, not the machinery
+    ops = {name for name in F.__all__ if F.is_op(getattr(F, name))}  # the ops, not the machinery
     missing = ops - {c.op for c in cases.OP_CASES}
     assert not missing, f"ops without a benchmark case: {sorted(missing)}"
 

@@ -87,14 +87,46 @@ def same_dtype(op: str, **arrays) -> None:
         raise TypeError(f"{op}: expected all floating-point arguments to share one dtype, got {desc}")
 
 
-def as_int_array(op: str, name: str, x) -> np.ndarray:
-    """Return an integer class-index array (torch wants int64; any int dtype is fine)."""
+INT64 = np.iinfo(np.int64)
+
+
+def as_index_array(op: str, name: str, x) -> np.ndarray:
+    """Return class indices as int64 (torch's Long), converted exactly or not at all.
+
+    Torch takes int64 and uint8 targets; any signed or unsigned integer array is taken
+    here, since NumPy labels come in every width (uint8 from IDX files, int32 from
+    Windows' default int). Every such dtype but uint64 casts to int64 exactly; a uint64
+    value above :math:`2^{63}-1` would wrap to a negative number (``2**64 - 100``
+    becomes -100, the default ``ignore_index``, and its sample would silently leave the
+    loss), so it is refused, naming the value. Booleans, floats and objects are refused
+    as torch refuses them.
+    """
     x = np.asarray(x)
     if x.dtype.kind not in "iu":
         raise TypeError(
-            f"{op}: {name} with class indices must be an integer array, got dtype {x.dtype}"
+            f"{op}: {name} with class indices must be an integer array (int64 as in torch, "
+            f"or another integer dtype), got dtype {x.dtype}"
         )
-    return x
+    if not np.can_cast(x.dtype, np.int64) and x.size:
+        too_big = x > INT64.max
+        if too_big.any():
+            at = tuple(int(i) for i in np.argwhere(too_big)[0])
+            raise IndexError(
+                f"{op}: {name} value {x[at]} at index {at} is out of bounds: class indices "
+                f"are int64 (at most {INT64.max}), and {x.dtype} {x[at]} does not fit"
+            )
+    return x.astype(np.int64, copy=False)
+
+
+def as_int64(op: str, name: str, value) -> int:
+    """An int argument that torch passes as int64_t (``ignore_index``), range-checked."""
+    if not is_int(value):
+        raise TypeError(f"{op}: {name} must be an int, got {value!r}")
+    if not INT64.min <= int(value) <= INT64.max:
+        raise ValueError(
+            f"{op}: {name}={int(value)} does not fit int64 ([{INT64.min}, {INT64.max}])"
+        )
+    return int(value)
 
 
 def pair(op: str, name: str, value, *, allow_zero: bool = True) -> tuple:

@@ -13,7 +13,7 @@ namespace, which is torch.nn.functional's.
 
 This package never imports torch.
 """
-from ._vjp import vjp, differentiable, registration, Registration
+from ._vjp import vjp, differentiable, is_op, registration, Registration
 from .activation import relu, sigmoid, tanh, logsigmoid
 from .softmax import softmax, log_softmax
 from .linear import linear
@@ -23,7 +23,7 @@ from .pooling import max_pool2d, avg_pool2d
 from .loss import cross_entropy, nll_loss, mse_loss, binary_cross_entropy_with_logits
 
 __all__ = [
-    "vjp", "differentiable", "registration", "Registration",
+    "vjp", "differentiable", "is_op", "registration", "Registration",
     "relu", "sigmoid", "tanh", "logsigmoid",
     "softmax", "log_softmax",
     "linear", "flatten",

@@ -8,7 +8,7 @@ products as a ``{parameter_name: gradient}`` dict::
     def relu(input, inplace=False):
         out = np.maximum(input, 0)
         def backward(grad_out):
-            return {"input": grad_out * (input > 0)}
+            return {"input": np.where(input <= 0, 0, grad_out)}
         return out, backward
 
 ``@differentiable`` turns that into two things:
@@ -94,6 +94,14 @@ def differentiable(forward: Callable = None, *, honors_needs_input_grad: bool = 
     )
     _REGISTRY[op] = Registration(forward, sig, positional, honors_needs_input_grad, fresh_grads)
     return op
+
+
+def is_op(fn) -> bool:
+    """Whether ``fn`` is an op registered by :func:`differentiable`."""
+    try:
+        return fn in _REGISTRY
+    except TypeError:  # unhashable
+        return False
 
 
 def registration(fn: Callable) -> Registration:

@@ -11,6 +11,7 @@ import numpy as np
 
 from ..checks import as_float_array
 from ._vjp import differentiable
+from ._where import where_grad
 
 
 @differentiable
@@ -18,7 +19,9 @@ def relu(input, inplace=False):
     r"""Rectified linear unit, :math:`\mathrm{relu}(x) = \max(x, 0)`.
 
     Backward: :math:`\partial L/\partial x = g \cdot [x > 0]`. The derivative at
-    exactly 0 is taken as 0, the same subgradient torch uses.
+    exactly 0 is taken as 0, the same subgradient torch uses. As torch's
+    ``threshold_backward`` it is a selection, ``x <= 0 ? 0 : g``: exactly 0 where
+    :math:`x \le 0` even for an inf/NaN ``g``, and ``g`` passes where ``x`` is NaN.
 
     Parameters
     ----------
@@ -34,8 +37,9 @@ def relu(input, inplace=False):
     out = np.maximum(x, 0, out=x if inplace else None)
 
     def backward(grad_out):
-        # out > 0 is x > 0; reading it from out also works after an in-place forward.
-        return {"input": grad_out * (out > 0)}
+        # out <= 0 is x <= 0; reading it from out also works after an in-place forward.
+        # Not out > 0: a NaN input passes its gradient, as in torch.
+        return {"input": where_grad(~(out <= 0), grad_out)}
 
     return out, backward
 

@@ -122,13 +122,13 @@ def _setup(op, input, weight, bias, stride, padding, dilation, groups):
             f"{op}: bias must have shape ({out_channels},) to match weight "
             f"{shape_str(w.shape)}, got {shape_str(b.shape)}"
         )
-    geo = _window_geometry(op, x4, kernel, stride, dilation, pad,
+    geo = _window_geometry(op, x, x4, kernel, stride, dilation, pad,
                            f"input {shape_str(x.shape)}, weight {shape_str(w.shape)}, padding {padding!r}")
     return x4, unbatched, w, b, geo
 
 
-def _window_geometry(op, x4, kernel, stride, dilation, pad, described: str) -> WindowGeometry:
-    """The windows of a convolution of the 4-D ``x4``; an error if the kernel does not fit."""
+def _window_geometry(op, x, x4, kernel, stride, dilation, pad, described: str) -> WindowGeometry:
+    """The windows of a convolution of ``x`` (``x4`` its 4-D view); an error if the kernel does not fit."""
     in_hw = x4.shape[2:]
     padded = (in_hw[0] + pad[0] + pad[1], in_hw[1] + pad[2] + pad[3])
     effective = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
@@ -137,6 +137,13 @@ def _window_geometry(op, x4, kernel, stride, dilation, pad, described: str) -> W
             f"{op}: padded input size per channel ({padded[0]} x {padded[1]}) is smaller than "
             f"the dilated kernel ({effective[0]} x {effective[1]}) for {described}, "
             f"dilation {dilation}: kernel size can't be greater than actual input size"
+        )
+    if 0 in x4.shape[2:] and x4.shape[0]:
+        # As torch: zero-size images are allowed only in an empty batch, even where
+        # the padding alone would give the windows something to read.
+        raise ValueError(
+            f"{op}: input of shape {shape_str(x.shape)} has an empty spatial size; only a "
+            f"zero batch of such images is supported (expected H, W >= 1)"
         )
     out_hw = tuple(
         conv_output_size(n, k, s, p0 + p1, d)

@@ -1,6 +1,8 @@
 """The affine map of a fully connected layer."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..checks import as_float_array, same_dtype, shape_str
@@ -82,17 +84,20 @@ def linear(input, weight, bias=None):
                 f"shape {shape_str(out_shape)}; expected ({out_features},)"
             )
 
-    x2 = x.reshape(-1, in_features)
+    # The row count is spelled out: reshape(-1, 0) cannot infer it (0 input features).
+    rows = math.prod(lead)
+    x2 = x.reshape(rows, in_features)
     out = (x2 @ w2.T).reshape(out_shape)
     if b is not None:
         out += b
 
     def backward(grad_out, needs_input_grad=True):
-        g2 = grad_out.reshape(-1, out_features)
+        g2 = grad_out.reshape(rows, out_features)
         grads = {"input": (g2 @ w2).reshape(x.shape)} if needs_input_grad else {}
-        # np.dot, not @: for a single row (batch 1) G^T X is an outer product, which
-        # OpenBLAS's GEMM computes several times slower than np.dot's own path.
-        gw = np.dot(g2.T, x2)
+        # For a single row (batch 1) G^T X is an outer product, which OpenBLAS's GEMM
+        # computes several times slower than a broadcast multiply. (Not np.dot: its
+        # outer-product path skips zeros, so 0 * inf gives 0 instead of torch's NaN.)
+        gw = np.multiply(g2.T, x2) if g2.shape[0] == 1 else g2.T @ x2
         grads["weight"] = gw[0] if vector_weight else gw
         if b is not None:
             gb = sum_to_shape(grad_out, b.shape)

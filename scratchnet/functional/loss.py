@@ -22,7 +22,7 @@ import warnings
 
 import numpy as np
 
-from ..checks import as_float_array, as_int_array, same_dtype, shape_str
+from ..checks import as_float_array, as_index_array, as_int64, same_dtype, shape_str
 from ._broadcast import sum_to_shape
 from ._vjp import differentiable
 from .activation import logsigmoid, sigmoid
@@ -98,9 +98,7 @@ def _class_weight(op: str, weight, n_classes: int):
 
 
 def _check_ignore_index(op: str, ignore_index) -> int:
-    if not isinstance(ignore_index, (numbers.Integral, np.integer)) or isinstance(ignore_index, bool):
-        raise TypeError(f"{op}: ignore_index must be an int, got {ignore_index!r}")
-    return int(ignore_index)
+    return as_int64(op, "ignore_index", ignore_index)
 
 
 def _class_last(x: np.ndarray) -> np.ndarray:
@@ -121,7 +119,7 @@ def _index_target(op: str, x: np.ndarray, target) -> np.ndarray:
     ``x`` is ``(C,)`` with a 0-d target (torch also takes a 1-element target), or
     ``(N, C, d1, ..., dK)`` with a target ``(N, d1, ..., dK)``.
     """
-    t = as_int_array(op, "target", target)
+    t = as_index_array(op, "target", target)  # int64: compares with ignore_index unwrapped
     if x.ndim == 1:
         if t.shape not in ((), (1,)):
             raise ValueError(
@@ -143,8 +141,7 @@ def _index_target(op: str, x: np.ndarray, target) -> np.ndarray:
                 f"class-index target of shape {shape_str(expected)} (N, d1, ..., dK), "
                 f"got {shape_str(t.shape)}"
             )
-    # int64 before comparing with ignore_index: a uint8 target against -100 must not wrap.
-    return t.astype(np.int64, copy=False)
+    return t
 
 
 def _index_loss(op: str, scores: np.ndarray, t: np.ndarray, w, ignore_index: int,
@@ -282,7 +279,8 @@ def _probability_loss(scores: np.ndarray, p: np.ndarray, w, reduction: str, smoo
     with np.errstate(invalid="ignore"):  # p = 0 against l = -inf is NaN, as in torch
         terms = scores * weighted_q
         per = -terms.sum(axis=-1)
-    positions = per.size
+    # torch's mean over an empty input is NaN, even for positions with no classes.
+    positions = per.size if scores.size else 0
     if reduction == "none":
         out = np.asarray(per)
     elif reduction == "sum":

@@ -254,7 +254,7 @@ def _setup(op, input, weight, bias, table, stride, padding, dilation):
     stride = pair(op, "stride", stride, allow_zero=False)
     dilation = pair(op, "dilation", dilation, allow_zero=False)
     pad = _parse_padding(op, padding, kernel, stride, dilation)
-    geo = _window_geometry(op, x4, kernel, stride, dilation, pad,
+    geo = _window_geometry(op, x, x4, kernel, stride, dilation, pad,
                            f"input {shape_str(x.shape)}, weight {shape_str(w.shape)}, padding {padding!r}")
     return x4, unbatched, w, b, table, geo
 

@@ -508,7 +508,13 @@ class Module:
         return destination
 
     def _load_from_state_dict(self, state_dict, prefix, missing_keys, unexpected_keys,
-                              error_msgs, assign):
+                              error_msgs, assign, pending):
+        """Check this module's own entries of ``state_dict``; queue their copies in ``pending``.
+
+        Nothing is written here: :meth:`load_state_dict` runs the queued copies only
+        once every module has been checked and nothing is wrong, so a checkpoint loads
+        entirely or not at all.
+        """
         local = [(n, p, True) for n, p in self._parameters.items() if p is not None]
         local += [(n, b, False) for n, b in self._buffers.items()
                   if b is not None and n not in self._non_persistent_buffers_set]
@@ -525,7 +531,9 @@ class Module:
             if value is None or value.dtype.kind not in "fiub":
                 error_msgs.append(
                     f'While copying the parameter named "{key}", expected an ndarray or array-like '
-                    f"object from checkpoint but received {type(state_dict[key]).__name__}"
+                    f"object of numbers from checkpoint but received "
+                    f"{type(state_dict[key]).__name__}"
+                    + (f" of dtype {value.dtype}" if value is not None else "")
                 )
                 continue
             target = current.data if is_param else current
@@ -535,14 +543,7 @@ class Module:
                     f"from checkpoint, the shape in current model is {shape_str(target.shape)}."
                 )
                 continue
-            if assign:
-                fresh = np.array(value, dtype=value.dtype if value.dtype.kind == "f" else target.dtype)
-                if is_param:
-                    current.data = fresh
-                else:
-                    self._buffers[name] = fresh
-            else:
-                np.copyto(target, value, casting="unsafe")
+            pending.append((self, name, is_param, value))
         local_names = {n for n, _, _ in local}
         for key in state_dict:
             if key.startswith(prefix):
@@ -561,11 +562,15 @@ class Module:
         optimizers holding the Parameters keep working. With ``assign=True`` the
         arrays replace ``.data`` instead (keeping their own float dtype).
 
+        All or nothing: every entry is checked before any is written, so a failed
+        load leaves the model exactly as it was (torch's leaves it half-loaded).
+
         Raises
         ------
         RuntimeError
-            On any shape mismatch, and (if ``strict``) on missing or unexpected keys;
-            the message lists every problem, as torch's does.
+            On any shape mismatch or non-numeric value, and (if ``strict``) on missing
+            or unexpected keys; the message lists every problem, as torch's does, and
+            nothing has been loaded.
 
         Returns
         -------
@@ -577,10 +582,11 @@ class Module:
         missing_keys: list = []
         unexpected_keys: list = []
         error_msgs: list = []
+        pending: list = []  # (module, name, is_param, value), written only if all is well
 
         def load(module, local_state_dict, prefix=""):
             module._load_from_state_dict(local_state_dict, prefix, missing_keys, unexpected_keys,
-                                         error_msgs, assign)
+                                         error_msgs, assign, pending)
             for name, child in module._modules.items():
                 if child is not None:
                     child_prefix = prefix + name + "."
@@ -596,9 +602,25 @@ class Module:
                 error_msgs.insert(0, "Missing key(s) in state_dict: {}. ".format(
                     ", ".join(f'"{k}"' for k in missing_keys)))
         if error_msgs:
+            # torch's message, word for word; unlike torch, nothing has been copied.
             raise RuntimeError("Error(s) in loading state_dict for {}:\n\t{}".format(
                 type(self).__name__, "\n\t".join(error_msgs)))
+        for module, name, is_param, value in pending:
+            module._copy_loaded(name, is_param, value, assign)
         return _IncompatibleKeys(missing_keys, unexpected_keys)
+
+    def _copy_loaded(self, name: str, is_param: bool, value: np.ndarray, assign: bool) -> None:
+        """Write one checked checkpoint entry (see :meth:`load_state_dict`)."""
+        current = self._parameters[name] if is_param else self._buffers[name]
+        target = current.data if is_param else current
+        if assign:
+            fresh = np.array(value, dtype=value.dtype if value.dtype.kind == "f" else target.dtype)
+            if is_param:
+                current.data = fresh
+            else:
+                self._buffers[name] = fresh
+        else:
+            np.copyto(target, value, casting="unsafe")
 
     # -------------------------------------------------------------- mode, dtype
     def train(self, mode: bool = True) -> "Module":
