@@ -32,6 +32,12 @@ def relu(input, inplace=False):
     Returns
     -------
     ndarray, same shape and dtype as ``input``
+
+    Examples
+    --------
+    >>> import numpy as np, scratchnet.functional as F
+    >>> F.relu(np.array([-1.0, 0.0, 2.0]))
+    array([0., 0., 2.])
     """
     x = as_float_array("relu", "input", input)
     out = np.maximum(x, 0, out=x if inplace else None)
@@ -42,12 +48,6 @@ def relu(input, inplace=False):
         return {"input": where_grad(~(out <= 0), grad_out)}
 
     return out, backward
-
-
-def _stable_sigmoid(x: np.ndarray) -> np.ndarray:
-    """:math:`\\sigma(x)` without overflow: only ever exponentiate :math:`-|x|`."""
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=False)
 
 
 @differentiable
@@ -65,6 +65,12 @@ def sigmoid(input):
     Returns
     -------
     ndarray, same shape and dtype as ``input``, values in :math:`[0, 1]`
+
+    Examples
+    --------
+    >>> import numpy as np, scratchnet.functional as F
+    >>> F.sigmoid(np.array([-400.0, 0.0, 400.0]))  # no overflow warning at -400
+    array([1.9151696e-174, 5.0000000e-001, 1.0000000e+000])
     """
     x = as_float_array("sigmoid", "input", input)
     out = _stable_sigmoid(x)
@@ -92,6 +98,12 @@ def tanh(input):
     Returns
     -------
     ndarray, same shape and dtype as ``input``, values in :math:`[-1, 1]`
+
+    Examples
+    --------
+    >>> import numpy as np, scratchnet.functional as F
+    >>> F.tanh(np.array([-400.0, 0.0, 0.5]))
+    array([-1.        ,  0.        ,  0.46211716])
     """
     x = as_float_array("tanh", "input", input)
     out = np.tanh(x)
@@ -123,6 +135,12 @@ def logsigmoid(input):
     Returns
     -------
     ndarray, same shape and dtype as ``input``, values :math:`\le 0`
+
+    Examples
+    --------
+    >>> import numpy as np, scratchnet.functional as F
+    >>> F.logsigmoid(np.array([-400.0, 0.0, 400.0]))  # log(1/2) in the middle
+    array([-4.00000000e+002, -6.93147181e-001, -1.91516960e-174])
     """
     x = as_float_array("logsigmoid", "input", input)
     out = (np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))).astype(x.dtype, copy=False)
@@ -131,3 +149,9 @@ def logsigmoid(input):
         return {"input": grad_out * _stable_sigmoid(-x)}
 
     return out, backward
+
+
+def _stable_sigmoid(x: np.ndarray) -> np.ndarray:
+    """:math:`\\sigma(x)` without overflow: only ever exponentiate :math:`-|x|`."""
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=False)

@@ -41,6 +41,14 @@ def linear(input, weight, bias=None):
     Returns
     -------
     ndarray, shape ``(*, out_features)``
+
+    Examples
+    --------
+    >>> import numpy as np, scratchnet.functional as F
+    >>> x = np.array([[1.0, 2.0]])                             # one sample, 2 features
+    >>> w = np.array([[1.0, 0.0], [1.0, 1.0], [0.0, -1.0]])    # 3 outputs
+    >>> F.linear(x, w, np.array([0.0, 0.0, 10.0]))
+    array([[1., 3., 8.]])
     """
     x = as_float_array("linear", "input", input)
     w = as_float_array("linear", "weight", weight)
