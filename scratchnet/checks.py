@@ -156,9 +156,13 @@ def normalize_dim(op: str, dim: int, ndim: int) -> int:
     return int(dim) % size
 
 
-def check_reduction(op: str, reduction: str) -> None:
-    if reduction not in ("none", "mean", "sum"):
-        raise ValueError(f"{op}: reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
+def check_reduction(op: str, reduction) -> None:
+    """A loss's ``reduction``: ``'none'``, ``'mean'`` or ``'sum'`` (torch's message)."""
+    if not isinstance(reduction, str) or reduction not in ("none", "mean", "sum"):
+        raise ValueError(
+            f"{op}: {reduction!r} is not a valid value for reduction "
+            f"(expected 'none', 'mean' or 'sum')"
+        )
 
 
 def shape_str(shape) -> str:

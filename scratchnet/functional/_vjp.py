@@ -14,8 +14,9 @@ products as a ``{parameter_name: gradient}`` dict::
 ``@differentiable`` turns that into two things:
 
 * the public op, ``relu(x)``, which returns only ``out`` (torch's signature);
-* an entry in a registry, which :func:`vjp` uses to run the same forward and hand back
-  the closure.
+* an entry in a registry, a :class:`Registration` (the forward, its signature and
+  what its backward promises), which :func:`vjp` and ``scratchnet.nn`` read to run
+  the same forward and hand back the closure.
 
 There is no tape and no graph: composing ops is the caller's job (``scratchnet.nn``
 does it layer by layer), which is exactly what the lectures' hand-derived

@@ -22,7 +22,8 @@ import warnings
 
 import numpy as np
 
-from ..checks import as_float_array, as_index_array, as_int64, same_dtype, shape_str
+from ..checks import (as_float_array, as_index_array, as_int64, check_reduction, same_dtype,
+                      shape_str)
 from ._broadcast import sum_to_shape
 from ._vjp import differentiable
 from .activation import logsigmoid, sigmoid
@@ -467,11 +468,7 @@ def _reduction(op: str, size_average, reduce, reduction) -> str:
             stacklevel=4,
         )
         reduction = "mean"
-    if not isinstance(reduction, str) or reduction not in ("none", "mean", "sum"):
-        raise ValueError(
-            f"{op}: {reduction!r} is not a valid value for reduction "
-            f"(expected 'none', 'mean' or 'sum')"
-        )
+    check_reduction(op, reduction)
     return reduction
 
 
