@@ -412,3 +412,27 @@ def test_checkpoint_rejects_the_wrong_model_and_non_arrays(tmp_path):
         checkpoint.save([1, 2], tmp_path / "x.npz")
     with pytest.raises(TypeError, match="'a' is not a numeric array"):
         checkpoint.save({"a": object()}, tmp_path / "x.npz")
+
+
+def test_models_import_no_private_name_from_functional():
+    import ast
+    import pathlib
+
+    import scratchnet.models
+
+    for path in pathlib.Path(scratchnet.models.__file__).parent.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        functional_names = set()  # names bound to functional or its modules
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and "functional" in (node.module or ""):
+                private = [p for p in node.module.split(".") if p.startswith("_")]
+                private += [a.name for a in node.names if a.name.startswith("_")]
+                assert not private, f"{path.name}: imports {private} from {node.module}"
+                functional_names |= {a.asname or a.name for a in node.names}
+            if isinstance(node, ast.ImportFrom) and not node.module:  # from .. import functional as F
+                functional_names |= {a.asname or a.name for a in node.names if a.name == "functional"}
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                    and node.value.id in functional_names and node.attr.startswith("_")
+                    and not node.attr.startswith("__")):
+                raise AssertionError(f"{path.name}:{node.lineno}: uses {node.value.id}.{node.attr}")
