@@ -108,9 +108,10 @@ def _classification(np_fn, torch_fn, *, probabilities=False, smoothing=False):
             target[rng.random(n) < 0.4] = -100
         args = [x, target]
         torch_args = [x, target]
-        if weight is not None:
+        if weight is not None:  # torch does not differentiate it: a plain tensor
             args.append(weight)
             torch_args.append(_t(weight))
+            poison = poison + [2]
         return dict(np_fn=np_fn, torch_fn=torch_fn, args=args, torch_args=torch_args,
                     kwargs=kwargs, poison=poison)
     return build
@@ -120,9 +121,25 @@ def _elementwise_loss(np_fn, torch_fn):
     def build(rng, dtype):
         shape = tuple(rng.integers(1, 4, size=2))
         target = rng.random(shape).astype(dtype) if np_fn is not F.mse_loss else _normal(rng, shape, dtype)
-        kwargs = dict(reduction=str(rng.choice(["none", "mean", "sum"])))
-        return dict(np_fn=np_fn, torch_fn=torch_fn, args=[_normal(rng, shape, dtype), target],
-                    kwargs=kwargs, poison=[0, 1])
+        reduction = str(rng.choice(["none", "mean", "sum"]))
+
+        def weight(w_shape):
+            return (rng.random(w_shape) + 0.1).astype(dtype) if rng.random() < 0.5 else None
+
+        x = _normal(rng, shape, dtype)
+        if np_fn is F.mse_loss:  # torch 2.13's weight, after the legacy flags; differentiable
+            w = weight(shape)
+            args = [x, target] if w is None else [x, target, None, None, reduction, w]
+            kwargs = dict(reduction=reduction) if w is None else {}
+            return dict(np_fn=np_fn, torch_fn=torch_fn, args=args, kwargs=kwargs,
+                        poison=[0, 1] if w is None else [0, 1, 5])
+        # BCE's weight and pos_weight: torch does not differentiate them (plain tensors).
+        w, pw = weight(shape), weight(shape[-1:])
+        args = [x, target, w, None, None, reduction, pw]
+        torch_args = [x, target, None if w is None else _t(w), None, None, reduction,
+                      None if pw is None else _t(pw)]
+        poison = [0, 1] + [i for i in (2, 6) if args[i] is not None]
+        return dict(np_fn=np_fn, torch_fn=torch_fn, args=args, torch_args=torch_args, poison=poison)
     return build
 
 
@@ -173,11 +190,11 @@ def test_non_finite_forward_and_backward_match_torch(case, seed, density, grad_d
     spec = CASES[case](rng, np.dtype(dtype))
     args = list(spec["args"])
     torch_args = spec.get("torch_args")
+    torch_args = None if torch_args is None else list(torch_args)
     for i in spec["poison"]:
         args[i] = _plant(rng, args[i], density)
-        if torch_args is not None:
-            torch_args = list(torch_args)
-            torch_args[i] = args[i]
+        if torch_args is not None:  # a plain tensor stays one: torch does not differentiate it
+            torch_args[i] = _t(args[i]) if isinstance(torch_args[i], torch.Tensor) else args[i]
 
     def grad_out(shape, out_dtype):
         return _plant(rng, rng.standard_normal(shape).astype(out_dtype), grad_density)
