@@ -144,8 +144,8 @@ def read_idx(path, *, magic: int | None = None, op: str = "read_idx") -> np.ndar
             f"{ndim}-D IDX file takes {header}"
         )
     shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
-    # Python ints: np.prod in int64 wraps for a damaged header (255 sizes of 2**32 - 1)
-    # and could match the file's length by accident.
+    # Python ints: in int64 a damaged header's product wraps (four sizes of 2**16 give
+    # 2**64, which int64 calls 0) and can match the file's length by accident.
     count = math.prod(shape)
     expected = header + count * dtype.itemsize
     if len(data) != expected:

@@ -100,6 +100,9 @@ class CSVDataset(ArrayDataset):
         duplicated; no feature column is left; a row has the wrong number of
         fields; a feature value is not a number (the message gives line, column
         and value); a class name is empty or absent from ``classes``.
+    CorruptDataError
+        (a ValueError) If the file is not UTF-8 (the message gives the line and the
+        byte) or the csv module cannot parse it (the line).
 
     Examples
     --------
