@@ -212,7 +212,9 @@ class SparseConv2d(nn.Module):
                     conv.weight.accumulate_grad(grad_w[j])
                 if conv.bias is not None and conv.bias.requires_grad:
                     conv.bias.accumulate_grad(grad_b[j:j + 1])
-            grad_x = _conv._col2im(dcols.reshape(1, -1, dcols.shape[-1]), geo, n, self.in_channels)
+            # The row count is spelled out: reshape(1, -1, 0) cannot infer it (empty batch).
+            grad_x = _conv._col2im(dcols.reshape(1, self.in_channels * taps, dcols.shape[-1]),
+                                   geo, n, self.in_channels)
             return grad_x[0] if unbatched else grad_x
 
         self._set_grad_fn(grad_fn, result)
