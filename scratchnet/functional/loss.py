@@ -413,8 +413,11 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
         scale = _per_position_scale(grad_out, reduction, x.shape, per.size)
         scaled = scale * w if w is not None else scale
         if pw is not None:
-            grad_x = (pos_scale * sigmoid(x) - pw * y) * scaled
-            grad_y = ((1 - pw) * log_sig - x) * scaled
+            # torch's own expressions (t = p_w y; log sigma(-x) rather than log sigma(x) - x),
+            # so that infinite logits give its inf, not inf - inf = NaN.
+            t = pw * y
+            grad_x = ((t + 1 - y) * sigmoid(x) - t) * scaled
+            grad_y = (logsigmoid(-x) - log_sig * pw) * scaled
         else:
             grad_x = (sigmoid(x) - y) * scaled
             grad_y = -x * scaled

@@ -121,7 +121,10 @@ class _BinaryLoss(_Loss):
         ``grad_out`` itself (none).
         """
         if self.reduction == "mean":
-            loss, scale = elementwise.mean(), 1 / max(elementwise.size, 1)
+            # An empty batch's mean is NaN, as torch's (0/0, without NumPy's empty-mean warning).
+            with np.errstate(invalid="ignore"):
+                loss = np.divide(elementwise.sum(), elementwise.size)
+            scale = 1 / max(elementwise.size, 1)
         elif self.reduction == "sum":
             loss, scale = elementwise.sum(), 1
         else:

@@ -508,7 +508,7 @@ class Module:
         return destination
 
     def _load_from_state_dict(self, state_dict, prefix, missing_keys, unexpected_keys,
-                              error_msgs, assign, pending):
+                              error_msgs, pending):
         """Check this module's own entries of ``state_dict``; queue their copies in ``pending``.
 
         Nothing is written here: :meth:`load_state_dict` runs the queued copies only
@@ -586,7 +586,7 @@ class Module:
 
         def load(module, local_state_dict, prefix=""):
             module._load_from_state_dict(local_state_dict, prefix, missing_keys, unexpected_keys,
-                                         error_msgs, assign, pending)
+                                         error_msgs, pending)
             for name, child in module._modules.items():
                 if child is not None:
                     child_prefix = prefix + name + "."
