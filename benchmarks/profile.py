@@ -108,7 +108,7 @@ def _layers(model, x, rng, torch=None):
                 p.grad = None
             if torch is None:
                 layer(h)
-                layer.backward(g, input_grad=needs)
+                layer.backward(g, needs_input_grad=needs)
             else:
                 layer(h).backward(g)
 

@@ -58,11 +58,14 @@ def _tolerances(args, rtol, atol):
 
 
 def check_op(np_fn, torch_fn, args, kwargs=None, *, torch_args=None, torch_kwargs=None,
-             rtol=None, atol=None, grad=True, grad_rtol=None, grad_atol=None, seed=0):
+             rtol=None, atol=None, grad=True, grad_rtol=None, grad_atol=None, seed=0,
+             grad_out=None):
     """Compare ``np_fn(*args, **kwargs)`` with ``torch_fn`` forward and backward.
 
     ``torch_args``/``torch_kwargs`` override what torch receives (for ops whose torch
     spelling differs); arrays are converted to tensors, everything else passes as is.
+    ``grad_out``, if given, is a function of the output's shape and dtype returning the
+    upstream gradient (to plant non-finite values in it); the default is random normal.
     Returns scratchnet's output and gradients for further checks.
     """
     kwargs = dict(kwargs or {})
@@ -88,8 +91,11 @@ def check_op(np_fn, torch_fn, args, kwargs=None, *, torch_args=None, torch_kwarg
 
     if not grad:
         return out, None
-    rng = np.random.default_rng(seed)
-    g = rng.standard_normal(out_primary.shape).astype(out_primary.dtype)
+    if grad_out is None:
+        rng = np.random.default_rng(seed)
+        g = rng.standard_normal(out_primary.shape).astype(out_primary.dtype)
+    else:
+        g = np.asarray(grad_out(out_primary.shape, out_primary.dtype), dtype=out_primary.dtype)
     grads = backward(g)
     assert isinstance(grads, tuple), f"{name}: backward must return a tuple"
     assert len(grads) == len(args), f"{name}: {len(grads)} gradients for {len(args)} positional args"

@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import scratchnet.data as D
+from scratchnet.data import download as download_module
 from scratchnet.data import mnist as mnist_module
 
 IDX_DTYPES = [np.uint8, np.int8, np.int16, np.int32, np.float32, np.float64]
@@ -239,7 +240,7 @@ def mirror(tmp_path, monkeypatch):
     source = tmp_path / "mirror"
     written = make_mnist(source, gz=True, seed=3)
     resources = tuple((name, D.md5sum(source / name)) for name, _ in D.MNIST_RESOURCES)
-    monkeypatch.setattr(mnist_module, "MNIST_RESOURCES", resources)
+    monkeypatch.setattr(download_module, "MNIST_RESOURCES", resources)
     return source.as_uri() + "/", written
 
 
@@ -260,8 +261,8 @@ def test_download_from_file_mirror_then_load(tmp_path, mirror, capsys):
 
 def test_md5_mismatch_is_rejected_and_leaves_no_file(tmp_path, mirror, monkeypatch):
     url, _ = mirror
-    bad = tuple((name, "0" * 32) for name, _ in mnist_module.MNIST_RESOURCES)
-    monkeypatch.setattr(mnist_module, "MNIST_RESOURCES", bad)
+    bad = tuple((name, "0" * 32) for name, _ in download_module.MNIST_RESOURCES)
+    monkeypatch.setattr(download_module, "MNIST_RESOURCES", bad)
     root = tmp_path / "root"
     mismatch = r"train-images-idx3-ubyte\.gz.*MD5 mismatch: got [0-9a-f]{32}, expected 0{32}"
     with pytest.raises(D.DownloadError, match=mismatch):

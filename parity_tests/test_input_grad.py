@@ -1,4 +1,4 @@
-"""backward(..., input_grad=False): torch's requires_grad=False input, parameter gradients unchanged."""
+"""backward(..., needs_input_grad=False): torch's requires_grad=False input; parameter grads unchanged."""
 import numpy as np
 import pytest
 
@@ -21,7 +21,7 @@ def test_parameter_gradients_do_not_depend_on_input_grad(name):
     full = _grads(model)
     model.zero_grad()
     model(x)
-    assert model.backward(g, input_grad=False) is None
+    assert model.backward(g, needs_input_grad=False) is None
     for k, v in _grads(model).items():
         np.testing.assert_array_equal(v, full[k], err_msg=k)
     assert gx.shape == x.shape
@@ -34,14 +34,15 @@ def test_parameter_gradients_do_not_depend_on_input_grad(name):
 def test_op_backward_can_skip_the_input_gradient(fn, args):
     rng = np.random.default_rng(1)
     arrays = [rng.standard_normal(s) for s in args]
-    out, backward = F.forward_with_backward(fn, *arrays)
+    out, backward = F.registration(fn).forward(*arrays)
     g = rng.standard_normal(out.shape)
     full = backward(g)
     part = backward(g, needs_input_grad=False)
     assert "input" in full and "input" not in part
     for k in part:
         np.testing.assert_array_equal(part[k], full[k])
-    assert F.input_grad_optional(fn) and not F.input_grad_optional(F.relu)
+    assert F.registration(fn).honors_needs_input_grad
+    assert not F.registration(F.relu).honors_needs_input_grad
 
 
 def test_leading_parameter_free_layers_are_skipped():
@@ -60,7 +61,7 @@ def test_leading_parameter_free_layers_are_skipped():
     x = np.random.default_rng(2).standard_normal((2, 3, 4)).astype(np.float32)
     model(x)
     g = np.ones((2, 3), np.float32) * 0.5
-    assert model.backward(g, input_grad=False) is None
+    assert model.backward(g, needs_input_grad=False) is None
     assert calls == ["spy"]  # only the one behind the Linear
     model(x)
     assert model.backward(g).shape == x.shape and calls == ["spy", "spy", "spy"]
@@ -71,5 +72,5 @@ def test_frozen_first_layer_is_skipped_too():
     model[0].requires_grad_(False)
     x = np.random.default_rng(3).standard_normal((3, 4)).astype(np.float32)
     model(x)
-    model.backward(np.ones((3, 2), np.float32), input_grad=False)
+    model.backward(np.ones((3, 2), np.float32), needs_input_grad=False)
     assert model[0].weight.grad is None and model[2].weight.grad is not None

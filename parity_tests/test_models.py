@@ -117,9 +117,8 @@ def test_lecture_parameter_counts_and_names():
     lenet = models.build("lenet5").state_dict()
     assert [k.split(".")[0] for k in lenet][::2] == ["c1", "c3", "c5", "f6", "f7"]
     sparse = models.build("lenet5-original").state_dict()
-    for j, inputs in enumerate(models.LECUN_C3_TABLE):
-        assert sparse[f"c3.{j}.weight"].shape == (1, len(inputs), 5, 5)
-        assert sparse[f"c3.{j}.bias"].shape == (1,)
+    assert sparse["c3.weight"].shape == (60, 5, 5)  # one 5x5 kernel per connection
+    assert sparse["c3.bias"].shape == (16,)
     sizes = [len(t) for t in models.LECUN_C3_TABLE]
     assert sizes == [3] * 6 + [4] * 9 + [6]
     assert models.build("binary-linear").state_dict()["linear.weight"].shape == (1, 784)
@@ -229,10 +228,11 @@ def test_sparse_conv_equals_a_masked_full_conv_and_its_twin(spec, k, batch, hw, 
     x = rng.standard_normal(shape)
 
     # oracle 1, no torch: a full convolution whose weights vanish off the table
+    starts = np.cumsum([0] + [len(inputs) for inputs in table])
     w = np.zeros((len(table), c_in, k, k))
     for j, inputs in enumerate(table):
-        w[j, list(inputs)] = layer[j].weight.data[0]
-    b = np.concatenate([layer[j].bias.data for j in range(len(table))]) if bias else None
+        w[j, list(inputs)] = layer.weight.data[starts[j]:starts[j + 1]]
+    b = layer.bias.data if bias else None
     x4 = x[None] if unbatched else x
     full, full_backward = F.vjp(F.conv2d, x4, w, b, **conv_kw)
     out = layer(x)
@@ -242,7 +242,8 @@ def test_sparse_conv_equals_a_masked_full_conv_and_its_twin(spec, k, batch, hw, 
     gx_full, gw_full = full_backward(g[None] if unbatched else g)[:2]
     np.testing.assert_allclose(gx, gx_full[0] if unbatched else gx_full, rtol=1e-12, atol=1e-12)
     for j, inputs in enumerate(table):
-        np.testing.assert_allclose(layer[j].weight.grad[0], gw_full[j, list(inputs)], rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(layer.weight.grad[starts[j]:starts[j + 1]], gw_full[j, list(inputs)],
+                                   rtol=1e-12, atol=1e-12)
 
     # oracle 2: the torch twin
     tx = torch.from_numpy(x.copy()).requires_grad_(True)
@@ -263,7 +264,8 @@ def test_sparse_conv_rejects_bad_tables_and_inputs():
     with pytest.raises(ValueError, match="at least one output map"):
         models.SparseConv2d(3, 5, [])
     layer = models.SparseConv2d(6, 5, models.LECUN_C3_TABLE)
-    with pytest.raises(ValueError, match=r"expected input of shape \(N, 6, H, W\) or \(6, H, W\), got \(2, 5, 14, 14\)"):
+    with pytest.raises(ValueError, match=r"sparse_conv2d: output map 3 must see distinct input maps in "
+                                         r"\[0, 5\), got \(3, 4, 5\) \(input of shape \(2, 5, 14, 14\)\)"):
         layer(np.zeros((2, 5, 14, 14), np.float32))
     with nn.no_grad():
         assert layer(np.zeros((2, 6, 14, 14), np.float32)).shape == (2, 16, 10, 10)
@@ -330,7 +332,7 @@ def test_binary_losses_reject_bad_labels_and_shapes_in_both_engines(loss):
         crit(np.zeros((3, 2)), np.ones(3))
     with pytest.raises(ValueError, match=r"does not match target"):
         t_crit(torch.zeros(3, 2), torch.ones(3))
-    with pytest.raises(ValueError, match="reduction must be"):
+    with pytest.raises(ValueError, match="not a valid value for reduction"):
         models.criterion(loss, reduction="avg")
     with pytest.raises(RuntimeError, match="grad can be implicitly created only for scalar"):
         c = models.criterion(loss, reduction="none")
@@ -370,7 +372,9 @@ def test_weights_round_trip_both_ways_bit_for_bit(name, dtype):
 
 
 def test_weights_between_different_models_are_rejected():
-    with pytest.raises(RuntimeError, match='Missing key\\(s\\) in state_dict: "c3.weight"'):
+    with pytest.raises(RuntimeError, match=r"size mismatch for c3.weight: copying a param with shape "
+                                           r"\(60, 5, 5\) from checkpoint, the shape in current model is "
+                                           r"\(16, 6, 5, 5\)"):
         tm.torch_to_numpy(tm.build("lenet5-original"), models.build("lenet5"))
     with pytest.raises(RuntimeError, match="size mismatch"):
         tm.numpy_to_torch(models.build("mlp3"), tm.build("mlp5"), strict=False)
@@ -402,9 +406,33 @@ def test_checkpoint_round_trip(name, dtype, tmp_path):
 
 def test_checkpoint_rejects_the_wrong_model_and_non_arrays(tmp_path):
     checkpoint.save(models.build("lenet5"), tmp_path / "lenet5.npz")
-    with pytest.raises(RuntimeError, match="Unexpected key"):
+    with pytest.raises(RuntimeError, match="size mismatch for c3.weight"):
         checkpoint.load(tmp_path / "lenet5.npz", models.build("lenet5-original"))
     with pytest.raises(TypeError, match="expected a model or a state_dict"):
         checkpoint.save([1, 2], tmp_path / "x.npz")
     with pytest.raises(TypeError, match="'a' is not a numeric array"):
         checkpoint.save({"a": object()}, tmp_path / "x.npz")
+
+
+def test_models_import_no_private_name_from_functional():
+    import ast
+    import pathlib
+
+    import scratchnet.models
+
+    for path in pathlib.Path(scratchnet.models.__file__).parent.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        functional_names = set()  # names bound to functional or its modules
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and "functional" in (node.module or ""):
+                private = [p for p in node.module.split(".") if p.startswith("_")]
+                private += [a.name for a in node.names if a.name.startswith("_")]
+                assert not private, f"{path.name}: imports {private} from {node.module}"
+                functional_names |= {a.asname or a.name for a in node.names}
+            if isinstance(node, ast.ImportFrom) and not node.module:  # from .. import functional as F
+                functional_names |= {a.asname or a.name for a in node.names if a.name == "functional"}
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                    and node.value.id in functional_names and node.attr.startswith("_")
+                    and not node.attr.startswith("__")):
+                raise AssertionError(f"{path.name}:{node.lineno}: uses {node.value.id}.{node.attr}")

@@ -270,10 +270,11 @@ def findings(result: dict) -> list:
                         "(near the ~1e-3 of healthy training)" if slow < 1e-2 else
                         "(large: the step may overshoot)"))
     for r in first_step:
-        if r["saturated_fraction"] is not None and r["saturated_fraction"] < 0.01 and r["out_std"] < 0.1:
+        if (r["kind"] == "Sigmoid" and r["saturated_fraction"] is not None
+                and r["saturated_fraction"] < 0.01 and r["out_std"] < 0.1):
             notes.append(f"{r['layer']}: outputs bunch around {r['out_mean']:.2f} (std {r['out_std']:.2g}), "
-                         "nowhere near saturation: the slope there is the largest the activation has, "
-                         "and still small")
+                         "nowhere near saturation: the sigmoid's slope there is its largest, 1/4, "
+                         "and still cuts the gradient by 4 or more")
         if r["dead_fraction"] is not None and r["dead_fraction"] > 0.9:
             notes.append(f"{r['layer']}: {100 * r['dead_fraction']:.0f}% of outputs are exactly 0 (dead ReLUs)")
         if r["saturated_fraction"] is not None and r["saturated_fraction"] > 0.5:

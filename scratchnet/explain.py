@@ -51,7 +51,7 @@ from . import functional as F
 from .functional import conv as _conv
 from .functional import loss as _loss
 from .functional import pooling as _pool
-from .functional._checks import normalize_dim, shape_str
+from .checks import normalize_dim, shape_str
 from .functional.softmax import _log_softmax, _log_softmax_backward
 
 OPS = ("conv2d", "max_pool2d", "avg_pool2d", "linear", "softmax", "cross_entropy")

@@ -19,6 +19,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .checks import is_int
 from .nn.grad_mode import no_grad
 from .nn.module import Module
 
@@ -163,10 +164,10 @@ def summary(model: Module, input_shape, dtype=np.float32, *, batch_size: int = 1
     """
     if not isinstance(model, Module):
         raise TypeError(f"summary: model must be a scratchnet.nn.Module, got {type(model).__name__}")
-    if isinstance(input_shape, (int, np.integer)):
+    if is_int(input_shape):
         input_shape = (int(input_shape),)
     input_shape = tuple(int(s) for s in input_shape)
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+    if not is_int(batch_size) or batch_size < 1:
         raise ValueError(f"summary: batch_size must be a positive int, got {batch_size!r}")
     shape = (int(batch_size), *input_shape)
 

@@ -4,15 +4,16 @@
 child names and therefore the same ``state_dict`` keys and shapes as
 ``scratchnet.models.build(name)``: ``l1.weight`` for the MLPs (lecture 9's names),
 ``conv1.weight`` and ``fc.weight`` for the basic CNN (lecture 10's), ``c1 c3 c5 f6 f7``
-for LeNet-5 and ``c3.<map>.weight`` for its sparse C3. Copying a state_dict across
+for LeNet-5 (``c3.weight`` packs the sparse C3's kernels). Copying a state_dict across
 (:func:`numpy_to_torch`, :func:`torch_to_numpy`) makes the two compute the same
 function, which is what the parity suite and the benchmarks rely on.
 
-This is the only module of scratchnet that imports torch; the NumPy engine never
-imports it.
+torch is imported here and in :mod:`scratchnet.torch_engine` only; the NumPy engine
+never imports it.
 """
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from typing import Sequence
 
@@ -22,7 +23,8 @@ from torch import nn
 import torch.nn.functional as F
 
 from . import models as _models
-from .functional._checks import check_reduction
+from .checks import check_reduction
+from .functional.sparse_conv import check_table
 from .models.lenet import LECUN_C3_TABLE
 
 __all__ = [
@@ -78,30 +80,40 @@ class BasicCNN(nn.Sequential):
 
 
 class SparseConv2d(nn.Module):
-    """Twin of :class:`scratchnet.models.SparseConv2d`: one ``Conv2d`` per output map.
+    """Twin of :class:`scratchnet.models.SparseConv2d`: one ``conv2d`` per output map, concatenated.
 
-    Output map ``j`` is ``self[j](x[:, table[j]])``; children are named ``0, 1, ...``,
-    so the parameters are ``<j>.weight`` of shape ``(1, len(table[j]), k, k)`` and
-    ``<j>.bias`` of shape ``(1,)``.
+    Output map ``j`` is ``conv2d(x[:, table[j]], weight[t_j : t_j + len(table[j])][None],
+    bias[j:j+1])``, ``t_j`` the number of connections of the maps before it: the same
+    packed ``weight`` ``(n_connections, kH, kW)`` and ``bias`` ``(len(table),)``, drawn
+    map by map as torch's default init of a ``Conv2d(len(table[j]), 1, kernel_size)``.
     """
 
     def __init__(self, in_channels: int, kernel_size, table: Sequence[Sequence[int]], stride=1,
                  padding=0, dilation=1, bias: bool = True):
         super().__init__()
         self.in_channels = in_channels
-        self.table = tuple(tuple(int(i) for i in row) for row in table)
-        _models.lenet.check_table("SparseConv2d", in_channels, self.table)
-        for j, inputs in enumerate(self.table):
-            self.add_module(str(j), nn.Conv2d(len(inputs), 1, kernel_size, stride=stride, padding=padding,
-                                              dilation=dilation, bias=bias))
+        self.table = check_table("SparseConv2d", in_channels, table)
+        self.stride, self.padding, self.dilation = stride, padding, dilation
+        kh, kw = torch.nn.modules.utils._pair(kernel_size)
+        self.starts = [0]
+        for inputs in self.table:
+            self.starts.append(self.starts[-1] + len(inputs))
+        self.weight = nn.Parameter(torch.empty(self.starts[-1], kh, kw))
+        self.bias = nn.Parameter(torch.empty(len(self.table))) if bias else None
+        with torch.no_grad():
+            for j in range(len(self.table)):
+                kernels = self.weight[self.starts[j]:self.starts[j + 1]].unsqueeze(0)
+                nn.init.kaiming_uniform_(kernels, a=math.sqrt(5))  # as Conv2d.reset_parameters
+                if bias:
+                    bound = 1 / math.sqrt(kernels[0].numel())
+                    nn.init.uniform_(self.bias[j:j + 1], -bound, bound)
 
     def forward(self, x):
         # channels are dim -3, so unbatched (C, H, W) input works as for Conv2d
-        return torch.cat([conv(x[..., list(inputs), :, :]) for conv, inputs in zip(self.children(), self.table)],
-                         dim=-3)
-
-    def __getitem__(self, j):
-        return self._modules[str(j)]
+        return torch.cat([
+            F.conv2d(x[..., list(inputs), :, :], self.weight[self.starts[j]:self.starts[j + 1]].unsqueeze(0),
+                     None if self.bias is None else self.bias[j:j + 1], self.stride, self.padding, self.dilation)
+            for j, inputs in enumerate(self.table)], dim=-3)
 
     def extra_repr(self):
         return f"in_channels={self.in_channels}, out_channels={len(self.table)}"

@@ -201,7 +201,7 @@ class NumpyEngine:
         lap("loss")
         # The images need no gradient (torch: they do not require grad), so the
         # first layers skip computing it; parameter gradients are unchanged.
-        self.model.backward(self.criterion.backward(), input_grad=False)
+        self.model.backward(self.criterion.backward(), needs_input_grad=False)
         lap("backward")
         self.optimizer.step()
         lap("optimizer")

@@ -25,33 +25,36 @@ from .idx import (
     IDX_IMAGES_MAGIC,
     IDX_LABELS_MAGIC,
     CorruptDataError,
+    check_labels,
     read_idx,
     read_idx_images,
     read_idx_labels,
     write_idx,
 )
+from .download import (
+    MNIST_MIRRORS,
+    MNIST_RESOURCES,
+    ChecksumError,
+    DownloadError,
+    default_data_dir,
+    download_mnist,
+    md5sum,
+    verify_md5,
+)
 from .loader import ArrayDataset, DataLoader, Dataset, TensorDataset
 from .mnist import (
     MNIST_MEAN,
-    MNIST_MIRRORS,
-    MNIST_RESOURCES,
     MNIST_STD,
     SOURCE_EMBEDDED,
     SOURCE_FULL,
-    ChecksumError,
-    DownloadError,
     LoadedDataset,
     binary_subset,
-    default_data_dir,
-    download_mnist,
     embedded_split_indices,
     find_mnist,
     load_dataset,
     load_embedded_mnist,
     load_mnist,
-    md5sum,
     to_float_images,
-    verify_md5,
 )
 from .tabular import CSVDataset, sort_classes
 
@@ -74,6 +77,7 @@ __all__ = [
     "SOURCE_FULL",
     "TensorDataset",
     "binary_subset",
+    "check_labels",
     "default_data_dir",
     "download_mnist",
     "embedded_split_indices",

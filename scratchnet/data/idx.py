@@ -20,6 +20,7 @@ with two zero bytes), not by the file name.
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import zlib
 from pathlib import Path
@@ -30,6 +31,7 @@ __all__ = [
     "CorruptDataError",
     "IDX_IMAGES_MAGIC",
     "IDX_LABELS_MAGIC",
+    "check_labels",
     "read_idx",
     "read_idx_images",
     "read_idx_labels",
@@ -57,8 +59,9 @@ class CorruptDataError(ValueError):
 
     Raised for a bad magic number, a header or payload shorter (or longer) than the
     header promises, a damaged gzip stream, image and label files that disagree on
-    the number of samples, or a checksum mismatch. The message names the file and
-    what was wrong with it.
+    the number of samples, a label outside the classes, a checksum mismatch, or a CSV
+    file that is not UTF-8. The message names the file, the record where it applies,
+    and what was wrong with it.
     """
 
 
@@ -141,7 +144,9 @@ def read_idx(path, *, magic: int | None = None, op: str = "read_idx") -> np.ndar
             f"{ndim}-D IDX file takes {header}"
         )
     shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
-    count = int(np.prod(shape, dtype=np.int64))
+    # Python ints: in int64 a damaged header's product wraps (four sizes of 2**16 give
+    # 2**64, which int64 calls 0) and can match the file's length by accident.
+    count = math.prod(shape)
     expected = header + count * dtype.itemsize
     if len(data) != expected:
         problem = "is truncated" if len(data) < expected else "has trailing bytes"
@@ -195,6 +200,42 @@ def read_idx_labels(path) -> np.ndarray:
         mistake (magic 2051).
     """
     return read_idx(path, magic=IDX_LABELS_MAGIC, op="read_idx_labels")
+
+
+def check_labels(labels: np.ndarray, num_classes: int, path, op: str) -> np.ndarray:
+    """Insist that every label read from ``path`` is a class index in ``[0, num_classes)``.
+
+    A label file holding 10 or 255 loads fine as bytes and only fails much later,
+    inside a loss, far from the file; this names the file and the first bad record.
+
+    Parameters
+    ----------
+    labels : ndarray of int, shape ``(N,)``
+    num_classes : int
+    path : str or os.PathLike
+        The file the labels came from (for the message).
+    op : str
+        Name used in the message.
+
+    Returns
+    -------
+    ndarray
+        ``labels``, unchanged.
+
+    Raises
+    ------
+    CorruptDataError
+        Naming the file, the record (0-based) and its value.
+    """
+    bad = (labels < 0) | (labels >= num_classes)
+    if bad.any():
+        record = int(np.flatnonzero(bad.reshape(-1))[0])
+        raise CorruptDataError(
+            f"{op}: {path} record {record} has label {labels.reshape(-1)[record]}; labels "
+            f"must be class indices 0..{num_classes - 1} ({int(bad.sum())} of "
+            f"{labels.size} records are out of range)"
+        )
+    return labels
 
 
 def write_idx(path, array, *, compress: bool | None = None) -> Path:

@@ -18,6 +18,8 @@ from typing import Iterator
 
 import numpy as np
 
+from ..checks import is_int
+
 __all__ = ["ArrayDataset", "Dataset", "DataLoader", "TensorDataset"]
 
 
@@ -180,10 +182,7 @@ class DataLoader:
                 f"DataLoader: dataset must define __len__ and __getitem__ (or be a tuple of arrays), "
                 f"got {type(dataset).__name__}"
             )
-        if batch_size is not None and (
-            isinstance(batch_size, bool) or not isinstance(batch_size, (numbers.Integral, np.integer))
-            or batch_size <= 0
-        ):
+        if batch_size is not None and (not is_int(batch_size) or batch_size <= 0):
             raise ValueError(
                 f"DataLoader: batch_size should be a positive integer value, but got batch_size={batch_size!r}"
             )

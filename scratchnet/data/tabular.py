@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..checks import float_dtype
+from .idx import CorruptDataError
 from .loader import ArrayDataset
 
 __all__ = ["CSVDataset", "sort_classes"]
@@ -99,6 +101,9 @@ class CSVDataset(ArrayDataset):
         duplicated; no feature column is left; a row has the wrong number of
         fields; a feature value is not a number (the message gives line, column
         and value); a class name is empty or absent from ``classes``.
+    CorruptDataError
+        (a ValueError) If the file is not UTF-8 (the message gives the line and the
+        byte) or the csv module cannot parse it (the line).
 
     Examples
     --------
@@ -111,39 +116,47 @@ class CSVDataset(ArrayDataset):
     def __init__(self, path, target_column: str | None = None, drop_columns=(), *, classes=None,
                  dtype=np.float32, delimiter: str = ",") -> None:
         self.path = Path(path)
-        dtype = np.dtype(dtype)
-        if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
-            raise TypeError(f"CSVDataset: dtype must be float32 or float64, got {dtype}")
+        dtype = float_dtype("CSVDataset", dtype)
         if isinstance(drop_columns, str):
             drop_columns = (drop_columns,)
-        with open(self.path, newline="", encoding="utf-8-sig") as f:
-            reader = csv.reader(f, delimiter=delimiter)
-            header = next(reader, None)
-            while header is not None and not header:  # leading blank lines
+        # The reader sits in one try: the file decodes lazily, so a byte that is not
+        # UTF-8 (a Latin-1 or UTF-16 export) surfaces from any next(), as does csv's
+        # own error for a NUL byte or an over-long field.
+        reader = None
+        try:
+            with open(self.path, newline="", encoding="utf-8-sig") as f:
+                reader = csv.reader(f, delimiter=delimiter)
                 header = next(reader, None)
-            if header is None:
-                raise ValueError(f"CSVDataset: {self.path} is empty (no header row)")
-            header = [h.strip() for h in header]
-            target_idx, feature_idx = self._columns(header, target_column, tuple(drop_columns))
-            blocks, raw_labels = [], []
-            rows, lines = [], []
-            for row in reader:
-                if not row or (len(row) == 1 and not row[0].strip()):
-                    continue
-                if len(row) != len(header):
-                    raise ValueError(
-                        f"CSVDataset: {self.path} line {reader.line_num} has {len(row)} fields, "
-                        f"the header has {len(header)}"
-                    )
-                rows.append(row)
-                lines.append(reader.line_num)
-                if len(rows) == _CHUNK_ROWS:
+                while header is not None and not header:  # leading blank lines
+                    header = next(reader, None)
+                if header is None:
+                    raise ValueError(f"CSVDataset: {self.path} is empty (no header row)")
+                header = [h.strip() for h in header]
+                target_idx, feature_idx = self._columns(header, target_column, tuple(drop_columns))
+                blocks, raw_labels = [], []
+                rows, lines = [], []
+                for row in reader:
+                    if not row or (len(row) == 1 and not row[0].strip()):
+                        continue
+                    if len(row) != len(header):
+                        raise ValueError(
+                            f"CSVDataset: {self.path} line {reader.line_num} has {len(row)} fields, "
+                            f"the header has {len(header)}"
+                        )
+                    rows.append(row)
+                    lines.append(reader.line_num)
+                    if len(rows) == _CHUNK_ROWS:
+                        blocks.append(self._parse(rows, lines, header, feature_idx))
+                        raw_labels.extend(r[target_idx].strip() for r in rows)
+                        rows, lines = [], []
+                if rows:
                     blocks.append(self._parse(rows, lines, header, feature_idx))
                     raw_labels.extend(r[target_idx].strip() for r in rows)
-                    rows, lines = [], []
-            if rows:
-                blocks.append(self._parse(rows, lines, header, feature_idx))
-                raw_labels.extend(r[target_idx].strip() for r in rows)
+        except UnicodeDecodeError:
+            raise CorruptDataError(self._not_utf8()) from None
+        except csv.Error as err:
+            line = reader.line_num if reader is not None else 1
+            raise CorruptDataError(f"CSVDataset: {self.path} line {line}: {err}") from None
         if not raw_labels:
             raise ValueError(f"CSVDataset: {self.path} has a header but no data rows")
         if "" in raw_labels:
@@ -190,6 +203,21 @@ class CSVDataset(ArrayDataset):
                 f"target {header[target_idx]!r}, dropped {', '.join(drop_columns) or 'none'})"
             )
         return target_idx, feature_idx
+
+    def _not_utf8(self) -> str:
+        """Describe the first byte of the file that is not UTF-8 (only run once decoding failed)."""
+        raw = self.path.read_bytes()
+        body = raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError as err:
+            at = err.start + len(raw) - len(body)
+            line = raw.count(b"\n", 0, at) + 1
+            return (
+                f"CSVDataset: {self.path} line {line} is not UTF-8: byte 0x{raw[at]:02X} at "
+                f"offset {at} ({err.reason}); save the file as UTF-8"
+            )
+        return f"CSVDataset: {self.path} is not UTF-8"
 
     def _parse(self, rows, lines, header, feature_idx) -> np.ndarray:
         cells = np.array([[row[j] for j in feature_idx] for row in rows], dtype=str)

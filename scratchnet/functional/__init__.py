@@ -7,9 +7,13 @@ right beside it in the same function; :func:`vjp` exposes it::
     out, backward = scratchnet.functional.vjp(conv2d, x, w, b, stride=2)
     gx, gw, gb = backward(grad_out)
 
+The one op torch lacks, LeNet-5's sparsely connected C3 convolution, is
+:func:`scratchnet.functional.sparse_conv.sparse_conv2d`: it is kept out of this
+namespace, which is torch.nn.functional's.
+
 This package never imports torch.
 """
-from ._vjp import vjp, forward_with_backward, differentiable, input_grad_optional
+from ._vjp import vjp, differentiable, is_op, registration, Registration
 from .activation import relu, sigmoid, tanh, logsigmoid
 from .softmax import softmax, log_softmax
 from .linear import linear
@@ -19,7 +23,7 @@ from .pooling import max_pool2d, avg_pool2d
 from .loss import cross_entropy, nll_loss, mse_loss, binary_cross_entropy_with_logits
 
 __all__ = [
-    "vjp", "forward_with_backward", "differentiable", "input_grad_optional",
+    "vjp", "differentiable", "is_op", "registration", "Registration",
     "relu", "sigmoid", "tanh", "logsigmoid",
     "softmax", "log_softmax",
     "linear", "flatten",

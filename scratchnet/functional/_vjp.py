@@ -8,14 +8,15 @@ products as a ``{parameter_name: gradient}`` dict::
     def relu(input, inplace=False):
         out = np.maximum(input, 0)
         def backward(grad_out):
-            return {"input": grad_out * (input > 0)}
+            return {"input": np.where(input <= 0, 0, grad_out)}
         return out, backward
 
 ``@differentiable`` turns that into two things:
 
 * the public op, ``relu(x)``, which returns only ``out`` (torch's signature);
-* an entry in a registry, which :func:`vjp` uses to run the same forward and hand back
-  the closure.
+* an entry in a registry, a :class:`Registration` (the forward, its signature and
+  what its backward promises), which :func:`vjp` and ``scratchnet.nn`` read to run
+  the same forward and hand back the closure.
 
 There is no tape and no graph: composing ops is the caller's job (``scratchnet.nn``
 does it layer by layer), which is exactly what the lectures' hand-derived
@@ -25,64 +26,94 @@ from __future__ import annotations
 
 import functools
 import inspect
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
-_FORWARDS: dict = {}
-_INPUT_GRAD_OPTIONAL: set = set()
+_REGISTRY: dict = {}
 
 
-def differentiable(forward: Callable = None, *, input_grad_optional: bool = False) -> Callable:
+@dataclass(frozen=True)
+class Registration:
+    """What :func:`differentiable` records about an op.
+
+    Attributes
+    ----------
+    forward : callable
+        The function returning ``(out, backward)``.
+    signature : inspect.Signature
+        ``forward``'s signature (the op's, torch's).
+    positional : tuple of str
+        The names of the parameters that can be passed by position, in order;
+        ``positional[0]`` is the op's input.
+    honors_needs_input_grad : bool
+        ``backward`` also accepts ``needs_input_grad=False`` (see :func:`differentiable`).
+    fresh_grads : bool
+        Every gradient ``backward`` returns is a new array that nothing else holds
+        (not an argument, not ``grad_out``, not a view of either), so a caller may
+        keep it as a parameter's ``.grad`` without copying it.
+    """
+
+    forward: Callable
+    signature: inspect.Signature
+    positional: tuple
+    honors_needs_input_grad: bool
+    fresh_grads: bool
+
+
+def differentiable(forward: Callable = None, *, honors_needs_input_grad: bool = False,
+                   fresh_grads: bool = False) -> Callable:
     """Register ``forward`` (returning ``(out, backward)``) and return the plain op.
 
-    With ``input_grad_optional=True`` the op's ``backward`` also accepts
+    With ``honors_needs_input_grad=True`` the op's ``backward`` also accepts
     ``needs_input_grad=False`` and then skips the gradient of its first argument
     (its dict has no ``"input"`` entry). That is torch's ``ctx.needs_input_grad``:
     the first layer of a network never needs the gradient of the images it reads,
     and for a convolution that gradient (a GEMM and a col2im) is a large share of
     the backward.
+
+    With ``fresh_grads=True`` the op promises that every array its ``backward``
+    returns is newly made for that call. ``scratchnet.nn`` then stores a parameter's
+    first gradient as its ``.grad`` as is, as torch's ``AccumulateGrad`` keeps a
+    gradient no one else holds, instead of copying it every step. An op that may
+    hand back ``grad_out`` itself or a view of an argument must leave it ``False``.
     """
     if forward is None:
-        return functools.partial(differentiable, input_grad_optional=input_grad_optional)
+        return functools.partial(differentiable, honors_needs_input_grad=honors_needs_input_grad,
+                                 fresh_grads=fresh_grads)
 
     @functools.wraps(forward)
     def op(*args, **kwargs):
         return forward(*args, **kwargs)[0]
 
     sig = inspect.signature(forward)
-    positional = [
+    positional = tuple(
         name
         for name, p in sig.parameters.items()
         if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-    ]
-    _FORWARDS[op] = (forward, sig, positional)
-    if input_grad_optional:
-        _INPUT_GRAD_OPTIONAL.add(op)
-    op.__wrapped_forward__ = forward
+    )
+    _REGISTRY[op] = Registration(forward, sig, positional, honors_needs_input_grad, fresh_grads)
     return op
 
 
-def input_grad_optional(fn: Callable) -> bool:
-    """Whether ``fn``'s backward can skip its input gradient (``needs_input_grad=False``)."""
-    return fn in _INPUT_GRAD_OPTIONAL
-
-
-def forward_with_backward(fn: Callable, *args, **kwargs):
-    """Run ``fn``'s forward and return ``(out, backward)`` where ``backward`` returns the dict.
-
-    This is the low-level form that ``scratchnet.nn`` uses: gradients come back by
-    parameter name, so a layer can pick ``"weight"`` and ``"bias"`` without caring
-    about positions.
-    """
+def is_op(fn) -> bool:
+    """Whether ``fn`` is an op registered by :func:`differentiable`."""
     try:
-        forward = _FORWARDS[fn][0]
-    except KeyError:
+        return fn in _REGISTRY
+    except TypeError:  # unhashable
+        return False
+
+
+def registration(fn: Callable) -> Registration:
+    """The :class:`Registration` of op ``fn``; a ``TypeError`` if ``fn`` is not an op."""
+    try:
+        return _REGISTRY[fn]
+    except (KeyError, TypeError):
         raise TypeError(
             f"vjp: {getattr(fn, '__name__', fn)!r} is not a scratchnet.functional op "
             f"with a hand-written backward"
         ) from None
-    return forward(*args, **kwargs)
 
 
 def _is_float_array(x) -> bool:
@@ -117,13 +148,9 @@ def vjp(fn: Callable, *args, **kwargs):
     >>> backward(np.array([5.0, 6.0, 7.0]))
     (array([0., 0., 7.]),)
     """
-    if fn not in _FORWARDS:
-        raise TypeError(
-            f"vjp: {getattr(fn, '__name__', fn)!r} is not a scratchnet.functional op "
-            f"with a hand-written backward"
-        )
-    forward, sig, positional = _FORWARDS[fn]
-    out, backward_dict = forward(*args, **kwargs)
+    reg = registration(fn)
+    positional = reg.positional
+    out, backward_dict = reg.forward(*args, **kwargs)
     n = len(args)
     for name, value in kwargs.items():
         if name in positional and _is_float_array(value):

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._checks import shape_str
+from ..checks import shape_str
 
 
 def empty_in_layout(ref: np.ndarray, shape, dtype=None, *, lead: tuple = (), fill=None,

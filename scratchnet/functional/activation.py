@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import as_float_array
+from ..checks import as_float_array
 from ._vjp import differentiable
+from ._where import where_grad
 
 
 @differentiable
@@ -18,7 +19,9 @@ def relu(input, inplace=False):
     r"""Rectified linear unit, :math:`\mathrm{relu}(x) = \max(x, 0)`.
 
     Backward: :math:`\partial L/\partial x = g \cdot [x > 0]`. The derivative at
-    exactly 0 is taken as 0, the same subgradient torch uses.
+    exactly 0 is taken as 0, the same subgradient torch uses. As torch's
+    ``threshold_backward`` it is a selection, ``x <= 0 ? 0 : g``: exactly 0 where
+    :math:`x \le 0` even for an inf/NaN ``g``, and ``g`` passes where ``x`` is NaN.
 
     Parameters
     ----------
@@ -29,21 +32,22 @@ def relu(input, inplace=False):
     Returns
     -------
     ndarray, same shape and dtype as ``input``
+
+    Examples
+    --------
+    >>> import numpy as np, scratchnet.functional as F
+    >>> F.relu(np.array([-1.0, 0.0, 2.0]))
+    array([0., 0., 2.])
     """
     x = as_float_array("relu", "input", input)
     out = np.maximum(x, 0, out=x if inplace else None)
 
     def backward(grad_out):
-        # out > 0 is x > 0; reading it from out also works after an in-place forward.
-        return {"input": grad_out * (out > 0)}
+        # out <= 0 is x <= 0; reading it from out also works after an in-place forward.
+        # Not out > 0: a NaN input passes its gradient, as in torch.
+        return {"input": where_grad(~(out <= 0), grad_out)}
 
     return out, backward
-
-
-def _stable_sigmoid(x: np.ndarray) -> np.ndarray:
-    """:math:`\\sigma(x)` without overflow: only ever exponentiate :math:`-|x|`."""
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=False)
 
 
 @differentiable
@@ -61,6 +65,12 @@ def sigmoid(input):
     Returns
     -------
     ndarray, same shape and dtype as ``input``, values in :math:`[0, 1]`
+
+    Examples
+    --------
+    >>> import numpy as np, scratchnet.functional as F
+    >>> F.sigmoid(np.array([-400.0, 0.0, 400.0]))  # no overflow warning at -400
+    array([1.9151696e-174, 5.0000000e-001, 1.0000000e+000])
     """
     x = as_float_array("sigmoid", "input", input)
     out = _stable_sigmoid(x)
@@ -88,6 +98,12 @@ def tanh(input):
     Returns
     -------
     ndarray, same shape and dtype as ``input``, values in :math:`[-1, 1]`
+
+    Examples
+    --------
+    >>> import numpy as np, scratchnet.functional as F
+    >>> F.tanh(np.array([-400.0, 0.0, 0.5]))
+    array([-1.        ,  0.        ,  0.46211716])
     """
     x = as_float_array("tanh", "input", input)
     out = np.tanh(x)
@@ -119,6 +135,12 @@ def logsigmoid(input):
     Returns
     -------
     ndarray, same shape and dtype as ``input``, values :math:`\le 0`
+
+    Examples
+    --------
+    >>> import numpy as np, scratchnet.functional as F
+    >>> F.logsigmoid(np.array([-400.0, 0.0, 400.0]))  # log(1/2) in the middle
+    array([-4.00000000e+002, -6.93147181e-001, -1.91516960e-174])
     """
     x = as_float_array("logsigmoid", "input", input)
     out = (np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))).astype(x.dtype, copy=False)
@@ -127,3 +149,9 @@ def logsigmoid(input):
         return {"input": grad_out * _stable_sigmoid(-x)}
 
     return out, backward
+
+
+def _stable_sigmoid(x: np.ndarray) -> np.ndarray:
+    """:math:`\\sigma(x)` without overflow: only ever exponentiate :math:`-|x|`."""
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=False)

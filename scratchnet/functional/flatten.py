@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 
-from ._checks import normalize_dim
+from ..checks import normalize_dim
 from ._vjp import differentiable
 
 
@@ -28,6 +28,13 @@ def flatten(input, start_dim=0, end_dim=-1):
     Returns
     -------
     ndarray with ``end_dim - start_dim`` fewer dimensions (a 0-d input becomes 1-d).
+
+    Examples
+    --------
+    >>> import numpy as np, scratchnet.functional as F
+    >>> F.flatten(np.arange(8.0).reshape(2, 2, 2), start_dim=1)  # the basic CNN's 20x4x4 -> 320
+    array([[0., 1., 2., 3.],
+           [4., 5., 6., 7.]])
     """
     x = np.asarray(input)
     s = normalize_dim("flatten", start_dim, x.ndim)

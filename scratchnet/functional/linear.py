@@ -1,13 +1,16 @@
 """The affine map of a fully connected layer."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from ._checks import as_float_array, same_dtype, shape_str, sum_to_shape
+from ..checks import as_float_array, same_dtype, shape_str
+from ._broadcast import sum_to_shape
 from ._vjp import differentiable
 
 
-@differentiable(input_grad_optional=True)
+@differentiable(honors_needs_input_grad=True, fresh_grads=True)
 def linear(input, weight, bias=None):
     r"""Affine map :math:`y = x W^\top + b`, over any number of leading dimensions.
 
@@ -38,6 +41,14 @@ def linear(input, weight, bias=None):
     Returns
     -------
     ndarray, shape ``(*, out_features)``
+
+    Examples
+    --------
+    >>> import numpy as np, scratchnet.functional as F
+    >>> x = np.array([[1.0, 2.0]])                             # one sample, 2 features
+    >>> w = np.array([[1.0, 0.0], [1.0, 1.0], [0.0, -1.0]])    # 3 outputs
+    >>> F.linear(x, w, np.array([0.0, 0.0, 10.0]))
+    array([[1., 3., 8.]])
     """
     x = as_float_array("linear", "input", input)
     w = as_float_array("linear", "weight", weight)
@@ -81,20 +92,26 @@ def linear(input, weight, bias=None):
                 f"shape {shape_str(out_shape)}; expected ({out_features},)"
             )
 
-    x2 = x.reshape(-1, in_features)
+    # The row count is spelled out: reshape(-1, 0) cannot infer it (0 input features).
+    rows = math.prod(lead)
+    x2 = x.reshape(rows, in_features)
     out = (x2 @ w2.T).reshape(out_shape)
     if b is not None:
         out += b
 
     def backward(grad_out, needs_input_grad=True):
-        g2 = grad_out.reshape(-1, out_features)
+        g2 = grad_out.reshape(rows, out_features)
         grads = {"input": (g2 @ w2).reshape(x.shape)} if needs_input_grad else {}
-        # np.dot, not @: for a single row (batch 1) G^T X is an outer product, which
-        # OpenBLAS's GEMM computes several times slower than np.dot's own path.
-        gw = np.dot(g2.T, x2)
+        # For a single row (batch 1) G^T X is an outer product, which OpenBLAS's GEMM
+        # computes several times slower than a broadcast multiply. (Not np.dot: its
+        # outer-product path skips zeros, so 0 * inf gives 0 instead of torch's NaN.)
+        gw = np.multiply(g2.T, x2) if g2.shape[0] == 1 else g2.T @ x2
         grads["weight"] = gw[0] if vector_weight else gw
         if b is not None:
-            grads["bias"] = sum_to_shape(grad_out, b.shape)
+            gb = sum_to_shape(grad_out, b.shape)
+            # Nothing to sum when the bias is output-shaped (a 1-D input): then gb is
+            # grad_out itself, and gradients must be fresh arrays (fresh_grads).
+            grads["bias"] = gb.copy() if b.shape == grad_out.shape else gb
         return grads
 
     return out, backward

@@ -22,376 +22,16 @@ import warnings
 
 import numpy as np
 
-from ._checks import as_float_array, as_int_array, same_dtype, shape_str, sum_to_shape
+from ..checks import (as_float_array, as_index_array, as_int64, check_reduction, same_dtype,
+                      shape_str)
+from ._broadcast import sum_to_shape
 from ._vjp import differentiable
 from .activation import logsigmoid, sigmoid
 from .softmax import _log_softmax, _log_softmax_backward
 
 # ---------------------------------------------------------------------------------------
-# Shared argument handling
-# ---------------------------------------------------------------------------------------
-
-
-def _reduction(op: str, size_average, reduce, reduction) -> str:
-    """Resolve torch's legacy flags, then validate ``reduction``.
-
-    ``size_average``/``reduce`` predate ``reduction``; when either is given it wins, by
-    torch's rule: ``reduce=False`` means ``'none'``, otherwise ``size_average=False``
-    means ``'sum'``, otherwise ``'mean'`` (``None`` counts as ``True``).
-    """
-    if size_average is not None or reduce is not None:
-        size_average = True if size_average is None else size_average
-        reduce = True if reduce is None else reduce
-        reduction = "mean" if size_average and reduce else "sum" if reduce else "none"
-        warnings.warn(
-            f"{op}: size_average and reduce args will be deprecated, please use "
-            f"reduction='{reduction}' instead.",
-            UserWarning,
-            stacklevel=4,
-        )
-    elif reduction == "elementwise_mean":
-        warnings.warn(
-            f"{op}: reduction='elementwise_mean' is deprecated. Please use reduction='mean' instead.",
-            UserWarning,
-            stacklevel=4,
-        )
-        reduction = "mean"
-    if not isinstance(reduction, str) or reduction not in ("none", "mean", "sum"):
-        raise ValueError(
-            f"{op}: {reduction!r} is not a valid value for reduction "
-            f"(expected 'none', 'mean' or 'sum')"
-        )
-    return reduction
-
-
-def _mean(total: np.ndarray, count) -> np.ndarray:
-    """``total / count``; 0/0 is the NaN torch gives for the mean of nothing."""
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.asarray(total / count)
-
-
-def _per_position_scale(grad_out: np.ndarray, reduction: str, shape, denominator=None):
-    r""":math:`\partial\,\text{out} / \partial\,\text{loss}_i` times the upstream gradient.
-
-    ``'none'`` passes ``grad_out`` through, ``'sum'`` spreads the scalar over every
-    position, ``'mean'`` also divides by the mean's ``denominator``.
-    """
-    if reduction == "none":
-        return grad_out
-    if reduction == "mean":
-        with np.errstate(invalid="ignore", divide="ignore"):
-            grad_out = grad_out / denominator
-    return np.broadcast_to(grad_out, shape)
-
-
-def _class_weight(op: str, weight, n_classes: int):
-    if weight is None:
-        return None
-    w = as_float_array(op, "weight", weight)
-    if w.shape != (n_classes,):
-        raise ValueError(
-            f"{op}: weight tensor should be defined either for all {n_classes} classes or no "
-            f"classes: expected shape ({n_classes},), got {shape_str(w.shape)}"
-        )
-    return w
-
-
-def _check_ignore_index(op: str, ignore_index) -> int:
-    if not isinstance(ignore_index, (numbers.Integral, np.integer)) or isinstance(ignore_index, bool):
-        raise TypeError(f"{op}: ignore_index must be an int, got {ignore_index!r}")
-    return int(ignore_index)
-
-
-def _class_last(x: np.ndarray) -> np.ndarray:
-    """View ``(N, C, d1, ..., dK)`` as ``(N, d1, ..., dK, C)``; ``(C,)`` is left alone."""
-    return np.moveaxis(x, 1, -1) if x.ndim > 2 else x
-
-
-def _class_first(g: np.ndarray, ndim: int) -> np.ndarray:
-    """Inverse of :func:`_class_last`, for a gradient."""
-    if ndim > 2:
-        return np.ascontiguousarray(np.moveaxis(g, -1, 1))
-    return np.ascontiguousarray(g) if ndim == 2 else g
-
-
-def _index_target(op: str, x: np.ndarray, target) -> np.ndarray:
-    """Validate class-index ``target`` against ``x``; return it as int64 of position shape.
-
-    ``x`` is ``(C,)`` with a 0-d target (torch also takes a 1-element target), or
-    ``(N, C, d1, ..., dK)`` with a target ``(N, d1, ..., dK)``.
-    """
-    t = as_int_array(op, "target", target)
-    if x.ndim == 1:
-        if t.shape not in ((), (1,)):
-            raise ValueError(
-                f"{op}: unbatched input of shape {shape_str(x.shape)} (C,) needs a 0-d "
-                f"class-index target, got shape {shape_str(t.shape)}"
-            )
-        t = t.reshape(())
-    else:
-        expected = (x.shape[0],) + x.shape[2:]
-        if t.ndim == 0 or t.shape[0] != x.shape[0]:
-            raise ValueError(
-                f"{op}: Expected input batch_size ({x.shape[0]}) to match target batch_size "
-                f"({t.shape[0] if t.ndim else 0}): input {shape_str(x.shape)}, "
-                f"target {shape_str(t.shape)}"
-            )
-        if t.shape != expected:
-            raise ValueError(
-                f"{op}: input of shape {shape_str(x.shape)} (N, C, d1, ..., dK) needs a "
-                f"class-index target of shape {shape_str(expected)} (N, d1, ..., dK), "
-                f"got {shape_str(t.shape)}"
-            )
-    # int64 before comparing with ignore_index: a uint8 target against -100 must not wrap.
-    return t.astype(np.int64, copy=False)
-
-
-def _index_loss(op: str, scores: np.ndarray, t: np.ndarray, w, ignore_index: int,
-                reduction: str, smoothing: float):
-    r"""Class-index loss on class-last ``scores`` (log-probabilities for a true NLL).
-
-    With :math:`m_i = [t_i \neq \text{ignore\_index}]`, :math:`w_{t_i}` the target's
-    weight (1 without ``weight``) and :math:`\epsilon` the label smoothing:
-
-    .. math::
-
-        \text{nll}_i = -m_i\, w_{t_i} \ell_{i, t_i}, \qquad
-        \text{smooth}_i = -m_i \textstyle\sum_c w_c \ell_{ic}, \qquad
-        \text{loss} = (1-\epsilon)\,R(\text{nll}) + \tfrac{\epsilon}{C}\,R(\text{smooth})
-
-    where the reduction :math:`R` is the identity, the sum, or the sum divided by
-    :math:`W = \sum_i m_i w_{t_i}` (``'mean'``; the smoothing term uses the same
-    :math:`W`, as torch). Returns ``(out, backward)``; ``backward(g)`` gives
-    ``(grad_scores, grad_weight)``.
-    """
-    n_classes = scores.shape[-1]
-    dtype = scores.dtype
-    if scores.ndim == 2 and w is None and smoothing == 0 and t.size:
-        t_min, t_max = t.min(), t.max()
-        if 0 <= t_min and t_max < n_classes and not t_min <= ignore_index <= t_max:
-            return _dense_index_loss(scores, t, reduction)
-    valid = t != ignore_index
-    invalid_target = valid & ((t < 0) | (t >= n_classes))
-    if invalid_target.any():
-        bad = int(t[invalid_target].flat[0])
-        raise IndexError(
-            f"{op}: Target {bad} is out of bounds. Class indices must lie in [0, {n_classes}) "
-            f"for {n_classes} classes, or equal ignore_index={ignore_index}"
-        )
-    safe_t = np.where(valid, t, 0)  # any in-range index: ignored positions are masked out
-    picked = np.take_along_axis(scores, safe_t[..., None], axis=-1)[..., 0]
-    target_w = np.where(valid, w[safe_t], 0).astype(dtype) if w is not None else valid.astype(dtype)
-    total_w = target_w.sum()
-
-    def reduce(per):
-        if reduction == "none":
-            return per
-        return per.sum() if reduction == "sum" else _mean(per.sum(), total_w)
-
-    # np.where, not a multiplication by the mask: an ignored row may hold -inf scores.
-    with np.errstate(invalid="ignore"):
-        nll = np.where(valid, -target_w * picked, 0).astype(dtype, copy=False)
-        out = reduce(nll)
-        if smoothing > 0:
-            weighted = scores * w if w is not None else scores
-            smooth = np.where(valid, -weighted.sum(axis=-1), 0).astype(dtype, copy=False)
-            out = (1 - smoothing) * out + (smoothing / n_classes) * reduce(smooth)
-    out = np.asarray(out)
-
-    def backward(grad_out):
-        scale = _per_position_scale(grad_out, reduction, t.shape, total_w)
-        with np.errstate(invalid="ignore"):
-            scale = np.where(valid, scale, 0).astype(dtype, copy=False)
-            grad = np.zeros_like(scores)
-            hit = -(1 - smoothing) * scale * target_w
-            np.put_along_axis(grad, safe_t[..., None], hit[..., None], axis=-1)
-            if smoothing > 0:
-                class_w = w if w is not None else np.ones(n_classes, dtype)
-                grad -= (smoothing / n_classes) * scale[..., None] * class_w
-            if w is None:
-                return grad, None
-            # d loss_i / d w_c = -(1-eps) [t_i = c] l_{i,c} - (eps/C) l_{i,c}, valid i only.
-            chosen = safe_t[valid]
-            # bincount accumulates in float64 (and returns int64 when nothing is chosen).
-            gw = np.bincount(chosen, weights=(-(1 - smoothing) * scale * picked)[valid],
-                             minlength=n_classes).astype(np.float64, copy=False)
-            if smoothing > 0:
-                rows = np.where(valid[..., None], scale[..., None] * scores, 0)
-                gw -= (smoothing / n_classes) * rows.reshape(-1, n_classes).sum(axis=0)
-            if reduction == "mean":
-                # The weights also sit in the denominator W = sum_i m_i w_{t_i}:
-                # d(S/W)/dw_c = (dS/dw_c - out * count_c) / W; scale already holds g / W.
-                count = np.bincount(chosen, minlength=n_classes)
-                gw -= _mean(grad_out * out, total_w) * count
-        return grad, gw.astype(dtype)
-
-    return out, backward
-
-
-def _dense_index_loss(scores: np.ndarray, t: np.ndarray, reduction: str):
-    r""":func:`_index_loss` for the lectures' case: ``(N, C)`` scores, every target a class.
-
-    Without class weights, label smoothing or ignored targets the masks and weights
-    of the general path are all ones, and the loss is just the picked scores,
-
-    .. math::
-
-        \text{loss}_i = -\ell_{i, t_i}, \qquad
-        \frac{\partial L}{\partial \ell_{ic}} = -a_i\,[c = t_i],
-
-    with :math:`a_i` the upstream gradient per row (``g / N`` for the mean). It runs
-    on every training step, where the general path's dozen mask operations cost more
-    than the arithmetic; it rounds exactly as the general path does (``-1 * x`` and
-    the sum of one value and zeros are exact).
-    """
-    rows = np.arange(t.shape[0])
-    dtype = scores.dtype
-    nll = -scores[rows, t]
-    if reduction == "none":
-        out = nll
-    elif reduction == "sum":
-        out = np.asarray(nll.sum())
-    else:
-        out = np.asarray(nll.sum() / dtype.type(t.size))
-
-    def backward(grad_out):
-        scale = grad_out / dtype.type(t.size) if reduction == "mean" else grad_out
-        grad = np.zeros_like(scores)
-        grad[rows, t] = -scale
-        return grad, None
-
-    return out, backward
-
-
-def _probability_loss(scores: np.ndarray, p: np.ndarray, w, reduction: str, smoothing: float):
-    r"""Cross-entropy against class probabilities ``p`` (class-last, like ``scores``).
-
-    .. math::
-
-        q = (1-\epsilon)\,p + \epsilon / C, \qquad
-        \text{loss}_i = -\textstyle\sum_c w_c\, q_{ic}\, \ell_{ic},
-
-    with ``'mean'`` dividing the sum by the number of positions :math:`N d_1 \cdots d_K`
-    (not by the weights, unlike class-index targets: torch's rule). Returns
-    ``(out, backward)``; ``backward(g)`` gives ``(grad_scores, grad_p, grad_weight)``.
-    """
-    n_classes = scores.shape[-1]
-    q = p * (1 - smoothing) + smoothing / n_classes if smoothing > 0 else p
-    weighted_q = q * w if w is not None else q
-    with np.errstate(invalid="ignore"):  # p = 0 against l = -inf is NaN, as in torch
-        terms = scores * weighted_q
-        per = -terms.sum(axis=-1)
-    positions = per.size
-    if reduction == "none":
-        out = np.asarray(per)
-    elif reduction == "sum":
-        out = np.asarray(per.sum())
-    else:
-        out = _mean(per.sum(), positions)
-
-    def backward(grad_out):
-        scale = _per_position_scale(grad_out, reduction, per.shape, positions)[..., None]
-        with np.errstate(invalid="ignore"):
-            grad_scores = -scale * weighted_q
-            grad_p = -scale * scores * (w if w is not None else 1) * (1 - smoothing)
-            gw = None
-            if w is not None:
-                gw = -(scale * q * scores).reshape(-1, n_classes).sum(axis=0)
-        return grad_scores, grad_p, gw
-
-    return out, backward
-
-
-def _smoothing(op: str, label_smoothing) -> float:
-    if not isinstance(label_smoothing, (numbers.Real, np.floating)) or isinstance(label_smoothing, bool):
-        raise TypeError(f"{op}: label_smoothing must be a float, got {label_smoothing!r}")
-    value = float(label_smoothing)  # a Python float: never upcasts a float32 loss
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(f"{op}: label_smoothing must be between 0.0 and 1.0. Got: {value}")
-    return value
-
-
-def _input(op: str, input) -> np.ndarray:
-    x = as_float_array(op, "input", input)
-    if x.ndim == 0:
-        raise ValueError(
-            f"{op}: expected input of shape (C,), (N, C) or (N, C, d1, ..., dK), got a 0-d array"
-        )
-    return x
-
-
-# ---------------------------------------------------------------------------------------
 # Classification losses
 # ---------------------------------------------------------------------------------------
-
-
-@differentiable
-def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
-             reduction="mean"):
-    r"""Negative log-likelihood: pick each target's (log-probability) score and negate it.
-
-    For position :math:`i` with target :math:`t_i`, mask
-    :math:`m_i = [t_i \neq \text{ignore\_index}]` and target weight :math:`w_{t_i}` (1
-    without ``weight``):
-
-    .. math::
-
-        \ell_i = -m_i\, w_{t_i}\, x_{i, t_i}, \qquad
-        \text{mean} = \frac{\sum_i \ell_i}{\sum_i m_i w_{t_i}}.
-
-    The mean is *weighted*: it divides by the total weight of the targets it kept, so
-    ignored positions vanish from the numerator and the denominator alike; with every
-    position ignored it is 0/0 = NaN, as torch's. Backward, with :math:`a_i` the
-    upstream gradient per position (``g``, or ``g / W`` for the mean):
-
-    .. math::
-
-        \frac{\partial L}{\partial x_{ic}} = -a_i m_i w_{t_i} [c = t_i], \qquad
-        \frac{\partial L}{\partial w_c} = \sum_{i: t_i = c} m_i \bigl(-a_i x_{ic}\bigr)
-        \;-\; [\text{mean}]\,\frac{g\,L}{W}\,\#\{i : m_i,\ t_i = c\}.
-
-    ``nll_loss`` does not normalise: fed raw scores instead of ``log_softmax`` output
-    it happily returns negative "losses" (see ``cross_entropy``).
-
-    Parameters
-    ----------
-    input : ndarray, shape ``(C,)``, ``(N, C)`` or ``(N, C, d1, ..., dK)``, float32/float64
-        Log-probabilities (or any scores) per class.
-    target : integer ndarray, shape ``()``, ``(N,)`` or ``(N, d1, ..., dK)``
-        Class indices in :math:`[0, C)`, or ``ignore_index``.
-    weight : ndarray, shape ``(C,)``, optional
-        Per-class rescaling.
-    size_average, reduce : bool, optional
-        Deprecated; when given they override ``reduction`` by torch's legacy rule.
-    ignore_index : int
-        Target value that contributes neither loss nor weight (may be a valid class).
-    reduction : {'mean', 'sum', 'none'}
-
-    Returns
-    -------
-    ndarray, 0-d, or of the target's shape for ``'none'``; the input's dtype
-
-    Raises
-    ------
-    IndexError
-        A target outside :math:`[0, C)` that is not ``ignore_index``.
-    ValueError, TypeError
-        Shape, dtype or option mismatches, naming what was expected.
-    """
-    op = "nll_loss"
-    reduction = _reduction(op, size_average, reduce, reduction)
-    ignore_index = _check_ignore_index(op, ignore_index)
-    x = _input(op, input)
-    t = _index_target(op, x, target)
-    w = _class_weight(op, weight, x.shape[1] if x.ndim > 1 else x.shape[0])
-    same_dtype(op, input=x, weight=w)
-    out, core_backward = _index_loss(op, _class_last(x), t, w, ignore_index, reduction, 0.0)
-
-    def backward(grad_out):
-        grad_scores, gw = core_backward(grad_out)
-        return {"input": _class_first(grad_scores, x.ndim), "weight": gw}
-
-    return out, backward
 
 
 @differentiable
@@ -461,6 +101,14 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         A class index outside :math:`[0, C)` that is not ``ignore_index``.
     ValueError, TypeError
         Shape, dtype or option mismatches, naming what was expected.
+
+    Examples
+    --------
+    >>> import numpy as np, scratchnet.functional as F
+    >>> F.cross_entropy(np.zeros((2, 4)), np.array([1, 3]))  # uniform over 4 classes: log 4
+    array(1.38629436)
+    >>> F.cross_entropy(np.array([[2.0, 0.0], [0.0, 2.0]]), np.array([0, 0]), reduction="none")
+    array([0.12692801, 2.12692801])
     """
     op = "cross_entropy"
     reduction = _reduction(op, size_average, reduce, reduction)
@@ -521,17 +169,85 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     return out, backward
 
 
+@differentiable
+def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
+             reduction="mean"):
+    r"""Negative log-likelihood: pick each target's (log-probability) score and negate it.
+
+    For position :math:`i` with target :math:`t_i`, mask
+    :math:`m_i = [t_i \neq \text{ignore\_index}]` and target weight :math:`w_{t_i}` (1
+    without ``weight``):
+
+    .. math::
+
+        \ell_i = -m_i\, w_{t_i}\, x_{i, t_i}, \qquad
+        \text{mean} = \frac{\sum_i \ell_i}{\sum_i m_i w_{t_i}}.
+
+    The mean is *weighted*: it divides by the total weight of the targets it kept, so
+    ignored positions vanish from the numerator and the denominator alike; with every
+    position ignored it is 0/0 = NaN, as torch's. Backward, with :math:`a_i` the
+    upstream gradient per position (``g``, or ``g / W`` for the mean):
+
+    .. math::
+
+        \frac{\partial L}{\partial x_{ic}} = -a_i m_i w_{t_i} [c = t_i], \qquad
+        \frac{\partial L}{\partial w_c} = \sum_{i: t_i = c} m_i \bigl(-a_i x_{ic}\bigr)
+        \;-\; [\text{mean}]\,\frac{g\,L}{W}\,\#\{i : m_i,\ t_i = c\}.
+
+    ``nll_loss`` does not normalise: fed raw scores instead of ``log_softmax`` output
+    it happily returns negative "losses" (see ``cross_entropy``).
+
+    Parameters
+    ----------
+    input : ndarray, shape ``(C,)``, ``(N, C)`` or ``(N, C, d1, ..., dK)``, float32/float64
+        Log-probabilities (or any scores) per class.
+    target : integer ndarray, shape ``()``, ``(N,)`` or ``(N, d1, ..., dK)``
+        Class indices in :math:`[0, C)`, or ``ignore_index``.
+    weight : ndarray, shape ``(C,)``, optional
+        Per-class rescaling.
+    size_average, reduce : bool, optional
+        Deprecated; when given they override ``reduction`` by torch's legacy rule.
+    ignore_index : int
+        Target value that contributes neither loss nor weight (may be a valid class).
+    reduction : {'mean', 'sum', 'none'}
+
+    Returns
+    -------
+    ndarray, 0-d, or of the target's shape for ``'none'``; the input's dtype
+
+    Raises
+    ------
+    IndexError
+        A target outside :math:`[0, C)` that is not ``ignore_index``.
+    ValueError, TypeError
+        Shape, dtype or option mismatches, naming what was expected.
+
+    Examples
+    --------
+    >>> import numpy as np, scratchnet.functional as F
+    >>> log_probs = np.array([[-0.5, -1.0], [-2.0, -0.1]])
+    >>> F.nll_loss(log_probs, np.array([0, 1]))  # (0.5 + 0.1) / 2
+    array(0.3)
+    """
+    op = "nll_loss"
+    reduction = _reduction(op, size_average, reduce, reduction)
+    ignore_index = _check_ignore_index(op, ignore_index)
+    x = _input(op, input)
+    t = _index_target(op, x, target)
+    w = _class_weight(op, weight, x.shape[1] if x.ndim > 1 else x.shape[0])
+    same_dtype(op, input=x, weight=w)
+    out, core_backward = _index_loss(op, _class_last(x), t, w, ignore_index, reduction, 0.0)
+
+    def backward(grad_out):
+        grad_scores, gw = core_backward(grad_out)
+        return {"input": _class_first(grad_scores, x.ndim), "weight": gw}
+
+    return out, backward
+
+
 # ---------------------------------------------------------------------------------------
 # Regression and binary losses
 # ---------------------------------------------------------------------------------------
-
-
-def _broadcast_shape(op: str, **shapes) -> tuple:
-    try:
-        return np.broadcast_shapes(*shapes.values())
-    except ValueError:
-        desc = ", ".join(f"{k} {shape_str(s)}" for k, s in shapes.items())
-        raise ValueError(f"{op}: shapes cannot be broadcast together: {desc}") from None
 
 
 @differentiable
@@ -565,6 +281,12 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
     Returns
     -------
     ndarray, 0-d, or of the broadcast shape for ``'none'``
+
+    Examples
+    --------
+    >>> import numpy as np, scratchnet.functional as F
+    >>> F.mse_loss(np.array([1.0, 2.0, 3.0]), np.array([1.0, 0.0, 5.0]))  # (0 + 4 + 4) / 3
+    array(2.66666667)
     """
     op = "mse_loss"
     x = as_float_array(op, "input", input)
@@ -591,12 +313,7 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
     squared = diff * diff
     per = squared * w if w is not None else squared
     count = w.sum() if w is not None else per.size
-    if reduction == "none":
-        out = per
-    elif reduction == "sum":
-        out = np.asarray(per.sum())
-    else:
-        out = _mean(per.sum(), count)
+    out = _reduce(per, reduction, count)
 
     def backward(grad_out):
         scale = _per_position_scale(grad_out, reduction, shape, count)
@@ -659,6 +376,13 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     Returns
     -------
     ndarray, 0-d, or of the input's shape for ``'none'``
+
+    Examples
+    --------
+    >>> import numpy as np, scratchnet.functional as F
+    >>> z, y = np.array([0.0, 400.0, -400.0]), np.ones(3)
+    >>> F.binary_cross_entropy_with_logits(z, y, reduction="none")  # log 2, ~0, 400: no inf
+    array([6.93147181e-001, 1.91516960e-174, 4.00000000e+002])
     """
     op = "binary_cross_entropy_with_logits"
     x = as_float_array(op, "input", input)
@@ -683,19 +407,17 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     pos_scale = (pw - 1) * y + 1 if pw is not None else None
     unweighted = (1 - y) * x - (log_sig * pos_scale if pw is not None else log_sig)
     per = unweighted * w if w is not None else unweighted
-    if reduction == "none":
-        out = per
-    elif reduction == "sum":
-        out = np.asarray(per.sum())
-    else:
-        out = _mean(per.sum(), per.size)
+    out = _reduce(per, reduction, per.size)
 
     def backward(grad_out):
         scale = _per_position_scale(grad_out, reduction, x.shape, per.size)
         scaled = scale * w if w is not None else scale
         if pw is not None:
-            grad_x = (pos_scale * sigmoid(x) - pw * y) * scaled
-            grad_y = ((1 - pw) * log_sig - x) * scaled
+            # torch's own expressions (t = p_w y; log sigma(-x) rather than log sigma(x) - x),
+            # so that infinite logits give its inf, not inf - inf = NaN.
+            t = pw * y
+            grad_x = ((t + 1 - y) * sigmoid(x) - t) * scaled
+            grad_y = (logsigmoid(-x) - log_sig * pw) * scaled
         else:
             grad_x = (sigmoid(x) - y) * scaled
             grad_y = -x * scaled
@@ -707,3 +429,331 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
         return grads
 
     return out, backward
+
+
+# ---------------------------------------------------------------------------------------
+# Reductions
+# ---------------------------------------------------------------------------------------
+
+
+def legacy_reduction(op: str, size_average, reduce, *, stacklevel: int = 2) -> str:
+    """torch's translation of the deprecated ``size_average``/``reduce`` flags, with its warning.
+
+    ``reduce=False`` means ``'none'``, otherwise ``size_average=False`` means ``'sum'``,
+    otherwise ``'mean'`` (``None`` counts as ``True``). The loss modules of
+    :mod:`scratchnet.nn` apply the same rule to their constructor flags. The warning
+    points ``stacklevel`` frames above this function's caller's frame.
+    """
+    size_average = True if size_average is None else size_average
+    reduce = True if reduce is None else reduce
+    reduction = "mean" if size_average and reduce else "sum" if reduce else "none"
+    warnings.warn(
+        f"{op}: size_average and reduce args will be deprecated, please use "
+        f"reduction='{reduction}' instead.",
+        UserWarning,
+        stacklevel=stacklevel + 1,
+    )
+    return reduction
+
+
+def _reduction(op: str, size_average, reduce, reduction) -> str:
+    """The ``reduction`` a loss call asks for, validated.
+
+    The legacy ``size_average``/``reduce`` flags win when either is given
+    (:func:`legacy_reduction`); the deprecated ``'elementwise_mean'`` is ``'mean'``.
+    """
+    if size_average is not None or reduce is not None:
+        reduction = legacy_reduction(op, size_average, reduce, stacklevel=4)
+    elif reduction == "elementwise_mean":
+        warnings.warn(
+            f"{op}: reduction='elementwise_mean' is deprecated. Please use reduction='mean' instead.",
+            UserWarning,
+            stacklevel=4,
+        )
+        reduction = "mean"
+    check_reduction(op, reduction)
+    return reduction
+
+
+def _reduce(per: np.ndarray, reduction: str, denominator) -> np.ndarray:
+    """Every loss's reduction of its per-position losses ``per``.
+
+    ``'none'``: ``per`` as is; ``'sum'``: its sum; ``'mean'``: its sum divided by
+    ``denominator`` (the number of positions, or their total weight).
+    """
+    if reduction == "none":
+        return np.asarray(per)
+    if reduction == "sum":
+        return np.asarray(per.sum())
+    return _mean(per.sum(), denominator)
+
+
+def _mean(total: np.ndarray, count) -> np.ndarray:
+    """``total / count``; 0/0 is the NaN torch gives for the mean of nothing."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.asarray(total / count)
+
+
+def _per_position_scale(grad_out: np.ndarray, reduction: str, shape, denominator=None):
+    r""":math:`\partial\,\text{out} / \partial\,\text{loss}_i` times the upstream gradient.
+
+    ``'none'`` passes ``grad_out`` through, ``'sum'`` spreads the scalar over every
+    position, ``'mean'`` also divides by the mean's ``denominator``.
+    """
+    if reduction == "none":
+        return grad_out
+    if reduction == "mean":
+        with np.errstate(invalid="ignore", divide="ignore"):
+            grad_out = grad_out / denominator
+    return np.broadcast_to(grad_out, shape)
+
+
+# ---------------------------------------------------------------------------------------
+# Class-index and class-probability targets
+# ---------------------------------------------------------------------------------------
+
+
+def _index_loss(op: str, scores: np.ndarray, t: np.ndarray, w, ignore_index: int,
+                reduction: str, smoothing: float):
+    """Class-index loss on class-last ``scores``: ``(out, backward)``, ``backward(g)`` giving
+    ``(grad_scores, grad_weight)``.
+
+    The lectures' case, ``(N, C)`` scores with every target a class and no weights or
+    smoothing, takes :func:`_plain_index_loss`; everything else (ignored targets, class
+    weights, label smoothing, K-dimensional and unbatched inputs) the general
+    :func:`_masked_index_loss`. The two round identically where both apply.
+    """
+    n_classes = scores.shape[-1]
+    if scores.ndim == 2 and w is None and smoothing == 0 and t.size:
+        t_min, t_max = t.min(), t.max()
+        if 0 <= t_min and t_max < n_classes and not t_min <= ignore_index <= t_max:
+            return _plain_index_loss(scores, t, reduction)
+    return _masked_index_loss(op, scores, t, w, ignore_index, reduction, smoothing)
+
+
+def _plain_index_loss(scores: np.ndarray, t: np.ndarray, reduction: str):
+    r"""The lectures' case of :func:`_index_loss`: ``(N, C)`` scores, every target a class.
+
+    Without class weights, label smoothing or ignored targets the masks and weights
+    of the general path are all ones, and the loss is just the picked scores,
+
+    .. math::
+
+        \text{loss}_i = -\ell_{i, t_i}, \qquad
+        \frac{\partial L}{\partial \ell_{ic}} = -a_i\,[c = t_i],
+
+    with :math:`a_i` the upstream gradient per row (``g / N`` for the mean). It runs
+    on every training step, where the general path's dozen mask operations cost more
+    than the arithmetic; it rounds exactly as :func:`_masked_index_loss` does (``-1 * x``
+    and the sum of one value and zeros are exact).
+    """
+    rows = np.arange(t.shape[0])
+    dtype = scores.dtype
+    nll = -scores[rows, t]
+    out = _reduce(nll, reduction, dtype.type(t.size))
+
+    def backward(grad_out):
+        scale = grad_out / dtype.type(t.size) if reduction == "mean" else grad_out
+        grad = np.zeros_like(scores)
+        grad[rows, t] = -scale
+        return grad, None
+
+    return out, backward
+
+
+def _masked_index_loss(op: str, scores: np.ndarray, t: np.ndarray, w, ignore_index: int,
+                       reduction: str, smoothing: float):
+    r"""The general class-index loss on class-last ``scores`` (log-probabilities for a true NLL).
+
+    With :math:`m_i = [t_i \neq \text{ignore\_index}]`, :math:`w_{t_i}` the target's
+    weight (1 without ``weight``) and :math:`\epsilon` the label smoothing:
+
+    .. math::
+
+        \text{nll}_i = -m_i\, w_{t_i} \ell_{i, t_i}, \qquad
+        \text{smooth}_i = -m_i \textstyle\sum_c w_c \ell_{ic}, \qquad
+        \text{loss} = (1-\epsilon)\,R(\text{nll}) + \tfrac{\epsilon}{C}\,R(\text{smooth})
+
+    where the reduction :math:`R` is the identity, the sum, or the sum divided by
+    :math:`W = \sum_i m_i w_{t_i}` (``'mean'``; the smoothing term uses the same
+    :math:`W`, as torch). Returns ``(out, backward)``; ``backward(g)`` gives
+    ``(grad_scores, grad_weight)``.
+    """
+    n_classes = scores.shape[-1]
+    dtype = scores.dtype
+    valid = t != ignore_index
+    invalid_target = valid & ((t < 0) | (t >= n_classes))
+    if invalid_target.any():
+        bad = int(t[invalid_target].flat[0])
+        raise IndexError(
+            f"{op}: Target {bad} is out of bounds. Class indices must lie in [0, {n_classes}) "
+            f"for {n_classes} classes, or equal ignore_index={ignore_index}"
+        )
+    safe_t = np.where(valid, t, 0)  # any in-range index: ignored positions are masked out
+    picked = np.take_along_axis(scores, safe_t[..., None], axis=-1)[..., 0]
+    target_w = np.where(valid, w[safe_t], 0).astype(dtype) if w is not None else valid.astype(dtype)
+    total_w = target_w.sum()
+
+    # np.where, not a multiplication by the mask: an ignored row may hold -inf scores.
+    with np.errstate(invalid="ignore"):
+        nll = np.where(valid, -target_w * picked, 0).astype(dtype, copy=False)
+        out = _reduce(nll, reduction, total_w)
+        if smoothing > 0:
+            weighted = scores * w if w is not None else scores
+            smooth = np.where(valid, -weighted.sum(axis=-1), 0).astype(dtype, copy=False)
+            out = (1 - smoothing) * out + (smoothing / n_classes) * _reduce(smooth, reduction, total_w)
+    out = np.asarray(out)
+
+    def backward(grad_out):
+        scale = _per_position_scale(grad_out, reduction, t.shape, total_w)
+        with np.errstate(invalid="ignore"):
+            scale = np.where(valid, scale, 0).astype(dtype, copy=False)
+            grad = np.zeros_like(scores)
+            hit = -(1 - smoothing) * scale * target_w
+            np.put_along_axis(grad, safe_t[..., None], hit[..., None], axis=-1)
+            if smoothing > 0:
+                class_w = w if w is not None else np.ones(n_classes, dtype)
+                grad -= (smoothing / n_classes) * scale[..., None] * class_w
+            if w is None:
+                return grad, None
+            # d loss_i / d w_c = -(1-eps) [t_i = c] l_{i,c} - (eps/C) l_{i,c}, valid i only.
+            chosen = safe_t[valid]
+            # bincount accumulates in float64 (and returns int64 when nothing is chosen).
+            gw = np.bincount(chosen, weights=(-(1 - smoothing) * scale * picked)[valid],
+                             minlength=n_classes).astype(np.float64, copy=False)
+            if smoothing > 0:
+                rows = np.where(valid[..., None], scale[..., None] * scores, 0)
+                gw -= (smoothing / n_classes) * rows.reshape(-1, n_classes).sum(axis=0)
+            if reduction == "mean":
+                # The weights also sit in the denominator W = sum_i m_i w_{t_i}:
+                # d(S/W)/dw_c = (dS/dw_c - out * count_c) / W; scale already holds g / W.
+                count = np.bincount(chosen, minlength=n_classes)
+                gw -= _mean(grad_out * out, total_w) * count
+        return grad, gw.astype(dtype)
+
+    return out, backward
+
+
+def _probability_loss(scores: np.ndarray, p: np.ndarray, w, reduction: str, smoothing: float):
+    r"""Cross-entropy against class probabilities ``p`` (class-last, like ``scores``).
+
+    .. math::
+
+        q = (1-\epsilon)\,p + \epsilon / C, \qquad
+        \text{loss}_i = -\textstyle\sum_c w_c\, q_{ic}\, \ell_{ic},
+
+    with ``'mean'`` dividing the sum by the number of positions :math:`N d_1 \cdots d_K`
+    (not by the weights, unlike class-index targets: torch's rule). Returns
+    ``(out, backward)``; ``backward(g)`` gives ``(grad_scores, grad_p, grad_weight)``.
+    """
+    n_classes = scores.shape[-1]
+    q = p * (1 - smoothing) + smoothing / n_classes if smoothing > 0 else p
+    weighted_q = q * w if w is not None else q
+    with np.errstate(invalid="ignore"):  # p = 0 against l = -inf is NaN, as in torch
+        terms = scores * weighted_q
+        per = -terms.sum(axis=-1)
+    # torch's mean over an empty input is NaN, even for positions with no classes.
+    positions = per.size if scores.size else 0
+    out = _reduce(per, reduction, positions)
+
+    def backward(grad_out):
+        scale = _per_position_scale(grad_out, reduction, per.shape, positions)[..., None]
+        with np.errstate(invalid="ignore"):
+            grad_scores = -scale * weighted_q
+            grad_p = -scale * scores * (w if w is not None else 1) * (1 - smoothing)
+            gw = None
+            if w is not None:
+                gw = -(scale * q * scores).reshape(-1, n_classes).sum(axis=0)
+        return grad_scores, grad_p, gw
+
+    return out, backward
+
+
+# ---------------------------------------------------------------------------------------
+# Arguments
+# ---------------------------------------------------------------------------------------
+
+
+def _input(op: str, input) -> np.ndarray:
+    x = as_float_array(op, "input", input)
+    if x.ndim == 0:
+        raise ValueError(
+            f"{op}: expected input of shape (C,), (N, C) or (N, C, d1, ..., dK), got a 0-d array"
+        )
+    return x
+
+
+def _class_weight(op: str, weight, n_classes: int):
+    if weight is None:
+        return None
+    w = as_float_array(op, "weight", weight)
+    if w.shape != (n_classes,):
+        raise ValueError(
+            f"{op}: weight tensor should be defined either for all {n_classes} classes or no "
+            f"classes: expected shape ({n_classes},), got {shape_str(w.shape)}"
+        )
+    return w
+
+
+def _check_ignore_index(op: str, ignore_index) -> int:
+    return as_int64(op, "ignore_index", ignore_index)
+
+
+def _smoothing(op: str, label_smoothing) -> float:
+    if not isinstance(label_smoothing, (numbers.Real, np.floating)) or isinstance(label_smoothing, bool):
+        raise TypeError(f"{op}: label_smoothing must be a float, got {label_smoothing!r}")
+    value = float(label_smoothing)  # a Python float: never upcasts a float32 loss
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{op}: label_smoothing must be between 0.0 and 1.0. Got: {value}")
+    return value
+
+
+def _index_target(op: str, x: np.ndarray, target) -> np.ndarray:
+    """Validate class-index ``target`` against ``x``; return it as int64 of position shape.
+
+    ``x`` is ``(C,)`` with a 0-d target (torch also takes a 1-element target), or
+    ``(N, C, d1, ..., dK)`` with a target ``(N, d1, ..., dK)``.
+    """
+    t = as_index_array(op, "target", target)  # int64: compares with ignore_index unwrapped
+    if x.ndim == 1:
+        if t.shape not in ((), (1,)):
+            raise ValueError(
+                f"{op}: unbatched input of shape {shape_str(x.shape)} (C,) needs a 0-d "
+                f"class-index target, got shape {shape_str(t.shape)}"
+            )
+        t = t.reshape(())
+    else:
+        expected = (x.shape[0],) + x.shape[2:]
+        if t.ndim == 0 or t.shape[0] != x.shape[0]:
+            raise ValueError(
+                f"{op}: Expected input batch_size ({x.shape[0]}) to match target batch_size "
+                f"({t.shape[0] if t.ndim else 0}): input {shape_str(x.shape)}, "
+                f"target {shape_str(t.shape)}"
+            )
+        if t.shape != expected:
+            raise ValueError(
+                f"{op}: input of shape {shape_str(x.shape)} (N, C, d1, ..., dK) needs a "
+                f"class-index target of shape {shape_str(expected)} (N, d1, ..., dK), "
+                f"got {shape_str(t.shape)}"
+            )
+    return t
+
+
+def _class_last(x: np.ndarray) -> np.ndarray:
+    """View ``(N, C, d1, ..., dK)`` as ``(N, d1, ..., dK, C)``; ``(C,)`` is left alone."""
+    return np.moveaxis(x, 1, -1) if x.ndim > 2 else x
+
+
+def _class_first(g: np.ndarray, ndim: int) -> np.ndarray:
+    """Inverse of :func:`_class_last`, for a gradient."""
+    if ndim > 2:
+        return np.ascontiguousarray(np.moveaxis(g, -1, 1))
+    return np.ascontiguousarray(g) if ndim == 2 else g
+
+
+def _broadcast_shape(op: str, **shapes) -> tuple:
+    try:
+        return np.broadcast_shapes(*shapes.values())
+    except ValueError:
+        desc = ", ".join(f"{k} {shape_str(s)}" for k, s in shapes.items())
+        raise ValueError(f"{op}: shapes cannot be broadcast together: {desc}") from None

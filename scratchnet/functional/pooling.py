@@ -17,83 +17,70 @@ start in the right padding):
     H_\text{out} = \Big\lfloor \frac{H + 2p - d(k-1) - 1 + [\text{ceil}](s-1)}{s}
     \Big\rfloor + 1 .
 
-The ``*_naive`` versions loop over every output pixel and transcribe torch's CPU
-kernels rule by rule; they are the oracles the fast versions are tested against.
+Each op comes in two versions, read in this order: the ``*_naive`` one loops over
+every output pixel and transcribes torch's CPU kernel rule by rule (the version to
+read, and the oracle the fast one is tested against); the fast one follows it. The
+private helpers they share come last.
 """
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
-from ._checks import as_float_array, pair, shape_str
+from ..checks import as_float_array, is_int, pair, shape_str
 from ._vjp import differentiable
 from ._windows import WindowGeometry, batched, empty_in_layout, pool_output_size
 
 
-def _setup(op, input, kernel_size, stride, padding, dilation, ceil_mode, *, max_pool):
-    """Validate a pooling call as torch does; return the 4-D input and the geometry."""
-    x = as_float_array(op, "input", input)
-    kernel = pair(op, "kernel_size", kernel_size, allow_zero=False)
-    # torch: stride=None (or an empty list) means stride = kernel_size.
-    if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0):
-        stride = kernel
-    else:
-        stride = pair(op, "stride", stride, allow_zero=False)
-    pad = pair(op, "padding", padding)
-    dilation = pair(op, "dilation", dilation, allow_zero=False)
-    # torch bounds the pad by half the kernel; max pool first checks it against half the
-    # dilated kernel (a weaker bound, kept for its message), then against half the kernel.
-    for p, k, d in zip(pad, kernel, dilation):
-        if max_pool and p > (d * (k - 1) + 1) // 2:
-            raise ValueError(
-                f"{op}: pad should be at most half of effective kernel size, but got "
-                f"padding={pad}, kernel_size={kernel} and dilation={dilation}"
-            )
-        if p > k // 2:
-            raise ValueError(
-                f"{op}: pad should be at most half of kernel size, but got padding={pad}, "
-                f"kernel_size={kernel}"
-            )
-    x4, unbatched = batched(op, x, nonempty_planes=True)
-    in_hw = x4.shape[2:]
-    out_hw = tuple(
-        pool_output_size(n, k, s, p, d, bool(ceil_mode))
-        for n, k, s, p, d in zip(in_hw, kernel, stride, pad, dilation)
-    )
-    if min(out_hw) < 1:
-        raise ValueError(
-            f"{op}: input of shape {shape_str(x.shape)} gives an output of size "
-            f"({out_hw[0]} x {out_hw[1]}), which is too small (kernel_size={kernel}, "
-            f"stride={stride}, padding={pad}, dilation={dilation})"
-        )
-    geo = WindowGeometry.create(in_hw, kernel, stride, dilation,
-                                (pad[0], pad[0], pad[1], pad[1]), out_hw)
-    return x4, unbatched, geo
+@differentiable
+def max_pool2d_naive(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+                     return_indices=False):
+    r"""Reference :func:`max_pool2d`: a loop over every output pixel and its window.
 
-
-def _tiles(geo: WindowGeometry) -> bool:
-    """Whether the windows tile the input exactly (the lectures' 2x2, stride 2 pools)."""
-    return (geo.stride == geo.kernel and geo.dilation == (1, 1) and not any(geo.pad)
-            and all(o * k == n for o, k, n in zip(geo.out_hw, geo.kernel, geo.in_hw)))
-
-
-def _first_in_bounds(geo: WindowGeometry) -> tuple:
-    """Per output row/column, the first tap of the window that lies inside the input.
-
-    Torch starts every window's running max at :math:`-\\infty` with this position
-    as its argmax, so a window whose in-bounds values are all :math:`-\\infty` reports
-    it. Returns ``(a0, b0, valid)``: ``a0`` of shape ``(H_out, 1)``, ``b0`` of shape
-    ``(1, W_out)`` and ``valid`` (``(H_out, W_out)``), false where a dilated window
-    skips over the whole input and has no in-bounds tap at all.
+    Transcribes torch's CPU kernel: start each window at :math:`-\infty` with its
+    first in-bounds position as argmax, replace on ``value > max or isnan(value)``.
+    Backward adds each output's gradient at its argmax (if that lies in the input).
+    Same signature and semantics as :func:`max_pool2d`; for tests and reading.
     """
-    rows, cols = geo.window_starts()
-    (kh, kw), (dh, dw), (h, w) = geo.kernel, geo.dilation, geo.in_hw
-    a0 = -(np.minimum(rows, 0) // dh)  # ceil(max(-row, 0) / dh): first tap at row >= 0
-    b0 = -(np.minimum(cols, 0) // dw)
-    ok_rows = (a0 < kh) & (rows + a0 * dh < h)
-    ok_cols = (b0 < kw) & (cols + b0 * dw < w)
-    return a0[:, None], b0[None, :], ok_rows[:, None] & ok_cols[None, :]
+    op = "max_pool2d_naive"
+    x, unbatched, geo = _setup(op, input, kernel_size, stride, padding, dilation, ceil_mode,
+                               max_pool=True)
+    n_batch, channels = x.shape[:2]
+    w, (sh, sw), (dh, dw) = geo.in_hw[1], geo.stride, geo.dilation
+    top, _, left, _ = geo.pad
+    out = np.empty((n_batch, channels) + geo.out_hw, dtype=x.dtype)
+    idx = np.empty((n_batch, channels) + geo.out_hw, dtype=np.int64)
+    # Where each output's gradient goes: its argmax, or nowhere if no tap is in bounds.
+    source = {}
+    for n in range(n_batch):
+        for c in range(channels):
+            for i, j, rows, cols in _naive_windows(geo):
+                r0, c0 = i * sh - top, j * sw - left
+                while r0 < 0:
+                    r0 += dh
+                while c0 < 0:
+                    c0 += dw
+                best, best_at = -np.inf, (r0, c0)
+                for r in rows:
+                    for q in cols:
+                        v = x[n, c, r, q]
+                        if v > best or np.isnan(v):
+                            best, best_at = v, (r, q)
+                out[n, c, i, j] = best
+                idx[n, c, i, j] = best_at[0] * w + best_at[1]
+                if rows and cols:
+                    source[n, c, i, j] = best_at
+
+    def backward(grad_out):
+        g = grad_out[None] if unbatched else grad_out
+        dx = np.zeros(x.shape, dtype=x.dtype)
+        for (n, c, i, j), (r, q) in source.items():
+            dx[n, c, r, q] += g[n, c, i, j]
+        return {"input": dx[0] if unbatched else dx}
+
+    values = out[0] if unbatched else out
+    if return_indices:
+        return (values, idx[0] if unbatched else idx), backward
+    return values, backward
 
 
 @differentiable
@@ -211,213 +198,6 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     return out, backward
 
 
-def _tap_argmax(windows: np.ndarray, best: np.ndarray, geo: WindowGeometry) -> np.ndarray:
-    """Tap index of each window's max, by torch's rule: the first tap equal to the max,
-    the last NaN if the window holds one, the first in-bounds tap if the max is -inf.
-
-    ``windows`` is the ``(taps, N, C, H_out, W_out)`` stack, ``best`` its max over taps.
-    Returns int16 (int32 for huge kernels), ``-1`` where a window misses the input.
-    """
-    n_taps = windows.shape[0]
-    dtype = np.int16 if n_taps < 2**15 else np.int32
-    # The first tap equal to the max has the highest rank n_taps - t; a max over the
-    # taps' ranks finds it without a data-dependent branch per element.
-    rank = np.arange(n_taps, 0, -1, dtype=dtype).reshape((-1,) + (1,) * best.ndim)
-    arg = (n_taps - ((windows == best) * rank).max(axis=0)).astype(dtype)
-    nan = np.isnan(best)
-    if nan.any():  # a NaN max equals nothing: take the window's last NaN instead
-        last_nan = (np.isnan(windows) * rank[::-1]).max(axis=0) - 1
-        arg = np.where(nan, last_nan, arg).astype(dtype)
-    if any(geo.pad):
-        # A max of -inf also equals the -inf padding; torch reports the first
-        # in-bounds tap there (or none at all if the window misses the input).
-        empty = best == -np.inf
-        if empty.any():
-            a0, b0, valid = _first_in_bounds(geo)
-            arg = np.where(empty, np.where(valid, a0 * geo.kernel[1] + b0, -1), arg).astype(dtype)
-    return arg
-
-
-def _gather_taps(xp: np.ndarray, geo: WindowGeometry) -> np.ndarray:
-    """Stack tap ``t`` of every window as ``out[t]``: shape ``(kh*kw, N, C, H_out, W_out)``."""
-    out = empty_in_layout(xp, xp.shape[:-2] + geo.out_hw, lead=(len(geo.taps),))
-    for t, (a, b) in enumerate(geo.taps):
-        out[t] = xp[geo.tap(a, b)]
-    return out
-
-
-def _avg_divisor(geo: WindowGeometry, count_include_pad: bool, divisor_override, dtype):
-    """Torch's divisor of every window, shape ``(H_out, W_out)`` (or a scalar override).
-
-    With ``count_include_pad`` a window counts the padding it covers but not what
-    ceil mode lets it hang past the padding; otherwise only its in-bounds pixels.
-    """
-    if divisor_override is not None:
-        return np.asarray(divisor_override, dtype=dtype)
-    counts = []
-    for start, n, k, p in zip(geo.window_starts(), geo.in_hw, geo.kernel, geo.pad[::2]):
-        end = np.minimum(start + k, n + p)
-        if count_include_pad:
-            counts.append(end - start)
-        else:
-            counts.append(np.minimum(end, n) - np.maximum(start, 0))
-    return (counts[0][:, None] * counts[1][None, :]).astype(dtype)
-
-
-def _check_divisor(op, divisor_override):
-    if divisor_override is None:
-        return
-    if not isinstance(divisor_override, (numbers.Integral, np.integer)) or isinstance(divisor_override, bool):
-        raise TypeError(f"{op}: divisor_override must be an int or None, got {divisor_override!r}")
-    if divisor_override == 0:
-        raise ValueError(f"{op}: divisor_override must be non-zero, got 0")
-
-
-@differentiable
-def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
-               count_include_pad=True, divisor_override=None):
-    r"""2-D average pooling over a batch of multi-channel images.
-
-    .. math::
-
-        y_{n,c,i,j} = \frac{1}{D_{ij}} \sum_{a,b}
-            x^{\text{pad}}_{n,c,\; i s_h + a,\; j s_w + b},
-
-    with zero padding and torch's divisor :math:`D_{ij}`: ``divisor_override`` if
-    given; else, with ``count_include_pad``, the window's area clipped to the padded
-    input (a ceil-mode window hanging past the padding counts only up to it);
-    otherwise the number of real (unpadded) pixels in the window.
-
-    Backward spreads each output's gradient evenly over its window, accumulating
-    where windows overlap:
-
-    .. math::
-
-        \frac{\partial L}{\partial x_{n,c,u,v}} =
-            \sum_{i,j:\ (u,v) \in \text{window}(i,j)} \frac{G_{n,c,i,j}}{D_{ij}}.
-
-    Parameters
-    ----------
-    input : ndarray, shape ``(N, C, H, W)`` or unbatched ``(C, H, W)``
-        float32 or float64; ``N = 0`` is allowed.
-    kernel_size : int or (int, int)
-    stride : int or (int, int), optional
-        Defaults to ``kernel_size``.
-    padding : int or (int, int)
-        Zero padding on both sides, at most :math:`\lfloor k/2 \rfloor`.
-    ceil_mode : bool
-        Round the output size up (the last window must start inside the input or
-        its left padding).
-    count_include_pad : bool
-        Count the zero padding in the divisor.
-    divisor_override : int, optional
-        Divide every window by this instead (non-zero).
-
-    Returns
-    -------
-    ndarray, shape ``(N, C, H_out, W_out)`` (or unbatched), dtype of ``input``
-    """
-    op = "avg_pool2d"
-    _check_divisor(op, divisor_override)
-    x, unbatched, geo = _setup(op, input, kernel_size, stride, padding, 1, ceil_mode,
-                               max_pool=False)
-    divisor = _avg_divisor(geo, count_include_pad, divisor_override, x.dtype)
-    tiles = _tiles(geo)
-
-    xp = geo.pad_input(x, 0)
-    taps = geo.taps
-    total = np.array(xp[geo.tap(*taps[0])], copy=True)
-    for a, b in taps[1:]:  # scan order, the order in which torch sums each window
-        total += xp[geo.tap(a, b)]
-    out = np.divide(total, divisor, out=total)
-
-    def backward(grad_out):
-        g = grad_out[None] if unbatched else grad_out
-        share = g / divisor
-        # Tiling windows (each pixel in exactly one) write their share once per tap;
-        # overlapping ones accumulate it.
-        dxp = empty_in_layout(x, x.shape[:2] + geo.padded_hw, fill=None if tiles else 0)
-        for a, b in taps:
-            if tiles:
-                dxp[geo.tap(a, b)] = share
-            else:
-                dxp[geo.tap(a, b)] += share
-        grad = geo.crop(dxp)
-        return {"input": grad[0] if unbatched else grad}
-
-    return (out[0] if unbatched else out), backward
-
-
-# ---------------------------------------------------------------------------------------
-# Naive references: one Python loop iteration per output pixel, torch's rules spelled out.
-# ---------------------------------------------------------------------------------------
-
-
-def _naive_windows(geo: WindowGeometry):
-    """Yield ``(i, j, rows, cols)``: each output pixel and the in-bounds input rows/columns
-    its window reads, in scan order (``rows``/``cols`` skip the padding)."""
-    (kh, kw), (sh, sw), (dh, dw), (ho, wo), (h, w) = (
-        geo.kernel, geo.stride, geo.dilation, geo.out_hw, geo.in_hw)
-    top, _, left, _ = geo.pad
-    for i in range(ho):
-        rows = [i * sh - top + a * dh for a in range(kh)]
-        for j in range(wo):
-            cols = [j * sw - left + b * dw for b in range(kw)]
-            yield i, j, [r for r in rows if 0 <= r < h], [q for q in cols if 0 <= q < w]
-
-
-@differentiable
-def max_pool2d_naive(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
-                     return_indices=False):
-    r"""Reference :func:`max_pool2d`: a loop over every output pixel and its window.
-
-    Transcribes torch's CPU kernel: start each window at :math:`-\infty` with its
-    first in-bounds position as argmax, replace on ``value > max or isnan(value)``.
-    Backward adds each output's gradient at its argmax (if that lies in the input).
-    Same signature and semantics as :func:`max_pool2d`; for tests and reading.
-    """
-    op = "max_pool2d_naive"
-    x, unbatched, geo = _setup(op, input, kernel_size, stride, padding, dilation, ceil_mode,
-                               max_pool=True)
-    n_batch, channels = x.shape[:2]
-    w, (sh, sw), (dh, dw) = geo.in_hw[1], geo.stride, geo.dilation
-    top, _, left, _ = geo.pad
-    out = np.empty((n_batch, channels) + geo.out_hw, dtype=x.dtype)
-    idx = np.empty((n_batch, channels) + geo.out_hw, dtype=np.int64)
-    # Where each output's gradient goes: its argmax, or nowhere if no tap is in bounds.
-    source = {}
-    for n in range(n_batch):
-        for c in range(channels):
-            for i, j, rows, cols in _naive_windows(geo):
-                r0, c0 = i * sh - top, j * sw - left
-                while r0 < 0:
-                    r0 += dh
-                while c0 < 0:
-                    c0 += dw
-                best, best_at = -np.inf, (r0, c0)
-                for r in rows:
-                    for q in cols:
-                        v = x[n, c, r, q]
-                        if v > best or np.isnan(v):
-                            best, best_at = v, (r, q)
-                out[n, c, i, j] = best
-                idx[n, c, i, j] = best_at[0] * w + best_at[1]
-                if rows and cols:
-                    source[n, c, i, j] = best_at
-
-    def backward(grad_out):
-        g = grad_out[None] if unbatched else grad_out
-        dx = np.zeros(x.shape, dtype=x.dtype)
-        for (n, c, i, j), (r, q) in source.items():
-            dx[n, c, r, q] += g[n, c, i, j]
-        return {"input": dx[0] if unbatched else dx}
-
-    values = out[0] if unbatched else out
-    if return_indices:
-        return (values, idx[0] if unbatched else idx), backward
-    return values, backward
-
-
 @differentiable
 def avg_pool2d_naive(input, kernel_size, stride=None, padding=0, ceil_mode=False,
                      count_include_pad=True, divisor_override=None):
@@ -468,3 +248,231 @@ def avg_pool2d_naive(input, kernel_size, stride=None, padding=0, ceil_mode=False
         return {"input": dx[0] if unbatched else dx}
 
     return (out[0] if unbatched else out), backward
+
+
+@differentiable
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True, divisor_override=None):
+    r"""2-D average pooling over a batch of multi-channel images.
+
+    .. math::
+
+        y_{n,c,i,j} = \frac{1}{D_{ij}} \sum_{a,b}
+            x^{\text{pad}}_{n,c,\; i s_h + a,\; j s_w + b},
+
+    with zero padding and torch's divisor :math:`D_{ij}`: ``divisor_override`` if
+    given; else, with ``count_include_pad``, the window's area clipped to the padded
+    input (a ceil-mode window hanging past the padding counts only up to it);
+    otherwise the number of real (unpadded) pixels in the window.
+
+    Backward spreads each output's gradient evenly over its window, accumulating
+    where windows overlap:
+
+    .. math::
+
+        \frac{\partial L}{\partial x_{n,c,u,v}} =
+            \sum_{i,j:\ (u,v) \in \text{window}(i,j)} \frac{G_{n,c,i,j}}{D_{ij}}.
+
+    Parameters
+    ----------
+    input : ndarray, shape ``(N, C, H, W)`` or unbatched ``(C, H, W)``
+        float32 or float64; ``N = 0`` is allowed.
+    kernel_size : int or (int, int)
+    stride : int or (int, int), optional
+        Defaults to ``kernel_size``.
+    padding : int or (int, int)
+        Zero padding on both sides, at most :math:`\lfloor k/2 \rfloor`.
+    ceil_mode : bool
+        Round the output size up (the last window must start inside the input or
+        its left padding).
+    count_include_pad : bool
+        Count the zero padding in the divisor.
+    divisor_override : int, optional
+        Divide every window by this instead (non-zero).
+
+    Returns
+    -------
+    ndarray, shape ``(N, C, H_out, W_out)`` (or unbatched), dtype of ``input``
+
+    Examples
+    --------
+    >>> import numpy as np, scratchnet.functional as F
+    >>> x = np.array([[[[1.0, 1, 2, 4], [5, 6, 7, 8], [3, 2, 1, 0], [1, 2, 3, 4]]]])
+    >>> F.avg_pool2d(x, 2)  # (1 + 1 + 5 + 6) / 4 = 3.25, ...
+    array([[[[3.25, 5.25],
+             [2.  , 2.  ]]]])
+    """
+    op = "avg_pool2d"
+    _check_divisor(op, divisor_override)
+    x, unbatched, geo = _setup(op, input, kernel_size, stride, padding, 1, ceil_mode,
+                               max_pool=False)
+    divisor = _avg_divisor(geo, count_include_pad, divisor_override, x.dtype)
+    tiles = _tiles(geo)
+
+    xp = geo.pad_input(x, 0)
+    taps = geo.taps
+    total = np.array(xp[geo.tap(*taps[0])], copy=True)
+    for a, b in taps[1:]:  # scan order, the order in which torch sums each window
+        total += xp[geo.tap(a, b)]
+    out = np.divide(total, divisor, out=total)
+
+    def backward(grad_out):
+        g = grad_out[None] if unbatched else grad_out
+        share = g / divisor
+        # Tiling windows (each pixel in exactly one) write their share once per tap;
+        # overlapping ones accumulate it.
+        dxp = empty_in_layout(x, x.shape[:2] + geo.padded_hw, fill=None if tiles else 0)
+        for a, b in taps:
+            if tiles:
+                dxp[geo.tap(a, b)] = share
+            else:
+                dxp[geo.tap(a, b)] += share
+        grad = geo.crop(dxp)
+        return {"input": grad[0] if unbatched else grad}
+
+    return (out[0] if unbatched else out), backward
+
+
+# ---------------------------------------------------------------------------------------
+# Helpers
+# ---------------------------------------------------------------------------------------
+
+
+def _setup(op, input, kernel_size, stride, padding, dilation, ceil_mode, *, max_pool):
+    """Validate a pooling call as torch does; return the 4-D input and the geometry."""
+    x = as_float_array(op, "input", input)
+    kernel = pair(op, "kernel_size", kernel_size, allow_zero=False)
+    # torch: stride=None (or an empty list) means stride = kernel_size.
+    if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0):
+        stride = kernel
+    else:
+        stride = pair(op, "stride", stride, allow_zero=False)
+    pad = pair(op, "padding", padding)
+    dilation = pair(op, "dilation", dilation, allow_zero=False)
+    # torch bounds the pad by half the kernel; max pool first checks it against half the
+    # dilated kernel (a weaker bound, kept for its message), then against half the kernel.
+    for p, k, d in zip(pad, kernel, dilation):
+        if max_pool and p > (d * (k - 1) + 1) // 2:
+            raise ValueError(
+                f"{op}: pad should be at most half of effective kernel size, but got "
+                f"padding={pad}, kernel_size={kernel} and dilation={dilation}"
+            )
+        if p > k // 2:
+            raise ValueError(
+                f"{op}: pad should be at most half of kernel size, but got padding={pad}, "
+                f"kernel_size={kernel}"
+            )
+    x4, unbatched = batched(op, x, nonempty_planes=True)
+    in_hw = x4.shape[2:]
+    out_hw = tuple(
+        pool_output_size(n, k, s, p, d, bool(ceil_mode))
+        for n, k, s, p, d in zip(in_hw, kernel, stride, pad, dilation)
+    )
+    if min(out_hw) < 1:
+        raise ValueError(
+            f"{op}: input of shape {shape_str(x.shape)} gives an output of size "
+            f"({out_hw[0]} x {out_hw[1]}), which is too small (kernel_size={kernel}, "
+            f"stride={stride}, padding={pad}, dilation={dilation})"
+        )
+    geo = WindowGeometry.create(in_hw, kernel, stride, dilation,
+                                (pad[0], pad[0], pad[1], pad[1]), out_hw)
+    return x4, unbatched, geo
+
+
+def _naive_windows(geo: WindowGeometry):
+    """Yield ``(i, j, rows, cols)``: each output pixel and the in-bounds input rows/columns
+    its window reads, in scan order (``rows``/``cols`` skip the padding)."""
+    (kh, kw), (sh, sw), (dh, dw), (ho, wo), (h, w) = (
+        geo.kernel, geo.stride, geo.dilation, geo.out_hw, geo.in_hw)
+    top, _, left, _ = geo.pad
+    for i in range(ho):
+        rows = [i * sh - top + a * dh for a in range(kh)]
+        for j in range(wo):
+            cols = [j * sw - left + b * dw for b in range(kw)]
+            yield i, j, [r for r in rows if 0 <= r < h], [q for q in cols if 0 <= q < w]
+
+
+def _tiles(geo: WindowGeometry) -> bool:
+    """Whether the windows tile the input exactly (the lectures' 2x2, stride 2 pools)."""
+    return (geo.stride == geo.kernel and geo.dilation == (1, 1) and not any(geo.pad)
+            and all(o * k == n for o, k, n in zip(geo.out_hw, geo.kernel, geo.in_hw)))
+
+
+def _first_in_bounds(geo: WindowGeometry) -> tuple:
+    """Per output row/column, the first tap of the window that lies inside the input.
+
+    Torch starts every window's running max at :math:`-\\infty` with this position
+    as its argmax, so a window whose in-bounds values are all :math:`-\\infty` reports
+    it. Returns ``(a0, b0, valid)``: ``a0`` of shape ``(H_out, 1)``, ``b0`` of shape
+    ``(1, W_out)`` and ``valid`` (``(H_out, W_out)``), false where a dilated window
+    skips over the whole input and has no in-bounds tap at all.
+    """
+    rows, cols = geo.window_starts()
+    (kh, kw), (dh, dw), (h, w) = geo.kernel, geo.dilation, geo.in_hw
+    a0 = -(np.minimum(rows, 0) // dh)  # ceil(max(-row, 0) / dh): first tap at row >= 0
+    b0 = -(np.minimum(cols, 0) // dw)
+    ok_rows = (a0 < kh) & (rows + a0 * dh < h)
+    ok_cols = (b0 < kw) & (cols + b0 * dw < w)
+    return a0[:, None], b0[None, :], ok_rows[:, None] & ok_cols[None, :]
+
+
+def _gather_taps(xp: np.ndarray, geo: WindowGeometry) -> np.ndarray:
+    """Stack tap ``t`` of every window as ``out[t]``: shape ``(kh*kw, N, C, H_out, W_out)``."""
+    out = empty_in_layout(xp, xp.shape[:-2] + geo.out_hw, lead=(len(geo.taps),))
+    for t, (a, b) in enumerate(geo.taps):
+        out[t] = xp[geo.tap(a, b)]
+    return out
+
+
+def _tap_argmax(windows: np.ndarray, best: np.ndarray, geo: WindowGeometry) -> np.ndarray:
+    """Tap index of each window's max, by torch's rule: the first tap equal to the max,
+    the last NaN if the window holds one, the first in-bounds tap if the max is -inf.
+
+    ``windows`` is the ``(taps, N, C, H_out, W_out)`` stack, ``best`` its max over taps.
+    Returns int16 (int32 for huge kernels), ``-1`` where a window misses the input.
+    """
+    n_taps = windows.shape[0]
+    dtype = np.int16 if n_taps < 2**15 else np.int32
+    # The first tap equal to the max has the highest rank n_taps - t; a max over the
+    # taps' ranks finds it without a data-dependent branch per element.
+    rank = np.arange(n_taps, 0, -1, dtype=dtype).reshape((-1,) + (1,) * best.ndim)
+    arg = (n_taps - ((windows == best) * rank).max(axis=0)).astype(dtype)
+    nan = np.isnan(best)
+    if nan.any():  # a NaN max equals nothing: take the window's last NaN instead
+        last_nan = (np.isnan(windows) * rank[::-1]).max(axis=0) - 1
+        arg = np.where(nan, last_nan, arg).astype(dtype)
+    if any(geo.pad):
+        # A max of -inf also equals the -inf padding; torch reports the first
+        # in-bounds tap there (or none at all if the window misses the input).
+        empty = best == -np.inf
+        if empty.any():
+            a0, b0, valid = _first_in_bounds(geo)
+            arg = np.where(empty, np.where(valid, a0 * geo.kernel[1] + b0, -1), arg).astype(dtype)
+    return arg
+
+
+def _avg_divisor(geo: WindowGeometry, count_include_pad: bool, divisor_override, dtype):
+    """Torch's divisor of every window, shape ``(H_out, W_out)`` (or a scalar override).
+
+    With ``count_include_pad`` a window counts the padding it covers but not what
+    ceil mode lets it hang past the padding; otherwise only its in-bounds pixels.
+    """
+    if divisor_override is not None:
+        return np.asarray(divisor_override, dtype=dtype)
+    counts = []
+    for start, n, k, p in zip(geo.window_starts(), geo.in_hw, geo.kernel, geo.pad[::2]):
+        end = np.minimum(start + k, n + p)
+        if count_include_pad:
+            counts.append(end - start)
+        else:
+            counts.append(np.minimum(end, n) - np.maximum(start, 0))
+    return (counts[0][:, None] * counts[1][None, :]).astype(dtype)
+
+
+def _check_divisor(op, divisor_override):
+    if divisor_override is None:
+        return
+    if not is_int(divisor_override):
+        raise TypeError(f"{op}: divisor_override must be an int or None, got {divisor_override!r}")
+    if divisor_override == 0:
+        raise ValueError(f"{op}: divisor_override must be non-zero, got 0")

@@ -27,63 +27,8 @@ import warnings
 
 import numpy as np
 
-from ._checks import FLOAT_DTYPES, as_float_array, normalize_dim
+from ..checks import as_float_array, float_dtype, normalize_dim
 from ._vjp import differentiable
-
-
-def _softmax_dim(op: str, ndim: int, stacklevel: int) -> int:
-    """torch's deprecated implicit ``dim``: 0 for 0-, 1- and 3-d inputs, else 1."""
-    warnings.warn(
-        f"Implicit dimension choice for {op} has been deprecated. "
-        "Change the call to include dim=X as an argument.",
-        UserWarning,
-        stacklevel=stacklevel,
-    )
-    return 0 if ndim in (0, 1, 3) else 1
-
-
-def _prepare(op: str, input, dim, stacklevel: int, dtype):
-    """Validate and cast the input; return ``(x, axis)`` with a NumPy reduction axis.
-
-    ``axis`` is ``None`` for a 0-d input: NumPy has no axis 0 there, but the
-    reduction over "all of nothing" is the single element itself, as torch treats it.
-    """
-    if dtype is None:
-        x = as_float_array(op, "input", input)
-    else:
-        try:
-            target = np.dtype(dtype)
-        except TypeError:
-            raise TypeError(f"{op}: dtype must be float32 or float64, got {dtype!r}") from None
-        if target not in FLOAT_DTYPES:
-            raise TypeError(f"{op}: dtype must be float32 or float64, got {target}")
-        if not isinstance(input, np.ndarray) or input.dtype.kind not in "biuf":
-            raise TypeError(
-                f"{op}: input must be a NumPy array of numbers, got "
-                f"{getattr(input, 'dtype', type(input).__name__)}"
-            )
-        # As torch: the input is cast to ``dtype`` *before* the op (useful to run a
-        # float32 network's softmax in float64, or to feed integer scores).
-        x = input.astype(target, copy=False)
-    if dim is None:
-        dim = _softmax_dim(op, x.ndim, stacklevel + 2)
-    axis = normalize_dim(op, dim, x.ndim)
-    return x, (axis if x.ndim else None)
-
-
-def _log_softmax(x: np.ndarray, axis) -> np.ndarray:
-    r""":math:`\ell = (x - m) - \log\sum_j e^{x_j - m}` with :math:`m = \max_j x_j`."""
-    if x.size == 0:
-        return x.copy()
-    with np.errstate(invalid="ignore"):  # inf - inf: the NaN torch returns too
-        shifted = x - x.max(axis=axis, keepdims=True)
-        # np.asarray: arithmetic on 0-d arrays hands back a NumPy scalar.
-        return np.asarray(shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True)))
-
-
-def _log_softmax_backward(grad_out: np.ndarray, out: np.ndarray, axis) -> np.ndarray:
-    r""":math:`g - e^{\ell} \sum_j g_j`, from the forward's output :math:`\ell`."""
-    return grad_out - np.exp(out) * grad_out.sum(axis=axis, keepdims=True)
 
 
 @differentiable
@@ -115,6 +60,13 @@ def softmax(input, dim=None, _stacklevel=3, dtype=None):
     Returns
     -------
     ndarray, same shape as ``input``, entries in :math:`[0, 1]` summing to 1 along ``dim``
+
+    Examples
+    --------
+    >>> import numpy as np, scratchnet.functional as F
+    >>> F.softmax(np.array([[1.0, 1.0], [0.0, np.log(3)]]), dim=1)  # e^0 : e^log 3 = 1 : 3
+    array([[0.5 , 0.5 ],
+           [0.25, 0.75]])
     """
     x, axis = _prepare("softmax", input, dim, _stacklevel, dtype)
     if x.size == 0:
@@ -160,6 +112,12 @@ def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
     Returns
     -------
     ndarray, same shape as ``input``, entries :math:`\le 0`
+
+    Examples
+    --------
+    >>> import numpy as np, scratchnet.functional as F
+    >>> F.log_softmax(np.zeros(4), dim=0)  # four equal scores: log(1/4) each
+    array([-1.38629436, -1.38629436, -1.38629436, -1.38629436])
     """
     x, axis = _prepare("log_softmax", input, dim, _stacklevel, dtype)
     out = _log_softmax(x, axis)
@@ -168,3 +126,53 @@ def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
         return {"input": _log_softmax_backward(grad_out, out, axis)}
 
     return out, backward
+
+
+def _log_softmax(x: np.ndarray, axis) -> np.ndarray:
+    r""":math:`\ell = (x - m) - \log\sum_j e^{x_j - m}` with :math:`m = \max_j x_j`."""
+    if x.size == 0:
+        return x.copy()
+    with np.errstate(invalid="ignore"):  # inf - inf: the NaN torch returns too
+        shifted = x - x.max(axis=axis, keepdims=True)
+        # np.asarray: arithmetic on 0-d arrays hands back a NumPy scalar.
+        return np.asarray(shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True)))
+
+
+def _log_softmax_backward(grad_out: np.ndarray, out: np.ndarray, axis) -> np.ndarray:
+    r""":math:`g - e^{\ell} \sum_j g_j`, from the forward's output :math:`\ell`."""
+    return grad_out - np.exp(out) * grad_out.sum(axis=axis, keepdims=True)
+
+
+def _prepare(op: str, input, dim, stacklevel: int, dtype):
+    """Validate and cast the input; return ``(x, axis)`` with a NumPy reduction axis.
+
+    ``axis`` is ``None`` for a 0-d input: NumPy has no axis 0 there, but the
+    reduction over "all of nothing" is the single element itself, as torch treats it.
+    """
+    if dtype is None:
+        x = as_float_array(op, "input", input)
+    else:
+        target = float_dtype(op, dtype)
+        if not isinstance(input, np.ndarray) or input.dtype.kind not in "biuf":
+            raise TypeError(
+                f"{op}: input must be a NumPy array of numbers, got "
+                f"{getattr(input, 'dtype', type(input).__name__)}"
+            )
+        # As torch: the input is cast to ``dtype`` *before* the op (useful to run a
+        # float32 network's softmax in float64, or to feed integer scores).
+        x = input.astype(target, copy=False)
+    if dim is None:
+        dim = _softmax_dim(op, x.ndim, stacklevel + 2)
+    axis = normalize_dim(op, dim, x.ndim)
+    return x, (axis if x.ndim else None)
+
+
+def _softmax_dim(op: str, ndim: int, stacklevel: int) -> int:
+    """torch's deprecated implicit ``dim``: 0 for 0-, 1- and 3-d inputs, else 1."""
+    warnings.warn(
+        f"Implicit dimension choice for {op} has been deprecated. "
+        "Change the call to include dim=X as an argument.",
+        UserWarning,
+        stacklevel=stacklevel,
+    )
+    return 0 if ndim in (0, 1, 3) else 1

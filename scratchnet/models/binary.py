@@ -33,8 +33,7 @@ import numpy as np
 
 from .. import functional as F
 from .. import nn
-from ..functional import forward_with_backward
-from ..functional._checks import as_float_array, check_reduction, shape_str
+from ..checks import as_float_array, check_reduction, shape_str
 from ..nn.loss import _Loss
 
 #: The digits of the lecture's binary task, as ``(negative, positive)``.
@@ -122,7 +121,10 @@ class _BinaryLoss(_Loss):
         ``grad_out`` itself (none).
         """
         if self.reduction == "mean":
-            loss, scale = elementwise.mean(), 1 / max(elementwise.size, 1)
+            # An empty batch's mean is NaN, as torch's (0/0, without NumPy's empty-mean warning).
+            with np.errstate(invalid="ignore"):
+                loss = np.divide(elementwise.sum(), elementwise.size)
+            scale = 1 / max(elementwise.size, 1)
         elif self.reduction == "sum":
             loss, scale = elementwise.sum(), 1
         else:
@@ -164,10 +166,10 @@ class BinaryLogisticLoss(_BinaryLoss):
 
     def forward(self, input, target):
         z, y = self._operands(input, target)
-        log_sig, log_sig_backward = forward_with_backward(F.logsigmoid, y * z)
+        log_sig, log_sig_backward = F.vjp(F.logsigmoid, y * z)
 
         def elementwise_backward(g):
-            return -log_sig_backward(g)["input"] * y
+            return -log_sig_backward(g)[0] * y
 
         return self._finish(-log_sig, np.shape(input), elementwise_backward)
 
@@ -196,10 +198,10 @@ class SigmoidMSELoss(_BinaryLoss):
 
     def forward(self, input, target):
         z, y = self._operands(input, target)
-        sig, sig_backward = forward_with_backward(F.sigmoid, z)
+        sig, sig_backward = F.vjp(F.sigmoid, z)
         diff = sig - (y + 1) / 2
 
         def elementwise_backward(g):
-            return sig_backward(2 * diff * g)["input"]
+            return sig_backward(2 * diff * g)[0]
 
         return self._finish(diff * diff, np.shape(input), elementwise_backward)

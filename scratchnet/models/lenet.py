@@ -7,8 +7,8 @@ from typing import Sequence
 import numpy as np
 
 from .. import nn
-from ..functional import conv as _conv
-from ..functional._checks import as_float_array, shape_str
+from ..checks import check_size, pair, resolve_dtype
+from ..functional.sparse_conv import check_table, sparse_conv2d
 
 #: Table I of LeCun et al. (1998): the S2 feature maps (0-5) each C3 map (0-15) sees.
 #: Maps 0-5 see three contiguous maps, 6-11 four contiguous ones, 12-14 four
@@ -22,51 +22,34 @@ LECUN_C3_TABLE = (
 )
 
 
-def check_table(where: str, in_channels: int, table) -> None:
-    """A connection table must name, for every output map, distinct valid input maps."""
-    if len(table) == 0:
-        raise ValueError(f"{where}: the connection table needs at least one output map")
-    for j, inputs in enumerate(table):
-        if len(inputs) == 0 or len(set(inputs)) != len(inputs) or not all(
-            0 <= i < in_channels for i in inputs
-        ):
-            raise ValueError(
-                f"{where}: output map {j} must see distinct input maps in [0, {in_channels}), "
-                f"got {tuple(inputs)}"
-            )
-
-
 class SparseConv2d(nn.Module):
-    r"""A convolution in which each output map sees only some input maps.
+    r"""A convolution in which output map :math:`j` reads only the input maps ``table[j]``.
 
-    Output map :math:`j` is an ordinary convolution of the input maps listed in
-    ``table[j]``:
+    The layer of :func:`scratchnet.functional.sparse_conv.sparse_conv2d` (the math, the packed
+    weight layout and the backward are there):
 
     .. math::
 
-        y_j = b_j + \sum_{c \in T_j} w_{j,c} \star x_c,
-
-    implemented literally as one ``Conv2d(len(table[j]), 1, kernel_size)`` per output
-    map, the results concatenated along the channel axis. Its backward splits
-    ``grad_out`` by map, runs each convolution's backward and adds each result into
-    the gradient of the input maps it read (a map read by several outputs collects
-    several contributions).
-
-    Children are named ``0, 1, ...``, so the parameters are ``<j>.weight`` of shape
-    ``(1, len(table[j]), k, k)`` and ``<j>.bias`` of shape ``(1,)`` — ``c3.0.weight``
-    inside LeNet-5.
+        y_j = b_j + \sum_{c \in T_j} w_{j,c} \star x_c .
 
     Parameters
     ----------
     in_channels : int
     kernel_size : int or (int, int)
     table : sequence of sequences of int
-        ``table[j]``: the input maps output map ``j`` sees (distinct, in range).
+        ``table[j]``: the distinct input maps output map ``j`` sees.
     stride, padding, dilation : as ``Conv2d``, shared by every map
     bias : bool, default True
     dtype : float32 (default) or float64
     generator : numpy.random.Generator, optional
-        Each map's convolution gets torch's default init for its own fan-in.
+
+    Attributes
+    ----------
+    weight : Parameter, shape ``(n_connections, kH, kW)``
+        One kernel per connection :math:`(j, c)`, in table order. Output map
+        :math:`j`'s kernels are drawn as torch's default init of a ``Conv2d(len(table[j]),
+        1, kernel_size)`` (fan-in :math:`|T_j| k_h k_w`), weight then bias, map by map.
+    bias : Parameter, shape ``(len(table),)``, or None
 
     Shapes
     ------
@@ -77,146 +60,29 @@ class SparseConv2d(nn.Module):
     def __init__(self, in_channels: int, kernel_size, table: Sequence[Sequence[int]], stride=1,
                  padding=0, dilation=1, bias: bool = True, *, dtype=None, generator=None):
         super().__init__()
-        self.in_channels = int(in_channels)
-        self.table = tuple(tuple(int(i) for i in row) for row in table)
-        check_table("SparseConv2d", self.in_channels, self.table)
-        # For each input map c: the output maps that read it, and where c sits in
-        # each one's weight. Fixed by the table, so derived once here.
-        self._readers = tuple(
-            tuple((j, inputs.index(c)) for j, inputs in enumerate(self.table) if c in inputs)
-            for c in range(self.in_channels)
-        )
+        dtype = resolve_dtype(dtype, "SparseConv2d")
+        self.in_channels = check_size(in_channels, "in_channels", "SparseConv2d", minimum=1)
+        self.table = check_table("SparseConv2d", self.in_channels, table)
+        self.kernel_size = pair("SparseConv2d", "kernel_size", kernel_size, allow_zero=False)
+        self.stride = pair("SparseConv2d", "stride", stride, allow_zero=False)
+        self.padding = padding if isinstance(padding, str) else pair("SparseConv2d", "padding", padding)
+        self.dilation = pair("SparseConv2d", "dilation", dilation, allow_zero=False)
+        n_connections = sum(len(inputs) for inputs in self.table)
+        self.weight = nn.Parameter(np.empty((n_connections, *self.kernel_size), dtype=dtype))
+        if bias:
+            self.bias = nn.Parameter(np.empty(len(self.table), dtype=dtype))
+        else:
+            self.register_parameter("bias", None)
+        start = 0
         for j, inputs in enumerate(self.table):
-            self.add_module(str(j), nn.Conv2d(len(inputs), 1, kernel_size, stride=stride, padding=padding,
-                                              dilation=dilation, bias=bias, dtype=dtype, generator=generator))
-
-    def __getitem__(self, j: int) -> nn.Conv2d:
-        return self._modules[str(j)]
-
-    def __len__(self) -> int:
-        return len(self.table)
+            kernels = self.weight.data[start:start + len(inputs)][None]  # a (1, |T_j|, kH, kW) view
+            nn.init.reset_weight_and_bias_(kernels, self.bias.data[j:j + 1] if bias else None,
+                                           generator=generator)
+            start += len(inputs)
 
     def forward(self, input):
-        x = as_float_array("SparseConv2d", "input", input)
-        if x.ndim not in (3, 4) or x.shape[-3] != self.in_channels:
-            raise ValueError(
-                f"SparseConv2d: expected input of shape (N, {self.in_channels}, H, W) or "
-                f"({self.in_channels}, H, W), got {shape_str(x.shape)}"
-            )
-        fast = self._channelwise(x)
-        if fast is not None:
-            return fast
-        outs, steps = [], []
-        for conv, inputs in zip(self.children(), self.table):
-            outs.append(conv(np.take(x, inputs, axis=-3)))
-            steps.append(conv._grad_fn)  # this call's backward, captured now
-        out = np.concatenate(outs, axis=-3)
-        if not nn.is_grad_enabled():
-            self._clear_grad_fn("no_grad")
-            return out
-
-        table = self.table
-
-        def grad_fn(grad_out):
-            grad_in = np.zeros(x.shape, dtype=grad_out.dtype)
-            for j, (step, inputs) in enumerate(zip(steps, table)):
-                # inputs are distinct, so fancy-index += adds each contribution once
-                grad_in[..., inputs, :, :] += step(grad_out[..., j:j + 1, :, :])
-            return grad_in
-
-        self._set_grad_fn(grad_fn, out)
-        return out
-
-    def _channelwise(self, x: np.ndarray):
-        r"""The same convolution computed input map by input map; ``None`` where it does not apply.
-
-        The literal forward above gathers the windows of each output map's inputs
-        separately (60 channel gathers for LeNet's table instead of 6) and runs 16
-        one-row products. Here the windows of every input map are gathered once
-        (``im2col``, rows :math:`(c, a, b)`), and for input map :math:`c`, read by the
-        output maps :math:`J_c = \{j : c \in T_j\}` with kernels :math:`w_{j,c}`,
-
-        .. math::
-
-            Y_{J_c} \mathrel{+}= W_c X_c, \qquad
-            \frac{\partial L}{\partial W_c} = G_{J_c} X_c^\top, \qquad
-            \frac{\partial L}{\partial X_c} = W_c^\top G_{J_c},
-
-        one product per input map, each summing only over connected pairs (no zero
-        weights standing in for missing connections, so an infinite value in a map
-        an output does not read cannot leak into it as :math:`0 \cdot \infty`).
-        The input gradient is then one ``col2im``.
-
-        The per-map path runs instead when hooks are registered on the per-map
-        convolutions (they observe each map's call) and for inputs the per-map
-        convolutions reject, so that their errors are reported as before.
-        """
-        convs = list(self.children())
-        first = convs[0]
-        if any(c._forward_pre_hooks or c._forward_hooks for c in convs):
-            return None
-        settings = {(c.kernel_size, c.stride, c.padding, c.dilation, c.groups) for c in convs}
-        if len(settings) != 1 or first.groups != 1:  # maps reconfigured one by one
-            return None
-        weights = [c.weight.data for c in convs]
-        biases = [None if c.bias is None else c.bias.data for c in convs]
-        if any(w.dtype != x.dtype for w in weights) or any(
-                b is not None and b.dtype != x.dtype for b in biases):
-            return None
-        kh, kw = first.kernel_size
-        try:
-            x4, unbatched, _, _, geo = _conv._setup(
-                "conv2d", x, np.empty((1, self.in_channels, kh, kw), dtype=x.dtype), None,
-                first.stride, first.padding, first.dilation, 1)
-        except (TypeError, ValueError):
-            return None
-        n, taps = x4.shape[0], kh * kw
-        ho, wo = geo.out_hw
-        n_maps = len(self.table)
-        readers = self._readers
-        cols = _conv._im2col(x4, geo, 1).reshape(self.in_channels, taps, ho * wo * n)  # X_c = cols[c]
-        # W_c, shape (|J_c|, kh*kw), built once and shared by forward and backward.
-        w_blocks = [np.stack([weights[j][0, k].reshape(taps) for j, k in maps]) if maps else None
-                    for maps in readers]
-
-        y = np.zeros((n_maps, cols.shape[-1]), dtype=x.dtype)
-        for c, maps in enumerate(readers):
-            if maps:
-                y[[j for j, _ in maps]] += w_blocks[c] @ cols[c]
-        for j, b in enumerate(biases):
-            if b is not None:
-                y[j] += b
-        # (maps, Ho, Wo, N) memory as an (N, maps, Ho, Wo) array, as conv2d returns it.
-        out = y.reshape(n_maps, ho, wo, n).transpose(3, 0, 1, 2)
-        result = out[0] if unbatched else out
-        if not nn.is_grad_enabled():
-            self._clear_grad_fn("no_grad")
-            return result
-
-        def grad_fn(grad_out):
-            g = grad_out[None] if unbatched else grad_out
-            g_cols = np.ascontiguousarray(g.transpose(1, 2, 3, 0)).reshape(n_maps, ho * wo * n)
-            grad_w = [np.empty_like(w) for w in weights]
-            dcols = np.empty((self.in_channels, taps, g_cols.shape[1]), dtype=g.dtype)
-            for c, maps in enumerate(readers):
-                if not maps:
-                    dcols[c] = 0
-                    continue
-                g_maps = g_cols[[j for j, _ in maps]]
-                np.matmul(w_blocks[c].T, g_maps, out=dcols[c])
-                for (j, k), gw in zip(maps, g_maps @ cols[c].T):
-                    grad_w[j][0, k] = gw.reshape(kh, kw)
-            grad_b = g_cols.sum(axis=1)
-            for j, conv in enumerate(convs):
-                if conv.weight.requires_grad:
-                    conv.weight.accumulate_grad(grad_w[j])
-                if conv.bias is not None and conv.bias.requires_grad:
-                    conv.bias.accumulate_grad(grad_b[j:j + 1])
-            grad_x = _conv._col2im(dcols.reshape(1, -1, dcols.shape[-1]), geo, n, self.in_channels)
-            return grad_x[0] if unbatched else grad_x
-
-        self._set_grad_fn(grad_fn, result)
-        return result
+        return self._call_functional(sparse_conv2d, input, self.weight, self.bias, self.table,
+                                     self.stride, self.padding, self.dilation)
 
     def extra_repr(self) -> str:
         return f"in_channels={self.in_channels}, out_channels={len(self.table)}"
@@ -245,7 +111,7 @@ class LeNet5(nn.Sequential):
     dtype : float32 (default) or float64
     generator : numpy.random.Generator, optional
 
-    Parameters are named ``c1.*, c3.*, c5.*, f6.*, f7.*`` (``c3.<j>.*`` when sparse).
+    Parameters are named ``c1.*, c3.*, c5.*, f6.*, f7.*``.
     """
 
     def __init__(self, c3: str = "full", *, dtype=None, generator=None):

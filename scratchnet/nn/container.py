@@ -18,7 +18,8 @@ from itertools import islice
 from typing import Iterable, Iterator
 
 from .grad_mode import is_grad_enabled
-from .module import Module, _addindent, _path_segment
+from .error_location import path_segment
+from .module import Module, _addindent
 
 __all__ = ["Sequential", "ModuleList"]
 
@@ -28,13 +29,13 @@ def _backward_step(module: Module):
 
     For a module that uses the recorded closure (every built-in layer) this is the
     closure itself, captured now, so a layer instance used twice in one chain is
-    back-propagated through both of its calls; it accepts ``input_grad=False``. A
+    back-propagated through both of its calls; it accepts ``needs_input_grad=False``. A
     module that overrides ``backward`` is asked at backward time, with ``grad_out``
     alone.
     """
     if type(module).backward is Module.backward:
         return module._grad_fn
-    return lambda grad_out, input_grad=True: module.backward(grad_out)
+    return lambda grad_out, needs_input_grad=True: module.backward(grad_out)
 
 
 def _has_trainable(module: Module) -> bool:
@@ -163,29 +164,29 @@ class Sequential(Module):
             input = module(input)
             steps.append((key, module, _backward_step(module)))
         if is_grad_enabled():
-            self._set_grad_fn(self._chain(steps), input, input_grad_optional=True)
+            self._set_grad_fn(self._chain(steps), input, honors_needs_input_grad=True)
         else:
             self._clear_grad_fn("no_grad")
         return input
 
     def _chain(self, steps):
-        def grad_fn(grad_out, input_grad=True):
+        def grad_fn(grad_out, needs_input_grad=True):
             # Without an input gradient, the layers in front of the first one with
             # trainable parameters need no backward at all, and that one needs no
             # input gradient (torch: nothing before it requires grad).
             first = 0
-            if not input_grad:
+            if not needs_input_grad:
                 first = next((i for i, (_, m, _) in enumerate(steps) if _has_trainable(m)), len(steps))
             for i in range(len(steps) - 1, first - 1, -1):
                 key, module, step = steps[i]
                 if step is None:
                     raise RuntimeError(
-                        f"{_path_segment(self, key)} {module._short_repr()}: recorded no backward "
+                        f"{path_segment(self, key)} {module._short_repr()}: recorded no backward "
                         f"during the forward pass (a custom module must override backward() or "
                         f"record one with _call_functional/_set_grad_fn)"
                     )
-                grad_out = step(grad_out, input_grad=input_grad or i > first)
-            return grad_out if input_grad else None
+                grad_out = step(grad_out, needs_input_grad=needs_input_grad or i > first)
+            return grad_out if needs_input_grad else None
 
         return grad_fn
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from .. import functional as F
-from ..functional._checks import pair
+from ..checks import check_device, check_size, is_int, pair, resolve_dtype
 from . import init
-from .module import Module, check_device, check_size, resolve_dtype
+from .module import Module
 from .parameter import Parameter
 
 __all__ = ["Conv2d"]
@@ -70,7 +70,7 @@ class Conv2d(Module):
         kernel_size = pair("Conv2d", "kernel_size", kernel_size, allow_zero=False)
         stride = pair("Conv2d", "stride", stride, allow_zero=False)
         dilation = pair("Conv2d", "dilation", dilation, allow_zero=False)
-        if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups <= 0:
+        if not is_int(groups) or groups <= 0:
             raise ValueError("groups must be a positive integer")
         if in_channels % groups != 0:
             raise ValueError("in_channels must be divisible by groups")

@@ -28,10 +28,11 @@ import warnings
 
 import numpy as np
 
+from ..checks import is_int
 from .parameter import Parameter
 
 __all__ = [
-    "manual_seed", "initial_seed", "default_generator",
+    "manual_seed", "initial_seed",
     "calculate_gain", "calculate_fan_in_and_fan_out", "_calculate_fan_in_and_fan_out",
     "uniform_", "normal_", "constant_", "ones_", "zeros_",
     "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_",
@@ -51,7 +52,7 @@ def manual_seed(seed: int) -> np.random.Generator:
     is deterministic.
     """
     global _default, _initial_seed
-    if isinstance(seed, bool) or not isinstance(seed, (numbers.Integral, np.integer)):
+    if not is_int(seed):
         raise TypeError(f"manual_seed: seed must be an int, got {seed!r}")
     if seed < 0:
         raise ValueError(f"manual_seed: seed must be non-negative, got {seed}")
@@ -63,11 +64,6 @@ def manual_seed(seed: int) -> np.random.Generator:
 def initial_seed() -> int:
     """The seed the default generator was last created from (random entropy until :func:`manual_seed`)."""
     return _initial_seed
-
-
-def default_generator() -> np.random.Generator:
-    """The generator used when no ``generator=`` is passed."""
-    return _default
 
 
 def _resolve_generator(generator, where: str) -> np.random.Generator:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from .. import functional as F
+from ..checks import check_device, check_size, resolve_dtype
 from . import init
 from .grad_mode import is_grad_enabled
-from .module import Module, check_device, check_size, resolve_dtype
+from .module import Module
 from .parameter import Parameter
 
 __all__ = ["Linear", "Identity"]

@@ -14,31 +14,13 @@ for scalar outputs").
 """
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
 from .. import functional as F
+from ..functional.loss import legacy_reduction
 from .module import Module
 
 __all__ = ["CrossEntropyLoss", "NLLLoss", "MSELoss", "BCEWithLogitsLoss"]
-
-
-def _legacy_reduction(size_average, reduce) -> str:
-    """torch's translation of the deprecated ``size_average``/``reduce`` flags."""
-    size_average = True if size_average is None else size_average
-    reduce = True if reduce is None else reduce
-    if size_average and reduce:
-        ret = "mean"
-    elif reduce:
-        ret = "sum"
-    else:
-        ret = "none"
-    warnings.warn(
-        f"size_average and reduce args will be deprecated, please use reduction='{ret}' instead.",
-        stacklevel=3,
-    )
-    return ret
 
 
 def _optional_array(value, name: str, where: str):
@@ -51,7 +33,7 @@ class _Loss(Module):
     def __init__(self, size_average=None, reduce=None, reduction: str = "mean"):
         super().__init__()
         if size_average is not None or reduce is not None:
-            reduction = _legacy_reduction(size_average, reduce)
+            reduction = legacy_reduction(type(self).__name__, size_average, reduce, stacklevel=2)
         self.reduction = reduction
 
     def backward(self, grad_out=None):

@@ -47,199 +47,25 @@ the inherited ``backward`` then checks ``grad_out`` and calls it. Capturing each
 child's ``_grad_fn`` right after calling it is what lets a layer be used twice in
 one forward (weight sharing), as :class:`Sequential` does.
 
-Errors name the place
----------------------
-A layer that rejects its input raises the same exception type, chained, with the
-layer's path in the model, its repr and the input shape prepended to the op's
-message::
-
-    ValueError: Sequential[7] Linear(in_features=100, out_features=10, bias=True): got
-    input of shape (64, 320): linear: input of shape (64, 320) has 320 features ...
+A layer's bad input is reported with its place in the model (see
+:mod:`scratchnet.nn.error_location`).
 """
 from __future__ import annotations
 
-import inspect
 import itertools
-import numbers
-import sys
 from collections import OrderedDict, namedtuple
 from collections.abc import Mapping
 from typing import Callable, Iterator, Optional
 
 import numpy as np
 
-from ..functional import forward_with_backward, input_grad_optional
-from ..functional._checks import shape_str
+from ..checks import FLOAT_DTYPES, check_device, shape_str
+from ..functional import registration
+from .error_location import LOCATED_ERRORS, locate_error
 from .grad_mode import is_grad_enabled
 from .parameter import Parameter
 
 __all__ = ["Module", "RemovableHandle"]
-
-# The exception types a forward raises for a bad input; these get the layer's path.
-_LOCATED_ERRORS = (ValueError, TypeError, IndexError, RuntimeError)
-_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-_BINDINGS: dict = {}
-
-
-def _references(obj) -> int:
-    """``sys.getrefcount(obj)`` as seen from a helper to which a caller passes its local."""
-    return sys.getrefcount(obj)
-
-
-def _references_of_a_local() -> int:
-    obj = object()
-    return _references(obj)
-
-
-# What _references reports for an object that only one local variable of its caller
-# refers to; measured, not assumed, since interpreters differ in the references their
-# call machinery holds.
-_SOLE_LOCAL = _references_of_a_local()
-
-
-def _op_binding(fn: Callable) -> tuple:
-    """``(positional parameter names, first parameter name, signature)`` of op ``fn``, cached."""
-    binding = _BINDINGS.get(fn)
-    if binding is None:
-        sig = inspect.signature(fn)
-        positional = tuple(name for name, p in sig.parameters.items()
-                           if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
-        binding = _BINDINGS[fn] = (positional, next(iter(sig.parameters)), sig)
-    return binding
-
-
-class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
-    """What :meth:`Module.load_state_dict` returns: the keys it could not match."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        if not self.missing_keys and not self.unexpected_keys:
-            return "<All keys matched successfully>"
-        return super().__repr__()
-
-    __str__ = __repr__
-
-
-class RemovableHandle:
-    """Returned by the ``register_*_hook`` methods; ``remove()`` unregisters the hook."""
-
-    _ids = itertools.count()
-
-    def __init__(self, hooks: dict):
-        self._hooks = hooks
-        self.id = next(RemovableHandle._ids)
-
-    def remove(self) -> None:
-        self._hooks.pop(self.id, None)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info):
-        self.remove()
-        return False
-
-
-def _addindent(s_: str, num_spaces: int) -> str:
-    """Indent every line but the first (torch's helper, so reprs match torch's byte for byte)."""
-    s = s_.split("\n")
-    if len(s) == 1:
-        return s_
-    first = s.pop(0)
-    s = [(num_spaces * " ") + line if line.strip() else "" for line in s]
-    return first + "\n" + "\n".join(s)
-
-
-def resolve_dtype(dtype, where: str) -> np.dtype:
-    """``dtype=None`` means float32 (torch's default); only float32 and float64 are supported."""
-    if dtype is None:
-        return np.dtype(np.float32)
-    try:
-        resolved = np.dtype(dtype)
-    except TypeError:
-        raise TypeError(f"{where}: dtype must be a NumPy float dtype, got {dtype!r}") from None
-    if resolved not in _FLOAT_DTYPES:
-        raise TypeError(f"{where}: dtype must be float32 or float64, got {resolved}")
-    return resolved
-
-
-def check_device(device, where: str) -> None:
-    """Accept torch's ``device=`` argument for signature parity; NumPy arrays live on the CPU."""
-    if device is not None and str(device) != "cpu":
-        raise ValueError(f"{where}: scratchnet runs on NumPy, so device must be None or 'cpu', got {device!r}")
-
-
-def check_size(value, name: str, where: str, *, minimum: int = 0) -> int:
-    """A non-negative (or positive) int layer size, with a message naming the layer."""
-    if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)):
-        raise TypeError(f"{where}: {name} must be an int, got {value!r}")
-    if value < minimum:
-        need = "non-negative" if minimum == 0 else f">= {minimum}"
-        raise ValueError(f"{where}: {name} must be {need}, got {value}")
-    return int(value)
-
-
-def _describe_value(name: str, value) -> str:
-    if isinstance(value, np.ndarray):
-        return f"{name} of shape {shape_str(value.shape)}"
-    if isinstance(value, tuple) and all(isinstance(v, np.ndarray) for v in value):
-        return f"{name} of shapes " + ", ".join(shape_str(v.shape) for v in value)
-    return f"{name} of type {type(value).__name__}"
-
-
-class _ErrorSite:
-    """Where a forward failed: filled in by the failing layer, extended by each parent."""
-
-    def __init__(self, module, description: str, inputs: str, detail: str):
-        self.module = module
-        self.path: list = []
-        self.description = description
-        self.inputs = inputs
-        self.detail = detail
-
-    def message(self) -> str:
-        where = ".".join(self.path)
-        head = f"{where} {self.description}" if where else self.description
-        return f"{head}: got {self.inputs}: {self.detail}"
-
-
-def _path_segment(parent, key: str) -> str:
-    name = type(parent).__name__
-    return f"{name}[{key}]" if key.lstrip("-").isdigit() else f"{name}.{key}"
-
-
-def _locate_error(module, exc: Exception, args: tuple, kwargs: dict) -> Exception:
-    """Return the exception to raise from ``module.__call__`` with its place in the model."""
-    site = getattr(exc, "_scratchnet_site", None)
-    if site is not None:
-        for key, child in module._modules.items():
-            if child is site.module:
-                site.path.insert(0, _path_segment(module, key))
-                break
-        site.module = module
-        exc.args = (site.message(),)
-        return exc
-    try:
-        names = list(inspect.signature(module.forward).parameters)
-    except (TypeError, ValueError):
-        names = []
-    described = []
-    for i, value in enumerate(args):
-        name = names[i] if i < len(names) and not names[i].startswith("*") else "input"
-        if i == 0 or isinstance(value, np.ndarray):
-            described.append(_describe_value(name, value))
-    described += [_describe_value(k, v) for k, v in kwargs.items() if isinstance(v, np.ndarray)]
-    inputs = " and ".join(described) if described else "no input"
-    description = repr(module) if not module._modules else type(module).__name__
-    site = _ErrorSite(module, description, inputs, str(exc) or type(exc).__name__)
-    # Keep the exact type (so ``except ValueError`` still works) unless it is a
-    # subclass with its own constructor, such as numpy's AxisError.
-    cls = type(exc) if type(exc) in _LOCATED_ERRORS else next(
-        t for t in _LOCATED_ERRORS if isinstance(exc, t))
-    located = cls(site.message())
-    located._scratchnet_site = site
-    return located
 
 
 class Module:
@@ -282,8 +108,8 @@ class Module:
                     args = result if isinstance(result, tuple) else (result,)
         try:
             output = self.forward(*args, **kwargs)
-        except _LOCATED_ERRORS as exc:
-            located = _locate_error(self, exc, args, kwargs)
+        except LOCATED_ERRORS as exc:
+            located = locate_error(self, exc, args, kwargs)
             if located is exc:
                 raise
             raise located from exc
@@ -311,7 +137,7 @@ class Module:
 
         As torch's: ``grad_output = (dL/d output,)`` and ``grad_input = (dL/d input,)``,
         the latter ``(None,)`` when the backward skipped the input gradient
-        (``input_grad=False``); a hook may return a replacement ``grad_input`` tuple.
+        (``needs_input_grad=False``); a hook may return a replacement ``grad_input`` tuple.
         ``scratchnet diagnose`` watches every layer's gradients through it.
         """
         handle = RemovableHandle(self._backward_hooks)
@@ -329,9 +155,10 @@ class Module:
 
         Under :class:`~scratchnet.nn.no_grad` the op runs without keeping anything.
         """
-        positional, input_name, sig = _op_binding(fn)
+        op = registration(fn)
+        positional = op.positional
         if len(args) > len(positional):
-            sig.bind(*args, **kwargs)  # raises the signature's own TypeError
+            op.signature.bind(*args, **kwargs)  # raises the signature's own TypeError
         # Which arguments are Parameters, by the op's parameter name. This runs for
         # every layer call, so it is a plain scan instead of ``Signature.bind``.
         params = [(positional[i], a) for i, a in enumerate(args) if isinstance(a, Parameter)]
@@ -342,56 +169,48 @@ class Module:
         if not is_grad_enabled():
             self._clear_grad_fn("no_grad")
             return fn(*args, **kwargs)
-        out, backward = forward_with_backward(fn, *args, **kwargs)
+        out, backward = op.forward(*args, **kwargs)
         primary = out[0] if isinstance(out, tuple) else out
-        skippable = input_grad_optional(fn)
+        input_name = positional[0]
 
-        def grad_fn(grad_out, input_grad=True):
-            if input_grad or not skippable:
+        def grad_fn(grad_out, needs_input_grad=True):
+            if needs_input_grad or not op.honors_needs_input_grad:
                 grads = backward(grad_out)
             else:
                 grads = backward(grad_out, needs_input_grad=False)
-            grad_input = grads.get(input_name) if input_grad else None
             for name, p in params:
-                if not p.requires_grad:
-                    continue
-                grad = grads.pop(name)
-                if (p.grad is None and _references(grad) == _SOLE_LOCAL
-                        and isinstance(grad, np.ndarray) and grad.base is None
-                        and grad.dtype == p.data.dtype and grad.shape == p.data.shape):
-                    # Nothing else can see this fresh array (the op made it for this
-                    # call, and the dict entry is gone): it becomes .grad as it is, as
-                    # torch's AccumulateGrad steals an unshared gradient, instead of
-                    # being copied every step.
-                    p.grad = grad
-                else:
-                    p.accumulate_grad(grad)
-            return grad_input
+                if p.requires_grad:
+                    # A gradient that is also returned (a Parameter passed as the
+                    # input) must not become .grad: the caller may change it.
+                    fresh = op.fresh_grads and name != input_name
+                    p.accumulate_grad(grads[name], fresh=fresh)
+            return grads.get(input_name) if needs_input_grad else None
 
-        self._set_grad_fn(grad_fn, primary, input_grad_optional=True)
+        self._set_grad_fn(grad_fn, primary, honors_needs_input_grad=True)
         return out
 
-    def _set_grad_fn(self, grad_fn: Callable, output, *, input_grad_optional: bool = False) -> None:
+    def _set_grad_fn(self, grad_fn: Callable, output, *, honors_needs_input_grad: bool = False) -> None:
         """Record ``grad_fn`` (``grad_out -> grad_input``) as the backward of the forward that made ``output``.
 
         The stored closure first checks ``grad_out`` against ``output``'s shape and
         casts it to ``output``'s dtype, so every backward path validates alike. It
-        takes ``input_grad=False`` too (see :meth:`backward`): passed on to
-        ``grad_fn(grad_out, input_grad)`` when ``input_grad_optional``, otherwise
-        ``grad_fn(grad_out)`` runs in full and its result is dropped.
+        takes ``needs_input_grad`` too (see :meth:`backward`): passed on as
+        ``grad_fn(grad_out, needs_input_grad)`` when ``honors_needs_input_grad``;
+        otherwise ``grad_fn(grad_out)`` runs in full and, for ``False``, its result
+        is dropped.
         """
         if isinstance(output, np.ndarray):
             expected = (output.shape, output.dtype)
         else:
             expected = (tuple(np.shape(output)), np.asarray(output).dtype)
 
-        def checked(grad_out, input_grad=True):
+        def checked(grad_out, needs_input_grad=True):
             grad_out = self._check_grad_out(grad_out, expected)
-            if input_grad_optional:
-                grad_in = grad_fn(grad_out, input_grad)
+            if honors_needs_input_grad:
+                grad_in = grad_fn(grad_out, needs_input_grad)
             else:
                 grad_in = grad_fn(grad_out)
-                grad_in = grad_in if input_grad else None
+                grad_in = grad_in if needs_input_grad else None
             for hook in list(self._backward_hooks.values()):
                 result = hook(self, (grad_in,), (grad_out,))
                 if result is not None:
@@ -430,14 +249,14 @@ class Module:
             why = "no forward pass has been recorded; call the module on an input first"
         return RuntimeError(f"{self._short_repr()}.backward: {why}")
 
-    def backward(self, grad_out, input_grad=True):
+    def backward(self, grad_out, needs_input_grad=True):
         r"""Back-propagate through the last forward.
 
         Parameters
         ----------
         grad_out : ndarray, shaped like the last forward's output
             :math:`\partial L / \partial \text{output}`.
-        input_grad : bool, default True
+        needs_input_grad : bool, default True
             ``False`` when nobody needs :math:`\partial L/\partial\,\text{input}`,
             as when the input is a batch of images: torch's ``requires_grad=False``
             input. Layers then skip that part of their work where they can (a
@@ -454,7 +273,7 @@ class Module:
         """
         if self._grad_fn is None:
             raise self._backward_unavailable()
-        return self._grad_fn(grad_out, input_grad=input_grad)
+        return self._grad_fn(grad_out, needs_input_grad=needs_input_grad)
 
     def _short_repr(self) -> str:
         return repr(self) if not self._modules else type(self).__name__
@@ -710,7 +529,13 @@ class Module:
         return destination
 
     def _load_from_state_dict(self, state_dict, prefix, missing_keys, unexpected_keys,
-                              error_msgs, assign):
+                              error_msgs, pending):
+        """Check this module's own entries of ``state_dict``; queue their copies in ``pending``.
+
+        Nothing is written here: :meth:`load_state_dict` runs the queued copies only
+        once every module has been checked and nothing is wrong, so a checkpoint loads
+        entirely or not at all.
+        """
         local = [(n, p, True) for n, p in self._parameters.items() if p is not None]
         local += [(n, b, False) for n, b in self._buffers.items()
                   if b is not None and n not in self._non_persistent_buffers_set]
@@ -727,7 +552,9 @@ class Module:
             if value is None or value.dtype.kind not in "fiub":
                 error_msgs.append(
                     f'While copying the parameter named "{key}", expected an ndarray or array-like '
-                    f"object from checkpoint but received {type(state_dict[key]).__name__}"
+                    f"object of numbers from checkpoint but received "
+                    f"{type(state_dict[key]).__name__}"
+                    + (f" of dtype {value.dtype}" if value is not None else "")
                 )
                 continue
             target = current.data if is_param else current
@@ -737,14 +564,7 @@ class Module:
                     f"from checkpoint, the shape in current model is {shape_str(target.shape)}."
                 )
                 continue
-            if assign:
-                fresh = np.array(value, dtype=value.dtype if value.dtype.kind == "f" else target.dtype)
-                if is_param:
-                    current.data = fresh
-                else:
-                    self._buffers[name] = fresh
-            else:
-                np.copyto(target, value, casting="unsafe")
+            pending.append((self, name, is_param, value))
         local_names = {n for n, _, _ in local}
         for key in state_dict:
             if key.startswith(prefix):
@@ -763,11 +583,15 @@ class Module:
         optimizers holding the Parameters keep working. With ``assign=True`` the
         arrays replace ``.data`` instead (keeping their own float dtype).
 
+        All or nothing: every entry is checked before any is written, so a failed
+        load leaves the model exactly as it was (torch's leaves it half-loaded).
+
         Raises
         ------
         RuntimeError
-            On any shape mismatch, and (if ``strict``) on missing or unexpected keys;
-            the message lists every problem, as torch's does.
+            On any shape mismatch or non-numeric value, and (if ``strict``) on missing
+            or unexpected keys; the message lists every problem, as torch's does, and
+            nothing has been loaded.
 
         Returns
         -------
@@ -779,10 +603,11 @@ class Module:
         missing_keys: list = []
         unexpected_keys: list = []
         error_msgs: list = []
+        pending: list = []  # (module, name, is_param, value), written only if all is well
 
         def load(module, local_state_dict, prefix=""):
             module._load_from_state_dict(local_state_dict, prefix, missing_keys, unexpected_keys,
-                                         error_msgs, assign)
+                                         error_msgs, pending)
             for name, child in module._modules.items():
                 if child is not None:
                     child_prefix = prefix + name + "."
@@ -798,9 +623,25 @@ class Module:
                 error_msgs.insert(0, "Missing key(s) in state_dict: {}. ".format(
                     ", ".join(f'"{k}"' for k in missing_keys)))
         if error_msgs:
+            # torch's message, word for word; unlike torch, nothing has been copied.
             raise RuntimeError("Error(s) in loading state_dict for {}:\n\t{}".format(
                 type(self).__name__, "\n\t".join(error_msgs)))
+        for module, name, is_param, value in pending:
+            module._copy_loaded(name, is_param, value, assign)
         return _IncompatibleKeys(missing_keys, unexpected_keys)
+
+    def _copy_loaded(self, name: str, is_param: bool, value: np.ndarray, assign: bool) -> None:
+        """Write one checked checkpoint entry (see :meth:`load_state_dict`)."""
+        current = self._parameters[name] if is_param else self._buffers[name]
+        target = current.data if is_param else current
+        if assign:
+            fresh = np.array(value, dtype=value.dtype if value.dtype.kind == "f" else target.dtype)
+            if is_param:
+                current.data = fresh
+            else:
+                self._buffers[name] = fresh
+        else:
+            np.copyto(target, value, casting="unsafe")
 
     # -------------------------------------------------------------- mode, dtype
     def train(self, mode: bool = True) -> "Module":
@@ -852,7 +693,7 @@ class Module:
             target = np.dtype(dtype)
         except TypeError:
             raise TypeError(f"{type(self).__name__}.to: expected a dtype, got {dtype!r}") from None
-        if target not in _FLOAT_DTYPES:
+        if target not in FLOAT_DTYPES:
             raise TypeError(
                 f"nn.Module.to only accepts floating point dtypes (float32, float64), but got desired dtype={target}"
             )
@@ -900,3 +741,46 @@ class Module:
             else:
                 main_str += "\n  " + "\n  ".join(lines) + "\n"
         return main_str + ")"
+
+
+class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
+    """What :meth:`Module.load_state_dict` returns: the keys it could not match."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"
+        return super().__repr__()
+
+    __str__ = __repr__
+
+
+class RemovableHandle:
+    """Returned by the ``register_*_hook`` methods; ``remove()`` unregisters the hook."""
+
+    _ids = itertools.count()
+
+    def __init__(self, hooks: dict):
+        self._hooks = hooks
+        self.id = next(RemovableHandle._ids)
+
+    def remove(self) -> None:
+        self._hooks.pop(self.id, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.remove()
+        return False
+
+
+def _addindent(s_: str, num_spaces: int) -> str:
+    """Indent every line but the first (torch's helper, so reprs match torch's byte for byte)."""
+    s = s_.split("\n")
+    if len(s) == 1:
+        return s_
+    first = s.pop(0)
+    s = [(num_spaces * " ") + line if line.strip() else "" for line in s]
+    return first + "\n" + "\n".join(s)

@@ -35,14 +35,21 @@ class Parameter:
         self.requires_grad = bool(requires_grad)
         return self
 
-    def accumulate_grad(self, grad: np.ndarray) -> None:
-        """Add ``grad`` into ``.grad`` (micrograd's ``+=``), allocating it on first use."""
+    def accumulate_grad(self, grad: np.ndarray, *, fresh: bool = False) -> None:
+        """Add ``grad`` into ``.grad`` (micrograd's ``+=``), allocating it on first use.
+
+        ``fresh=True`` is the caller's promise that ``grad`` is a new array nothing
+        else holds (an op registered with ``fresh_grads=True`` made it for this
+        call): the first gradient then becomes ``.grad`` itself, as torch's
+        ``AccumulateGrad`` keeps such a gradient, instead of being copied.
+        """
         if grad.shape != self.data.shape:
             raise ValueError(
                 f"Parameter: gradient of shape {grad.shape} for a parameter of shape {self.data.shape}"
             )
         if self.grad is None:
-            self.grad = np.array(grad, dtype=self.data.dtype, copy=True)
+            keep = fresh and isinstance(grad, np.ndarray) and grad.dtype == self.data.dtype
+            self.grad = grad if keep else np.array(grad, dtype=self.data.dtype, copy=True)
         else:
             self.grad += grad
 
