@@ -111,21 +111,21 @@ def _mem_total_gib() -> float | None:
     return None
 
 
+# The readings are scratchnet's own (scratchnet.environment, which the training CLI uses
+# too); imported when called, so that importing this module loads no NumPy (the torch
+# worker never loads NumPy's BLAS pool).
 def load_average():
     """The 1, 5 and 15 minute load averages (how busy the machine was), or ``None``."""
-    try:
-        return [round(x, 2) for x in os.getloadavg()]
-    except OSError:
-        return None
+    from scratchnet.environment import load_average as read
+
+    return read()
 
 
 def _proc_stat_seconds():
     """``(busy, total)`` CPU seconds summed over every core since boot, from ``/proc/stat``."""
-    with open("/proc/stat") as f:
-        fields = [int(v) for v in f.readline().split()[1:]]
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
-    tick = os.sysconf("SC_CLK_TCK")
-    return (sum(fields) - idle) / tick, sum(fields) / tick
+    from scratchnet.environment import proc_stat_seconds
+
+    return proc_stat_seconds()
 
 
 class OtherLoad:

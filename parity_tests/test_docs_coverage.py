@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 
 import scratchnet.functional as F
-from scratchnet.functional._vjp import _FORWARDS
+from scratchnet.functional._vjp import _REGISTRY
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 OPS = DOCS / "ops"
 
-_AUTOFUNCTION = re.compile(r"^\.\. autofunction:: scratchnet\.functional\.(\w+)\s*$", re.M)
+_AUTOFUNCTION = re.compile(r"^\.\. auto(?:function|class):: scratchnet\.functional\.(\w+)\s*$", re.M)
 _PYOBJECT = re.compile(
     r"^[ \t]*\.\. literalinclude:: \.\./\.\./scratchnet/functional/(\w+)\.py\s*\n"
     r"(?:[ \t]+:[\w-]+:.*\n)*?[ \t]+:pyobject: (\w+)\s*$",
@@ -60,7 +60,7 @@ def test_every_public_op_has_an_op_page(name):
     assert len(where[name]) == 1, f"{name} is documented on several op pages: {where[name]}"
 
 
-@pytest.mark.parametrize("name", [n for n in F.__all__ if getattr(F, n) in _FORWARDS])
+@pytest.mark.parametrize("name", [n for n in F.__all__ if getattr(F, n) in _REGISTRY])
 def test_every_differentiable_op_shows_its_code(name):
     assert name in _included_code(_pages()), (
         f"the op page of scratchnet.functional.{name} does not include its source: add "

@@ -5,6 +5,7 @@ the formulas (torch's output size, im2col's K x M, 2MNK per GEMM), never read ba
 from the module under test; the arrays are checked against the lecture's example and
 against torch.
 """
+import dataclasses
 import json
 
 import numpy as np
@@ -272,7 +273,8 @@ def test_numbers_refuses_big_inputs_and_default_seed_is_fixed():
 # --------------------------------------------------------------------------- the self-check
 def _corrupt(monkeypatch, op, forward_delta=0.0, grad_scale=1.0):
     """Make ``vjp(op)`` (the op side of the check) return a perturbed result."""
-    forward, sig, positional = _vjp._FORWARDS[op]
+    registration = _vjp.registration(op)
+    forward = registration.forward
 
     def bad_forward(*args, **kwargs):
         out, backward = forward(*args, **kwargs)
@@ -286,7 +288,7 @@ def _corrupt(monkeypatch, op, forward_delta=0.0, grad_scale=1.0):
             return {name: (v * grad_scale if v is not None else v) for name, v in grads.items()}
         return out, bad_backward
 
-    monkeypatch.setitem(_vjp._FORWARDS, op, (bad_forward, sig, positional))
+    monkeypatch.setitem(_vjp._REGISTRY, op, dataclasses.replace(registration, forward=bad_forward))
 
 
 @pytest.mark.parametrize("op,options", [CASES[0], CASES[3], CASES[6], CASES[8], CASES[10], CASES[12]])

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 
+import scratchnet.experiments as experiments
 import scratchnet.models as models
 import scratchnet.optim as optim
 import scratchnet.torch_models as tm
@@ -97,7 +98,7 @@ CASES = [(n, loss) for n in models.names() for loss in models.spec(n).losses]
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("name,loss", CASES)
 def test_sgd_trajectory_matches_torch(name, loss, dtype, mnist):
-    s = models.spec(name)
+    s = experiments.for_model(name, loss)  # the lecture's learning rate and momentum
     batches = _batches(name, loss, mnist, dtype)
     np_model, t_model, curve, t_curve = _train(
         name, loss, batches, dtype,

@@ -437,23 +437,15 @@ def add_diagnose_parser(sub, add_init_option) -> None:
     p.add_argument("--quiet", action="store_true", help="no tables, only the findings")
 
 
-def _lecture_experiment(model: str):
-    from . import experiments
-
-    for name in experiments.names():
-        e = experiments.get(name)
-        if e.model == model:
-            return e
-    raise KeyError(f"diagnose: no lecture experiment trains {model!r}")
-
-
 def cmd_diagnose(args) -> int:
     from .cli import build_engines, check_outputs, load_data
     from .train import TrainConfig
 
     args.device, args.amp, args.compile = "cpu", False, False
     check_outputs(args, "json", "plot")
-    exp = _lecture_experiment(args.model)
+    from . import experiments
+
+    exp = experiments.for_model(args.model)
     cfg = TrainConfig(model=args.model, loss=exp.loss, optimizer=exp.optimizer,
                       lr=exp.lr if args.lr is None else args.lr,
                       momentum=exp.momentum if args.momentum is None else args.momentum,

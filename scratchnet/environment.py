@@ -23,7 +23,7 @@ def load_average():
         return None
 
 
-def _proc_stat_seconds():
+def proc_stat_seconds():
     """``(busy, total)`` CPU seconds summed over every core since boot, from ``/proc/stat``."""
     with open("/proc/stat") as f:
         fields = [int(v) for v in f.readline().split()[1:]]
@@ -50,7 +50,7 @@ class OtherLoad:
 
     def __enter__(self):
         try:
-            self._start = (_proc_stat_seconds(), _own_cpu_seconds())
+            self._start = (proc_stat_seconds(), _own_cpu_seconds())
         except (OSError, ValueError, IndexError):
             self._start = None
         return self
@@ -58,7 +58,7 @@ class OtherLoad:
     def __exit__(self, *exc):
         if self._start is not None:
             (busy0, total0), own0 = self._start
-            busy1, total1 = _proc_stat_seconds()
+            busy1, total1 = proc_stat_seconds()
             total = total1 - total0
             own = _own_cpu_seconds() - own0
             if total > 0:

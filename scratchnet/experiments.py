@@ -136,6 +136,15 @@ def names():
     return list(EXPERIMENTS)
 
 
+def for_model(model: str, loss: Optional[str] = None) -> Experiment:
+    """The lecture experiment that trains ``model`` (with ``loss``, where a model has two):
+    the lecture's recipe for that model."""
+    for e in EXPERIMENTS.values():
+        if e.model == model and loss in (None, e.loss):
+            return e
+    raise KeyError(f"no lecture experiment trains {model!r}" + (f" with loss {loss!r}" if loss else ""))
+
+
 def get(name: str) -> Experiment:
     try:
         return EXPERIMENTS[name]

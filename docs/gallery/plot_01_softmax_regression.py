@@ -76,7 +76,7 @@ for epoch in range(1, 6):
     for xb, yb in loader:
         opt.zero_grad()
         loss = criterion(model(xb), yb)
-        model.backward(criterion.backward(), input_grad=False)  # images need no gradient
+        model.backward(criterion.backward(), needs_input_grad=False)  # images need no gradient
         opt.step()
         total += float(loss)
     costs.append(total / len(loader))

@@ -109,7 +109,7 @@ opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.5)
 xb, yb = digits.train.arrays[0][:64], digits.train.arrays[1][:64]
 opt.zero_grad()
 loss = criterion(model(xb), yb)
-model.backward(criterion.backward(), input_grad=False)
+model.backward(criterion.backward(), needs_input_grad=False)
 print(f"loss {float(loss):.4f}; conv1.weight.grad {model.conv1.weight.grad.shape}")
 fig, axes = plt.subplots(2, 10, figsize=(11, 2.6))
 for k in range(10):

@@ -58,20 +58,23 @@ print(f"difference      : {full.num_parameters() - original.num_parameters():,}"
 # Both run on real digits
 # -----------------------
 # One forward and one backward of each on 100 embedded digits (CE loss, as the
-# homework). In the sparse model a C3 map's weight gradient only exists for the
-# inputs it reads.
+# homework). The sparse C3 keeps one 5×5 kernel per connection, packed in table
+# order (map 0's three kernels first, then map 1's, ...): 60 kernels, each with its
+# own gradient.
 digits = data.load_embedded_mnist()
 xb, yb = digits.train.arrays[0][:100], digits.train.arrays[1][:100]
 criterion = nn.CrossEntropyLoss()
 for name, model in [("lenet5", full), ("lenet5-original", original)]:
     loss = criterion(model(xb), yb)
     model.zero_grad()
-    model.backward(criterion.backward(), input_grad=False)
+    model.backward(criterion.backward(), needs_input_grad=False)
     print(f"{name:16} loss {float(loss):.4f}, output {model(xb).shape}")
 
+starts = np.cumsum([0] + [len(inputs) for inputs in table])
+w = original.c3.weight
+print(f"C3 weight {w.data.shape}, grad {w.grad.shape}")
 for j in (0, 6, 15):
-    w = original.c3[j].weight
-    print(f"C3 map {j:2} reads inputs {table[j]}: weight {w.data.shape}, grad {w.grad.shape}")
+    print(f"C3 map {j:2} reads inputs {table[j]}: kernels {starts[j]}..{starts[j + 1] - 1}")
 
 # %%
 # What C1 sees: the six 5×5 filters at initialisation and the six 28×28 feature
