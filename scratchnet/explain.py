@@ -624,6 +624,12 @@ def _explain_max_pool2d(r: _Recorder, *, input, kernel, stride=None, padding=0, 
        **_scatter_bytes(geo, dxp, g, extra_read=arg.nbytes),
        arrays={"padded gradient": dxp} if any(geo.pad) else {},
        routes=_max_routes(geo, arg, g, forward=False) if r.numbers else [])
+    _crop_and_compare(r, geo, dxp, backward_op, g, unbatched)
+    return "F.max_pool2d forward (values and return_indices) and backward (F.vjp)"
+
+
+def _crop_and_compare(r, geo, dxp, backward_op, g, unbatched) -> None:
+    """The pools' last backward step: crop the padding off ``dxp``; check it against the op's."""
     grad = geo.crop(dxp)
     r.step("backward", "crop", "dx = interior of the padded gradient" if any(geo.pad)
            else "no padding: dx is the gradient itself", shapes={"dx": grad.shape},
@@ -631,7 +637,6 @@ def _explain_max_pool2d(r: _Recorder, *, input, kernel, stride=None, padding=0, 
            arrays={"dx": grad})
     theirs = backward_op(g[0] if unbatched else g)
     r.compare("input gradient", grad[0] if unbatched else grad, theirs[0])
-    return "F.max_pool2d forward (values and return_indices) and backward (F.vjp)"
 
 
 def _argmax_positions(geo, arg) -> tuple:
@@ -717,13 +722,7 @@ def _explain_avg_pool2d(r: _Recorder, *, input, kernel, stride=None, padding=0, 
         shapes={"padded gradient": dxp.shape}, flops=len(taps) * share.size,
         **_scatter_bytes(geo, dxp, share),
         arrays={"padded gradient": dxp} if any(geo.pad) else {}, routes=routes)
-    grad = geo.crop(dxp)
-    r.step("backward", "crop", "dx = interior of the padded gradient" if any(geo.pad)
-           else "no padding: dx is the gradient itself", shapes={"dx": grad.shape},
-           read=grad.nbytes if any(geo.pad) else 0, written=grad.nbytes if any(geo.pad) else 0,
-           arrays={"dx": grad})
-    theirs = backward_op(g[0] if unbatched else g)
-    r.compare("input gradient", grad[0] if unbatched else grad, theirs[0])
+    _crop_and_compare(r, geo, dxp, backward_op, g, unbatched)
     return "F.avg_pool2d forward and backward (F.vjp)"
 
 
