@@ -226,6 +226,27 @@ def test_init_schemes_have_the_right_spread_in_both_engines(scheme):
     assert torch.is_tensor(b.l2.weight)
 
 
+@pytest.mark.parametrize("engine", ["numpy", "torch"])
+def test_init_of_the_sparse_c3_uses_each_maps_fan_in(engine):
+    """LeNet-5's packed sparse C3: map j's kernels are one conv's weight with fan_in |T_j|*25."""
+    from scratchnet import models, torch_models
+
+    if engine == "numpy":
+        model = nn.init.init_parameters_(models.build("lenet5-original"), "kaiming_uniform",
+                                         np.random.default_rng(0))
+        w = model.c3.weight.data
+    else:
+        model = torch_models.init_parameters_(torch_models.build("lenet5-original"), "kaiming_uniform")
+        w = model.c3.weight.detach().numpy()
+    start = 0
+    for inputs in models.LECUN_C3_TABLE:
+        block = w[start:start + len(inputs)]
+        start += len(inputs)
+        bound = np.sqrt(6 / (len(inputs) * 25))  # kaiming_uniform, gain sqrt(2)
+        assert np.abs(block).max() <= bound
+        assert np.abs(block).max() > 0.8 * bound  # the draws fill the map's own range
+
+
 def test_init_default_keeps_the_layers_own():
     from scratchnet import models
 

@@ -217,7 +217,7 @@ def init_parameters_(model: nn.Module, scheme: str, seed: int = 0) -> nn.Module:
     function, arguments and parameter order (biases zeroed), drawn from torch's generator
     seeded with ``seed`` (the global RNG state is restored afterwards).
     """
-    from .nn.init import init_scheme, is_weight
+    from .nn.init import fan_blocks, init_scheme, is_weight
 
     entry = init_scheme(scheme)
     if entry is None:
@@ -226,11 +226,13 @@ def init_parameters_(model: nn.Module, scheme: str, seed: int = 0) -> nn.Module:
     fn = getattr(nn.init, fn_name)
     with torch.random.fork_rng(devices=[]), torch.no_grad():
         torch.manual_seed(seed)
-        for name, p in model.named_parameters():
-            if is_weight(name, p) and fn_name != "zeros_":
-                fn(p, **kwargs)
-            else:
-                p.zero_()
+        for module in model.modules():
+            for name, p in module.named_parameters(recurse=False):
+                if is_weight(name, p) and fn_name != "zeros_":
+                    for block in fan_blocks(module, p):
+                        fn(block, **kwargs)
+                else:
+                    p.zero_()
     return model
 
 

@@ -324,12 +324,31 @@ def is_weight(name: str, array) -> bool:
     return name.rsplit(".", 1)[-1] == "weight" and np.ndim(array) >= 2
 
 
+def fan_blocks(module, weight):
+    """The pieces of a layer's ``weight`` that are each one layer's weight to an init rule.
+
+    A plain layer's weight is one piece. A sparse convolution (a module with a connection
+    ``table``, LeNet-5's C3) packs one ``(|T_j|, kH, kW)`` stack of kernels per output map
+    ``j``; each is initialised as the ``(1, |T_j|, kH, kW)`` weight of the convolution that
+    map is, so that its fans are that map's (:math:`|T_j| k_h k_w` in), not the packed
+    array's. Works for NumPy arrays and torch tensors alike (views, filled in place).
+    """
+    table = getattr(module, "table", None)
+    if table is None or np.ndim(weight) != 3:
+        return [weight]
+    blocks, start = [], 0
+    for inputs in table:
+        blocks.append(weight[start:start + len(inputs)][None])
+        start += len(inputs)
+    return blocks
+
+
 def init_parameters_(model, scheme: str, generator=None):
     r"""Re-initialise every parameter of ``model`` by one :data:`INIT_SCHEMES` scheme, in place.
 
     Every weight (a parameter called ``weight`` with two or more dimensions: the
-    ``Linear`` and ``Conv2d`` layers) is drawn by the scheme's ``nn.init`` function,
-    in ``named_parameters`` order; every other parameter (the biases) is set to zero,
+    ``Linear`` and ``Conv2d`` layers; a sparse convolution's map by map, see
+    :func:`fan_blocks`) is drawn by the scheme's ``nn.init`` function, layer by layer; every other parameter (the biases) is set to zero,
     as is usual with these schemes. The ReLU-oriented kaiming schemes use
     ``nonlinearity='relu'`` (gain :math:`\sqrt 2`), so that
 
@@ -346,9 +365,11 @@ def init_parameters_(model, scheme: str, generator=None):
         return model
     fn_name, kwargs = entry
     fn = globals()[fn_name]
-    for name, p in model.named_parameters():
-        if is_weight(name, p.data) and fn_name != "zeros_":
-            fn(p, generator=generator, **kwargs)
-        else:
-            zeros_(p)
+    for module in model.modules():
+        for name, p in module.named_parameters(recurse=False):
+            if is_weight(name, p.data) and fn_name != "zeros_":
+                for block in fan_blocks(module, p.data):
+                    fn(block, generator=generator, **kwargs)
+            else:
+                zeros_(p)
     return model
