@@ -180,7 +180,7 @@ def check_outputs(args, *paths_attrs: str) -> None:
             raise CLIError(f"{option} needs matplotlib (pip install matplotlib)") from None
     if getattr(args, "engine", "numpy") in ("torch", "both"):
         try:
-            import torch  # noqa: F401
+            from . import torch_engine  # noqa: F401  (the torch side; it imports torch)
         except ImportError:
             raise CLIError(f"--engine {args.engine} needs PyTorch installed (pip install torch); "
                            "--engine numpy runs without it") from None
