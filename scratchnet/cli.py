@@ -13,6 +13,7 @@ never a traceback.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import sys
@@ -179,11 +180,9 @@ def check_outputs(args, *paths_attrs: str) -> None:
             option = "--plot" if getattr(args, "plot", None) else "--out-dir"
             raise CLIError(f"{option} needs matplotlib (pip install matplotlib)") from None
     if getattr(args, "engine", "numpy") in ("torch", "both"):
-        try:
-            from . import torch_engine  # noqa: F401  (the torch side; it imports torch)
-        except ImportError:
+        if importlib.util.find_spec("torch") is None:  # looked up, not imported
             raise CLIError(f"--engine {args.engine} needs PyTorch installed (pip install torch); "
-                           "--engine numpy runs without it") from None
+                           "--engine numpy runs without it")
     if getattr(args, "device", "cpu") == "cuda":
         if getattr(args, "engine", "numpy") == "numpy":
             raise CLIError("--device cuda applies to the torch engine; the NumPy engine runs on the CPU")
