@@ -89,7 +89,21 @@ first5, first9 = stats["mlp5"][2][0], stats["mlp9"][2][0]
 print(f"first-layer gradient std, mlp5 / mlp9 = {first5 / first9:.0f}x")
 
 # %%
-# The full training runs of both networks (9 epochs with the lecture's settings,
-# in both engines) are in :doc:`the lecture experiments <../benchmarks/experiments>`:
-# on the embedded digits MLP-9 ends at 100/1000 (chance) while MLP-3 and MLP-5
-# learn.
+# While it trains: ``scratchnet diagnose`` on full MNIST
+# ------------------------------------------------------
+# ``scratchnet diagnose mlp9 --data-dir DIR --steps 300`` records the same spreads
+# while the network trains, in either engine, and how far each weight moves per step.
+# From the committed run (300 steps on full MNIST, SGD lr 0.01, momentum 0.5): MLP-9's
+# first layer receives 1/10,000 of the gradient its last layer does and moves by 7e-7
+# of its size per step; with ``--init kaiming_normal`` (variance 2/fan_in, so that a
+# ReLU layer keeps its input's spread) it receives 1/8 and moves by 3e-4, and the
+# loss falls from 2.36 to 0.38 in those 300 steps. Trained 9 epochs with the lecture's
+# settings it reaches 97.85% instead of the slide's 11%.
+#
+# .. image:: ../../benchmarks/results/full_mnist/diagnose/mlp-comparison.png
+#    :alt: MLP-5, MLP-9 and MLP-9 with kaiming_normal init: activation and gradient
+#          spread against depth, the first layer's step size and the loss
+#
+# The full training runs of every lecture model (with the lecture's settings, in both
+# engines, on full MNIST and on the embedded digits) are in
+# :doc:`the lecture experiments <../benchmarks/experiments>`.
