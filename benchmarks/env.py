@@ -128,43 +128,15 @@ def _proc_stat_seconds():
     return proc_stat_seconds()
 
 
-class OtherLoad:
-    """How much CPU *other* processes used while a child process ran (Linux).
+def OtherLoad():
+    """How much CPU *other* processes used while the worker processes ran (Linux):
+    :class:`scratchnet.environment.OtherLoad` measuring this process's children. A
+    worker that had the machine to itself scores about 0; 0.5 on 2 cores means another
+    process kept one core busy the whole time, and the worker's timings (its thread
+    pools especially) are not to be trusted."""
+    from scratchnet.environment import OtherLoad as Measure
 
-    The machine's busy CPU time (``/proc/stat``) minus the children's own CPU time
-    (``RUSAGE_CHILDREN``) over the block, as a fraction of all cores' time. A worker
-    that had the machine to itself scores about 0; a value of 0.5 on 2 cores means
-    another process kept one core busy the whole time, and the worker's timings
-    (its thread pools especially) are not to be trusted. ``fraction`` stays ``None``
-    where ``/proc/stat`` is missing.
-    """
-
-    def __enter__(self):
-        import resource
-
-        self._resource = resource
-        try:
-            self._stat = _proc_stat_seconds()
-        except (OSError, ValueError, IndexError):
-            self._stat = None
-        self._child = self._children_cpu()
-        self.fraction = None
-        return self
-
-    def _children_cpu(self):
-        r = self._resource.getrusage(self._resource.RUSAGE_CHILDREN)
-        return r.ru_utime + r.ru_stime
-
-    def __exit__(self, *exc):
-        if self._stat is None:
-            return False
-        busy1, total1 = _proc_stat_seconds()
-        busy = busy1 - self._stat[0]
-        total = total1 - self._stat[1]
-        own = self._children_cpu() - self._child
-        if total > 0:
-            self.fraction = round(min(1.0, max(0.0, (busy - own) / total)), 3)
-        return False
+    return Measure(of="children")
 
 
 def cpu_busy(interval: float = 0.5):

@@ -29,62 +29,40 @@ SEED_MAX = 2**64 - 1
 
 
 # --------------------------------------------------------------------------- types
-def _int(text: str, expected: str) -> int:
+def _number(text: str, parse, expected: str, accept) -> int | float:
+    """``parse(text)`` if it parses and ``accept`` takes it, else argparse's error naming ``expected``."""
     try:
-        return int(text)
+        value = parse(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+        value = None
+    if value is None or not accept(value):
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+    return value
 
 
 def positive_int(text: str) -> int:
     """An integer >= 1."""
-    value = _int(text, "a positive integer")
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+    return _number(text, int, "a positive integer", lambda v: v >= 1)
 
 
 def non_negative_int(text: str) -> int:
     """An integer >= 0."""
-    value = _int(text, "a non-negative integer")
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
-    return value
+    return _number(text, int, "a non-negative integer", lambda v: v >= 0)
 
 
 def seed(text: str) -> int:
     """A random seed both engines accept: an integer in [0, 2**64 - 1] (see :data:`SEED_MAX`)."""
-    expected = "an integer in [0, 2**64 - 1]"
-    value = _int(text, expected)
-    if not 0 <= value <= SEED_MAX:
-        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
-    return value
-
-
-def _float(text: str, expected: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
-    return value
+    return _number(text, int, "an integer in [0, 2**64 - 1]", lambda v: 0 <= v <= SEED_MAX)
 
 
 def non_negative_float(text: str) -> float:
     """A finite number >= 0."""
-    value = _float(text, "a finite number >= 0")
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
-    return value
+    return _number(text, float, "a finite number >= 0", lambda v: math.isfinite(v) and v >= 0)
 
 
 def positive_float(text: str) -> float:
     """A finite number > 0."""
-    value = _float(text, "a finite number > 0")
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
-    return value
+    return _number(text, float, "a finite number > 0", lambda v: math.isfinite(v) and v > 0)
 
 
 def csv_list(kind: str, choices=None):

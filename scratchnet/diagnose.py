@@ -48,6 +48,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from .data import DataLoader
+from .train import no_lap
 
 #: Output within this distance of a sigmoid's or tanh's bound counts as saturated.
 SATURATION_MARGIN = 0.03
@@ -191,7 +192,7 @@ def diagnose(engine, train_data, *, steps: int = 100, every: int = 10, batch_siz
                 if watched:
                     recorder.begin(step)
                 x, y = engine.gather(data, idx)
-                loss = engine.train_step(x, y, lap=lap if watched else _no_lap)
+                loss = engine.train_step(x, y, lap=lap if watched else no_lap)
                 if watched:
                     recorder.end(layers)
                     losses.append({"step": step, "loss": float(loss)})
@@ -203,10 +204,6 @@ def diagnose(engine, train_data, *, steps: int = 100, every: int = 10, batch_siz
             h.remove()
     return {"engine": engine.name, "steps": steps, "every": every, "batch_size": batch_size,
             "losses": losses, "records": recorder.records}
-
-
-def _no_lap(phase: str) -> None:
-    pass
 
 
 # --------------------------------------------------------------------------- reading

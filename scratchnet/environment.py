@@ -32,25 +32,32 @@ def proc_stat_seconds():
     return (sum(fields) - idle) / tick, sum(fields) / tick
 
 
-def _own_cpu_seconds() -> float:
-    r = resource.getrusage(resource.RUSAGE_SELF)
+def _cpu_seconds(who: int) -> float:
+    r = resource.getrusage(who)
     return r.ru_utime + r.ru_stime
 
 
 class OtherLoad:
     """Fraction of all cores' time that *other* processes kept busy during a ``with`` block.
 
-    About 0 when this process had the machine to itself; 0.5 on two cores means
-    another process held one core the whole time, and timings taken in the block are
-    slower than the machine can do. ``fraction`` stays ``None`` where ``/proc/stat``
-    is missing (not Linux).
+    The machine's busy CPU time (``/proc/stat``) minus what the measured processes used
+    themselves: this process (``of="self"``, the training CLI) or the child processes it
+    waits for (``of="children"``, the benchmark workers). About 0 when they had the
+    machine to themselves; 0.5 on two cores means another process held one core the
+    whole time, and timings taken in the block are slower than the machine can do.
+    ``fraction`` stays ``None`` where ``/proc/stat`` is missing (not Linux).
     """
 
     fraction = None
 
+    def __init__(self, of: str = "self"):
+        if of not in ("self", "children"):
+            raise ValueError(f"OtherLoad: of must be 'self' or 'children', got {of!r}")
+        self._who = resource.RUSAGE_SELF if of == "self" else resource.RUSAGE_CHILDREN
+
     def __enter__(self):
         try:
-            self._start = (proc_stat_seconds(), _own_cpu_seconds())
+            self._start = (proc_stat_seconds(), _cpu_seconds(self._who))
         except (OSError, ValueError, IndexError):
             self._start = None
         return self
@@ -60,7 +67,7 @@ class OtherLoad:
             (busy0, total0), own0 = self._start
             busy1, total1 = proc_stat_seconds()
             total = total1 - total0
-            own = _own_cpu_seconds() - own0
+            own = _cpu_seconds(self._who) - own0
             if total > 0:
                 self.fraction = round(min(1.0, max(0.0, (busy1 - busy0 - own) / total)), 3)
         return False
