@@ -20,7 +20,8 @@ from .linear import linear
 from .flatten import flatten
 from .conv import conv2d
 from .pooling import max_pool2d, avg_pool2d
-from .loss import cross_entropy, nll_loss, mse_loss, binary_cross_entropy_with_logits
+from .loss import cross_entropy, nll_loss
+from .elementwise_loss import mse_loss, binary_cross_entropy_with_logits
 
 __all__ = [
     "vjp", "differentiable", "is_op", "registration", "Registration",

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import functional as F
-from ..functional.loss import legacy_reduction
+from ..functional._reduction import legacy_reduction
 from .module import Module
 
 __all__ = ["CrossEntropyLoss", "NLLLoss", "MSELoss", "BCEWithLogitsLoss"]
