@@ -19,7 +19,8 @@ from typing import Iterable, Iterator
 
 from .grad_mode import is_grad_enabled
 from .error_location import path_segment
-from .module import Module, _addindent
+from .module import Module
+from .repr import addindent
 
 __all__ = ["Sequential", "ModuleList"]
 
@@ -291,5 +292,5 @@ class ModuleList(Module):
             local_repr = f"({start_id}): {b}"
             if start_id != end_id:
                 local_repr = f"({start_id}-{end_id}): {end_id - start_id + 1} x {b}"
-            lines.append(_addindent(local_repr, 2))
+            lines.append(addindent(local_repr, 2))
         return self._get_name() + "(\n  " + "\n  ".join(lines) + "\n)"

@@ -52,8 +52,7 @@ A layer's bad input is reported with its place in the model (see
 """
 from __future__ import annotations
 
-import itertools
-from collections import OrderedDict, namedtuple
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Callable, Iterator, Optional
 
@@ -63,7 +62,11 @@ from ..checks import FLOAT_DTYPES, check_device, shape_str
 from ..functional import registration
 from .error_location import LOCATED_ERRORS, locate_error
 from .grad_mode import is_grad_enabled
+from .hooks import RemovableHandle
+from .incompatible_keys import _IncompatibleKeys
 from .parameter import Parameter
+from .recorded_backward import OpBackward, RecordedBackward
+from .repr import module_repr
 
 __all__ = ["Module", "RemovableHandle"]
 
@@ -171,30 +174,16 @@ class Module:
             return fn(*args, **kwargs)
         out, backward = op.forward(*args, **kwargs)
         primary = out[0] if isinstance(out, tuple) else out
-        input_name = positional[0]
-
-        def grad_fn(grad_out, needs_input_grad=True):
-            if needs_input_grad or not op.honors_needs_input_grad:
-                grads = backward(grad_out)
-            else:
-                grads = backward(grad_out, needs_input_grad=False)
-            for name, p in params:
-                if p.requires_grad:
-                    # A gradient that is also returned (a Parameter passed as the
-                    # input) must not become .grad: the caller may change it.
-                    fresh = op.fresh_grads and name != input_name
-                    p.accumulate_grad(grads[name], fresh=fresh)
-            return grads.get(input_name) if needs_input_grad else None
-
-        self._set_grad_fn(grad_fn, primary, honors_needs_input_grad=True)
+        self._set_grad_fn(OpBackward(op, backward, params), primary, honors_needs_input_grad=True)
         return out
 
     def _set_grad_fn(self, grad_fn: Callable, output, *, honors_needs_input_grad: bool = False) -> None:
         """Record ``grad_fn`` (``grad_out -> grad_input``) as the backward of the forward that made ``output``.
 
-        The stored closure first checks ``grad_out`` against ``output``'s shape and
-        casts it to ``output``'s dtype, so every backward path validates alike. It
-        takes ``needs_input_grad`` too (see :meth:`backward`): passed on as
+        It is stored as a :class:`~scratchnet.nn.recorded_backward.RecordedBackward`,
+        which first checks ``grad_out`` against ``output``'s shape and casts it to
+        ``output``'s dtype, so every backward path validates alike. It takes
+        ``needs_input_grad`` too (see :meth:`backward`): passed on as
         ``grad_fn(grad_out, needs_input_grad)`` when ``honors_needs_input_grad``;
         otherwise ``grad_fn(grad_out)`` runs in full and, for ``False``, its result
         is dropped.
@@ -203,22 +192,8 @@ class Module:
             expected = (output.shape, output.dtype)
         else:
             expected = (tuple(np.shape(output)), np.asarray(output).dtype)
-
-        def checked(grad_out, needs_input_grad=True):
-            grad_out = self._check_grad_out(grad_out, expected)
-            if honors_needs_input_grad:
-                grad_in = grad_fn(grad_out, needs_input_grad)
-            else:
-                grad_in = grad_fn(grad_out)
-                grad_in = grad_in if needs_input_grad else None
-            for hook in list(self._backward_hooks.values()):
-                result = hook(self, (grad_in,), (grad_out,))
-                if result is not None:
-                    grad_in = result[0]
-            return grad_in
-
         d = self.__dict__
-        d["_grad_fn"] = checked
+        d["_grad_fn"] = RecordedBackward(self, grad_fn, expected, honors_needs_input_grad)
         d["_grad_fn_output"] = expected
         d["_forward_state"] = "recorded"
 
@@ -227,20 +202,6 @@ class Module:
         d["_grad_fn"] = None
         d["_grad_fn_output"] = None
         d["_forward_state"] = why
-
-    def _check_grad_out(self, grad_out, expected) -> np.ndarray:
-        shape, dtype = expected
-        grad = np.asarray(grad_out)
-        if grad.shape != shape:
-            raise ValueError(
-                f"{self._short_repr()}.backward: grad_out has shape {shape_str(grad.shape)} "
-                f"but the forward output has shape {shape_str(shape)}"
-            )
-        if grad.dtype.kind not in "fiu":
-            raise TypeError(
-                f"{self._short_repr()}.backward: grad_out must be a float array, got dtype {grad.dtype}"
-            )
-        return grad.astype(dtype, copy=False)
 
     def _backward_unavailable(self) -> RuntimeError:
         if self._forward_state == "no_grad":
@@ -725,62 +686,4 @@ class Module:
         return type(self).__name__
 
     def __repr__(self) -> str:
-        extra_lines = []
-        extra_repr = self.extra_repr()
-        if extra_repr:
-            extra_lines = extra_repr.split("\n")
-        child_lines = []
-        for key, module in self._modules.items():
-            mod_str = _addindent(repr(module), 2)
-            child_lines.append("(" + key + "): " + mod_str)
-        lines = extra_lines + child_lines
-        main_str = self._get_name() + "("
-        if lines:
-            if len(extra_lines) == 1 and not child_lines:
-                main_str += extra_lines[0]
-            else:
-                main_str += "\n  " + "\n  ".join(lines) + "\n"
-        return main_str + ")"
-
-
-class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
-    """What :meth:`Module.load_state_dict` returns: the keys it could not match."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        if not self.missing_keys and not self.unexpected_keys:
-            return "<All keys matched successfully>"
-        return super().__repr__()
-
-    __str__ = __repr__
-
-
-class RemovableHandle:
-    """Returned by the ``register_*_hook`` methods; ``remove()`` unregisters the hook."""
-
-    _ids = itertools.count()
-
-    def __init__(self, hooks: dict):
-        self._hooks = hooks
-        self.id = next(RemovableHandle._ids)
-
-    def remove(self) -> None:
-        self._hooks.pop(self.id, None)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info):
-        self.remove()
-        return False
-
-
-def _addindent(s_: str, num_spaces: int) -> str:
-    """Indent every line but the first (torch's helper, so reprs match torch's byte for byte)."""
-    s = s_.split("\n")
-    if len(s) == 1:
-        return s_
-    first = s.pop(0)
-    s = [(num_spaces * " ") + line if line.strip() else "" for line in s]
-    return first + "\n" + "\n".join(s)
+        return module_repr(self._get_name(), self.extra_repr(), self._modules.items())
