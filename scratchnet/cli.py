@@ -26,7 +26,7 @@ from . import experiments, models
 from .cli_args import ArgumentParser, non_negative_float, non_negative_int, positive_int, seed
 from .diagnose import add_diagnose_parser, cmd_diagnose
 from .environment import OtherLoad, environment, load_average
-from .explain import add_explain_parser, cmd_explain
+from .explain.cli import add_parser as add_explain_parser, cmd_explain
 from .nn.init import INIT_SCHEMES
 from .train import (LOSSES, OPTIMIZERS, NumpyEngine, TrainConfig, TrainingInterrupted, compare,
                     fit_lockstep)

@@ -142,15 +142,19 @@ class ArgumentParser(argparse.ArgumentParser):
         The name in front of ``error:`` (default: ``prog``). Sub-command parsers
         inherit their root's, so every error of a program starts the same way
         (``scratchnet: error: ...``, whichever sub-command raised it).
+    error_prefix : str, optional
+        Put in front of each message of this parser (``explain`` gives
+        ``scratchnet: error: explain: ...``).
     *args, **kwargs
         As :class:`argparse.ArgumentParser`; ``formatter_class`` defaults to
         :class:`DefaultsHelpFormatter`.
     """
 
-    def __init__(self, *args, error_prog: str | None = None, **kwargs):
+    def __init__(self, *args, error_prog: str | None = None, error_prefix: str | None = None, **kwargs):
         kwargs.setdefault("formatter_class", DefaultsHelpFormatter)
         super().__init__(*args, **kwargs)
         self.error_prog = error_prog or self.prog
+        self.error_prefix = error_prefix
 
     def add_subparsers(self, **kwargs):
         kwargs.setdefault("parser_class", functools.partial(type(self), error_prog=self.error_prog))
@@ -186,4 +190,6 @@ class ArgumentParser(argparse.ArgumentParser):
         message = re.sub(r"^argument ([^:]+): ", r"\1: ", " ".join(str(message).split()))
         if message.startswith("the following arguments are required"):
             message += f" ('{self.prog} --help' lists them)"
+        if self.error_prefix:
+            message = f"{self.error_prefix}: {message}"
         self.exit(2, f"{self.error_prog}: error: {message}\n")
