@@ -5,7 +5,7 @@ For each lecture experiment and batch size it measures, in each engine:
 
 * **Phases.** The training loop's own ``engine.train_step`` with a ``lap`` hook that
   reads the clock as ``zero_grad``, forward, loss, backward and the optimizer step
-  end (:data:`scratchnet.train.STEP_PHASES`). Each phase's median over many steps.
+  end (:data:`scratchnet.engine.STEP_PHASES`). Each phase's median over many steps.
 * **Layers.** Every child of the model alone, on the very activations it sees in the
   step (one forward pass through the model builds them): forward, and forward plus
   backward with a random upstream gradient laid out in memory as the layer's output (as
@@ -53,7 +53,7 @@ ENGINES = ("numpy", "torch")
 
 def _phase_times(engine, x, y, target_s: float, min_steps: int = 20, max_steps: int = 2000) -> dict:
     """Median seconds of each phase of ``engine.train_step(x, y)``, over enough steps."""
-    from scratchnet.train import STEP_PHASES
+    from scratchnet.engine import STEP_PHASES
 
     laps = {p: [] for p in STEP_PHASES}
     totals = []
@@ -142,20 +142,16 @@ class ProfileSession:
     def measure(self, i: int) -> list:
         import numpy as np
 
+        from scratchnet.run_setup import build_engine
+
         from .worker import step_batch, train_config
 
         case, batch = self.jobs[i]
         cfg = train_config(case, self.config["dtype"])
-        if self.config["engine"] == "numpy":
-            from scratchnet.train import NumpyEngine
-
-            engine, torch = NumpyEngine.build(cfg), None
-        else:
+        torch = None
+        if self.config["engine"] == "torch":
             import torch
-
-            from scratchnet.torch_engine import TorchEngine
-
-            engine = TorchEngine.build(cfg, device="cpu")
+        engine = build_engine(self.config["engine"], cfg, device="cpu")
         engine.train()
         x, y = engine.put(*step_batch(case, batch, self.config["dtype"], np.random.default_rng(0)))
         entry = {"name": case.name, "model": case.model, "batch": batch,

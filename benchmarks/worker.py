@@ -85,7 +85,7 @@ class PeakMemory:
 
 
 class NumpyRunner:
-    """scratchnet: ops from :mod:`scratchnet.functional`, steps from :mod:`scratchnet.train`."""
+    """scratchnet: ops from :mod:`scratchnet.functional`, steps from :mod:`scratchnet.numpy_engine`."""
 
     name = "numpy"
     device = "cpu"
@@ -113,10 +113,10 @@ class NumpyRunner:
         return {"forward": forward, "forward+backward": forward_backward}, out.shape
 
     def step(self, case, x, y):
-        """One training step of ``case``: exactly ``scratchnet.train``'s, on the batch ``(x, y)``."""
-        from scratchnet.train import NumpyEngine as TrainEngine
+        """One training step of ``case``: exactly the training loop's, on the batch ``(x, y)``."""
+        from scratchnet.run_setup import build_engine
 
-        return _train_step(TrainEngine.build(train_config(case, self.dtype)), x, y)
+        return _train_step(build_engine("numpy", train_config(case, self.dtype)), x, y)
 
 
 class TorchRunner:
@@ -165,10 +165,9 @@ class TorchRunner:
         return {"forward": forward, "forward+backward": forward_backward}, tuple(out.shape)
 
     def step(self, case, x, y):
-        from scratchnet.torch_engine import TorchEngine as TrainEngine
+        from scratchnet.run_setup import build_engine
 
-        config = train_config(case, self.np_dtype)
-        return _train_step(TrainEngine.build(config, device=self.device), x, y)
+        return _train_step(build_engine("torch", train_config(case, self.np_dtype), device=self.device), x, y)
 
 
 def train_config(case, dtype):

@@ -160,11 +160,12 @@ def test_cuda_request_without_a_gpu_is_skipped_with_a_message(tmp_path):
 def test_train_step_laps_name_every_phase_in_order(engine_kind):
     import numpy as np
 
-    from scratchnet.train import STEP_PHASES, TrainConfig
+    from scratchnet.engine import STEP_PHASES
+    from scratchnet.train import TrainConfig
 
     cfg = TrainConfig(model="mlp3", seed=0)
     if engine_kind == "numpy":
-        from scratchnet.train import NumpyEngine
+        from scratchnet.numpy_engine import NumpyEngine
 
         engine = NumpyEngine.build(cfg)
     else:

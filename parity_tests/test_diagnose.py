@@ -10,7 +10,8 @@ from scratchnet import cli, nn
 from scratchnet.diagnose import (diagnose, findings, max_abs_diff, output_stats, records_at,
                                  recorded_steps, weight_layers)
 from scratchnet.torch_engine import TorchEngine
-from scratchnet.train import NumpyEngine, TrainConfig
+from scratchnet.numpy_engine import NumpyEngine
+from scratchnet.train import TrainConfig
 
 
 def _digits(n=192):

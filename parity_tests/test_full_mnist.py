@@ -8,7 +8,9 @@ import pytest
 from scratchnet import experiments
 from scratchnet.data import binary_subset, load_dataset, load_mnist
 from scratchnet.torch_engine import TorchEngine
-from scratchnet.train import NumpyEngine, TrainConfig, compare, fit_lockstep
+from scratchnet.lockstep import compare, fit_lockstep
+from scratchnet.numpy_engine import NumpyEngine
+from scratchnet.train import TrainConfig
 
 # The published label counts of MNIST's training and test sets, digits 0..9.
 TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from scratchnet import cli, nn
-from scratchnet.train import (EpochResult, NumpyEngine, RunResult, TrainConfig, TrainingInterrupted,
-                              _Progress, compare, fit, fit_lockstep)
+from scratchnet.lockstep import compare, fit_lockstep
+from scratchnet.numpy_engine import NumpyEngine
+from scratchnet.train import EpochResult, RunResult, TrainConfig, TrainingInterrupted, _Progress, fit
 
 
 def _digits(n_train=128, n_test=64):

@@ -10,7 +10,9 @@ import torch
 
 from scratchnet import cli, experiments, models
 from scratchnet.data import write_idx
-from scratchnet.train import NumpyEngine, TrainConfig, fit, compare
+from scratchnet.lockstep import compare
+from scratchnet.numpy_engine import NumpyEngine
+from scratchnet.train import TrainConfig, fit
 from scratchnet.torch_engine import TorchEngine
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -160,7 +162,7 @@ def test_cli_lists_experiments_and_models():
 
 def test_every_experiment_is_wired():
     """Each lecture experiment names a real model, a loss that fits it and data that exists."""
-    from scratchnet.train import check_loss
+    from scratchnet.engine import check_loss
 
     for name in experiments.names():
         e = experiments.get(name)

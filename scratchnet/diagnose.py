@@ -40,15 +40,13 @@ the first layer with parameters). With ``--engine both`` the file is
 """
 from __future__ import annotations
 
-import json
 import math
-from pathlib import Path
 from typing import Callable, Optional
 
 import numpy as np
 
 from .data import DataLoader
-from .train import no_lap
+from .engine import no_lap
 
 #: Output within this distance of a sigmoid's or tanh's bound counts as saturated.
 SATURATION_MARGIN = 0.03
@@ -143,7 +141,7 @@ def diagnose(engine, train_data, *, steps: int = 100, every: int = 10, batch_siz
 
     Parameters
     ----------
-    engine : scratchnet.train.NumpyEngine or scratchnet.torch_engine.TorchEngine
+    engine : scratchnet.numpy_engine.NumpyEngine or scratchnet.torch_engine.TorchEngine
         Its model, loss and optimizer; it is trained in place.
     train_data : (ndarray, ndarray)
         Images and labels; batches are drawn by a :class:`~scratchnet.data.DataLoader`
@@ -400,82 +398,3 @@ def plot_comparison(results: dict, path: str, title: str = "") -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
-
-
-# --------------------------------------------------------------------------- command line
-def add_diagnose_parser(sub, add_init_option) -> None:
-    """The ``diagnose`` sub-command of :mod:`scratchnet.cli`."""
-    from . import models
-    from .cli_args import non_negative_float, positive_int, seed
-
-    p = sub.add_parser(
-        "diagnose", help="record what happens inside each layer while a model trains",
-        description="Train MODEL with the lecture's settings (overridable) for --steps steps and record, "
-                    "at step 0 and every --every steps, each layer's output statistics, the gradient "
-                    "arriving at it, and each parameter's gradient norm, norm and update ratio.")
-    p.add_argument("model", choices=models.names(), metavar="MODEL", help="one of: " + ", ".join(models.names()))
-    p.add_argument("--engine", choices=["numpy", "torch", "both"], default="numpy",
-                   help="which engine trains (default: numpy; both: from identical weights, records compared)")
-    p.add_argument("--data-dir", default=None,
-                   help="directory with the MNIST IDX files (default: $SCRATCHNET_DATA, else ./data, "
-                        "else the 5,000 embedded digits)")
-    p.add_argument("--download", action="store_true", help="download full MNIST into --data-dir first")
-    p.add_argument("--steps", type=positive_int, default=100, help="optimizer steps")
-    p.add_argument("--every", type=positive_int, default=10, help="record every K steps")
-    add_init_option(p, True)
-    p.add_argument("--lr", type=non_negative_float, default=None, help="learning rate (default: the lecture's)")
-    p.add_argument("--momentum", type=non_negative_float, default=None,
-                   help="SGD momentum (default: the lecture's)")
-    p.add_argument("--batch-size", type=positive_int, default=None, help="batch size (default: the lecture's)")
-    p.add_argument("--seed", type=seed, default=0, help="weights and batches")
-    p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
-    p.add_argument("--json", metavar="FILE", help="write the records as JSON")
-    p.add_argument("--plot", metavar="FILE", help="write a PNG of the diagnosis")
-    p.add_argument("--quiet", action="store_true", help="no tables, only the findings")
-
-
-def cmd_diagnose(args) -> int:
-    from .cli import build_engines, check_outputs, load_data
-    from .train import TrainConfig
-
-    args.device, args.amp, args.compile = "cpu", False, False
-    check_outputs(args, "json", "plot")
-    from . import experiments
-
-    exp = experiments.for_model(args.model)
-    cfg = TrainConfig(model=args.model, loss=exp.loss, optimizer=exp.optimizer,
-                      lr=exp.lr if args.lr is None else args.lr,
-                      momentum=exp.momentum if args.momentum is None else args.momentum,
-                      batch_size=args.batch_size or exp.batch_size, seed=args.seed, dtype=args.dtype,
-                      init=args.init if args.init != "default" else exp.init)
-    train_data, _, source = load_data(exp.dataset, args.data_dir, args.download, note=print)
-    print(f"Diagnosing {cfg.model} on {source}: {cfg.optimizer.upper()} lr {cfg.lr} momentum {cfg.momentum}, "
-          f"batch {cfg.batch_size}, init {cfg.init}, {args.steps} steps, recorded every {args.every}")
-    results = {}
-    for engine in build_engines(cfg, args):
-        r = diagnose(engine, train_data, steps=args.steps, every=args.every, batch_size=cfg.batch_size,
-                     seed=cfg.seed)
-        r = {"model": cfg.model, "engine": r.pop("engine"), "init": cfg.init, "lr": cfg.lr,
-             "momentum": cfg.momentum, "dataset": source, **r}
-        results[r["engine"]] = r
-    main = next(iter(results.values()))
-    if not args.quiet:
-        for step in (recorded_steps(main)[0], recorded_steps(main)[-1]):
-            loss = next(l["loss"] for l in main["losses"] if l["step"] == step)
-            print(f"\nstep {step} ({main['engine']} engine), loss {loss:.4f}:")
-            print(table(records_at(main, step)))
-    print("")
-    for note in findings(main):
-        print("finding: " + note)
-    payload = main
-    if len(results) == 2:
-        diff = max_abs_diff(results["numpy"], results["torch"])
-        worst = max(v for k, v in diff.items() if k != "histogram_counts")
-        print(f"numpy vs torch: records agree to {worst:.2e} (largest absolute difference of any field), "
-              f"histogram counts to {diff['histogram_counts']}")
-        payload = {"engines": results, "max_abs_diff": diff}
-    if args.json:
-        Path(args.json).write_text(json.dumps(payload, indent=2))
-    if args.plot:
-        plot(main, args.plot)
-    return 0

@@ -13,6 +13,8 @@ from typing import Optional
 
 import numpy as np
 
+from .config import Recipe
+
 # The lecture's toy softmax-regression data: 8 samples, 4 features, 3 classes.
 TOY_X = np.array(
     [[1, 2, 1, 1], [2, 1, 3, 2], [3, 1, 3, 4], [4, 1, 5, 5],
@@ -22,9 +24,10 @@ TOY_X = np.array(
 TOY_Y = np.array([2, 2, 2, 1, 1, 1, 0, 0], dtype=np.int64)
 
 
-@dataclass(frozen=True)
-class Experiment:
-    """One lecture experiment.
+@dataclass(frozen=True, kw_only=True)
+class Experiment(Recipe):
+    """One lecture experiment: a :class:`~scratchnet.config.Recipe` with its name and the
+    figures the slides report.
 
     Attributes
     ----------
@@ -46,18 +49,10 @@ class Experiment:
     """
 
     name: str
-    model: str
-    loss: str
-    optimizer: str = "sgd"
+    # The lectures' defaults where a slide does not say otherwise (torch's SGD: no momentum).
     lr: float = 0.01
     momentum: float = 0.0
-    batch_size: int = 64
     epochs: int = 9
-    drop_last: bool = False
-    seed: int = 0
-    test_batch_size: int = 1000
-    init: str = "default"
-    log_every_epochs: int = 1
     reported: str = ""
     reported_accuracy: Optional[float] = None
     reported_seconds: Optional[float] = None
@@ -75,55 +70,55 @@ EXPERIMENTS = {
     e.name: e
     for e in [
         Experiment(
-            "softmax-toy", "softmax-toy", "cross_entropy", lr=0.1, batch_size=8,
+            name="softmax-toy", model="softmax-toy", loss="cross_entropy", lr=0.1, batch_size=8,
             epochs=1000, init="zeros", log_every_epochs=100,
             reported="cost falls steadily (printed every 100 epochs)",
             notes="8 samples x 4 features, 3 classes; W and b start at zero; full batch",
         ),
         Experiment(
-            "softmax-regression", "softmax-regression", "cross_entropy", lr=0.1,
+            name="softmax-regression", model="softmax-regression", loss="cross_entropy", lr=0.1,
             batch_size=100, epochs=15, drop_last=True, seed=777,
             reported="cost 0.535 -> 0.274 (epoch 1 -> 15)",
         ),
         Experiment(
-            "mlp5", "mlp5", "cross_entropy", lr=0.01, momentum=0.5, epochs=9,
+            name="mlp5", model="mlp5", loss="cross_entropy", lr=0.01, momentum=0.5, epochs=9,
             reported="97% (9691/10000), 3m39s on CPU", reported_accuracy=0.9691,
             reported_seconds=219,
         ),
         Experiment(
-            "mlp9", "mlp9", "cross_entropy", lr=0.01, momentum=0.5, epochs=9,
+            name="mlp9", model="mlp9", loss="cross_entropy", lr=0.01, momentum=0.5, epochs=9,
             reported="11% (1135/10000): fails to train", reported_accuracy=0.1135,
         ),
         Experiment(
-            "mlp3", "mlp3", "cross_entropy", lr=0.01, momentum=0.5, epochs=9,
+            name="mlp3", model="mlp3", loss="cross_entropy", lr=0.01, momentum=0.5, epochs=9,
             reported="96% (9574/10000)", reported_accuracy=0.9574,
         ),
         Experiment(
-            "sigmoid-mlp", "sigmoid-mlp", "cross_entropy", lr=0.01, epochs=40,
+            name="sigmoid-mlp", model="sigmoid-mlp", loss="cross_entropy", lr=0.01, epochs=40,
             reported="91.67% after 40 epochs", reported_accuracy=0.9167,
             notes="the slide does not show the learning rate; 0.01 fits its curve",
         ),
         Experiment(
-            "basic-cnn", "basic-cnn", "nll", lr=0.01, momentum=0.5, epochs=9,
+            name="basic-cnn", model="basic-cnn", loss="nll", lr=0.01, momentum=0.5, epochs=9,
             reported="98% (9814/10000)", reported_accuracy=0.9814,
         ),
         Experiment(
-            "lenet5", "lenet5", "cross_entropy", lr=0.1, batch_size=100, epochs=10,
+            name="lenet5", model="lenet5", loss="cross_entropy", lr=0.1, batch_size=100, epochs=10,
             reported="98.67% (9867/10000), 190 s training", reported_accuracy=0.9867,
             reported_seconds=190,
         ),
         Experiment(
-            "lenet5-original", "lenet5-original", "cross_entropy", lr=0.1,
+            name="lenet5-original", model="lenet5-original", loss="cross_entropy", lr=0.1,
             batch_size=100, epochs=10,
             reported="60,806 trainable parameters (61,706 with the full C3)",
         ),
         Experiment(
-            "binary-ce", "binary-linear", "binary_ce", lr=255e-4, epochs=3,
+            name="binary-ce", model="binary-linear", loss="binary_ce", lr=255e-4, epochs=3,
             test_batch_size=1, reported="95.13% (1894/1991)", reported_accuracy=0.9513,
             notes="digits 4 (-1) vs 9 (+1); loss mean(-logsigmoid(y z))",
         ),
         Experiment(
-            "binary-mse", "binary-linear", "binary_mse", lr=255e-4, epochs=3,
+            name="binary-mse", model="binary-linear", loss="binary_mse", lr=255e-4, epochs=3,
             test_batch_size=1, reported="95.23% (1896/1991)", reported_accuracy=0.9523,
             notes="digits 4 (-1) vs 9 (+1); MSE on sigmoid outputs",
         ),

@@ -2,7 +2,7 @@
 
 This is, with :mod:`scratchnet.torch_models`, the only place in scratchnet that
 imports torch. It drives the lecture models' torch twins through the same
-:func:`scratchnet.train.fit` loop as the NumPy engine.
+:func:`scratchnet.train.fit` loop as :mod:`scratchnet.numpy_engine`.
 
 On ``cuda`` the whole dataset is copied to the GPU once (MNIST is 188 MB as float32),
 and every mini-batch is gathered there by an index tensor, so no image crosses the
@@ -17,7 +17,8 @@ import numpy as np
 import torch
 
 from . import torch_models
-from .train import TrainConfig, make_optimizer, no_lap, predictions_correct, resolve_loss
+from .config import TrainConfig
+from .engine import make_optimizer, no_lap, predictions_correct, resolve_loss
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
@@ -83,7 +84,7 @@ class TorchEngine:
     def train_step(self, x, y, lap=no_lap):
         """One step; returns the loss as a 0-d tensor so a GPU step never waits on the host.
 
-        ``lap(phase)`` as in :meth:`scratchnet.train.NumpyEngine.train_step`; on a GPU
+        ``lap(phase)`` as in :meth:`scratchnet.numpy_engine.NumpyEngine.train_step`; on a GPU
         the phases are only queued when it is called (synchronize inside ``lap`` to time them).
         """
         self.optimizer.zero_grad()

@@ -65,7 +65,7 @@ _OP_OPTIONS = ("input", "weight", "bias", "kernel", "stride", "padding", "dilati
                "ignore_index", "reduction")
 
 
-def cmd_explain(args) -> int:
+def command(args) -> int:
     """Handle ``scratchnet explain``; errors raise :class:`ExplainError` (a ValueError)."""
     op = args.op
     takes = options_of(op)
@@ -93,7 +93,7 @@ def cmd_explain(args) -> int:
     return 0
 
 
-command = cmd_explain
+
 
 
 # --------------------------------------------------------------------------- argument types

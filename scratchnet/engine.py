@@ -1,0 +1,79 @@
+"""What an engine is, and what both engines build with.
+
+An engine (:class:`scratchnet.numpy_engine.NumpyEngine`,
+:class:`scratchnet.torch_engine.TorchEngine`) owns a model, its loss and its optimizer,
+keeps the data where it computes, and exposes the five lines of a training step to the
+loop of :mod:`scratchnet.train`:
+
+* ``build(cfg, state_dict=None, ...)``: the model of a :class:`~scratchnet.config.TrainConfig`;
+* ``put(x, y)`` a whole split where the engine computes, ``gather(data, idx)`` a batch of it;
+* ``train()`` / ``eval()``; ``train_step(x, y, lap=no_lap)`` returns the loss;
+  ``test_batch(x, y)`` returns (sum of losses, number correct);
+* ``state_dict()`` as NumPy arrays;
+* for :mod:`scratchnet.diagnose`: ``layers()``, ``watch(on_output, on_grad_output)``,
+  ``parameter_arrays()``.
+
+Both build their optimizer and loss from the tables below, so a name means the same in both.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import models
+from .config import TrainConfig
+
+LOSSES = models.LOSSES
+
+#: Optimizer name -> (class name in ``scratchnet.optim`` and ``torch.optim`` alike, the
+#: TrainConfig fields it takes). Both engines build their optimizer from this one table.
+OPTIMIZER_CLASSES = {
+    "sgd": ("SGD", ("lr", "momentum", "weight_decay")),
+    "adam": ("Adam", ("lr", "weight_decay")),
+    "adamw": ("AdamW", ("lr", "weight_decay")),
+}
+OPTIMIZERS = tuple(OPTIMIZER_CLASSES)
+
+
+def default_loss(model_name: str) -> str:
+    """The loss a lecture model is trained with (``nll`` after a ``log_softmax``)."""
+    return models.spec(model_name).losses[0]
+
+
+def resolve_loss(cfg: "TrainConfig") -> str:
+    """The run's loss: the configured one, checked against the model, else the model's own."""
+    loss = cfg.loss or default_loss(cfg.model)
+    check_loss(cfg.model, loss)
+    return loss
+
+
+def check_loss(model_name: str, loss: str) -> None:
+    """Refuse a loss that cannot fit the model's output (e.g. NLL on a one-logit model)."""
+    s = models.spec(model_name)
+    if models.is_binary_loss(s.loss) != models.is_binary_loss(loss):
+        raise ValueError(
+            f"loss {loss!r} does not fit model {model_name!r}; use one of: {', '.join(s.losses)}"
+        )
+
+
+def make_optimizer(cfg: TrainConfig, params, namespace):
+    """``cfg.optimizer`` from an engine's optimizer module (``scratchnet.optim`` / ``torch.optim``)."""
+    if cfg.optimizer not in OPTIMIZER_CLASSES:
+        raise ValueError(f"unknown optimizer {cfg.optimizer!r}; expected one of {', '.join(OPTIMIZERS)}")
+    class_name, fields = OPTIMIZER_CLASSES[cfg.optimizer]
+    return getattr(namespace, class_name)(params, **{f: getattr(cfg, f) for f in fields})
+
+
+#: The phases of one training step, in order, as both engines report them to ``lap``.
+STEP_PHASES = ("zero_grad", "forward", "loss", "backward", "optimizer")
+
+
+def no_lap(phase: str) -> None:
+    """The default ``lap`` of ``train_step``: nobody is timing the phases."""
+
+
+def predictions_correct(output: np.ndarray, target: np.ndarray, loss: str) -> int:
+    """Count correct predictions: arg-max for classes, the sign of the score for ±1 targets."""
+    if models.is_binary_loss(loss):
+        score = output.reshape(-1)
+        return int(np.sum(np.where(score > 0, 1.0, -1.0) == target.reshape(-1)))
+    return int(np.sum(output.argmax(axis=1) == target))
