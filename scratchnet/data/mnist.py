@@ -317,7 +317,7 @@ def load_mnist(data_dir=None, *, download: bool = False, normalize=False, mirror
                 raise FileNotFoundError(_partial_message("load_mnist", data_dir, found))
             raise FileNotFoundError(
                 f"load_mnist: no MNIST files in {data_dir} or {data_dir / 'MNIST' / 'raw'}; "
-                "pass download=True, or use load_dataset() for the embedded 5,000 digits"
+                "pass download=True, or use load_dataset() with no data_dir for the embedded 5,000 digits"
             )
         download_mnist(data_dir, mirrors=mirrors, timeout=timeout, progress=progress)
         paths, found = _scan(data_dir)
@@ -446,12 +446,18 @@ def load_dataset(name: str = "mnist", data_dir=None, *, download: bool = False, 
                  **download_kwargs) -> LoadedDataset:
     """Full MNIST when its files are there (or ``download`` is set), else the embedded digits.
 
+    Only ``data_dir=None`` (the default place: ``$SCRATCHNET_DATA``, else ``./data``)
+    falls back to the embedded digits. A ``data_dir`` that is given must hold the MNIST
+    files (or ``download`` fetches them there): it is used or refused, never replaced,
+    as ``--data-dir`` on the command line.
+
     Parameters
     ----------
     name : {'mnist', 'mnist-4v9'}, default 'mnist'
         ``'mnist-4v9'`` keeps digits 4 and 9 relabelled -1 / +1 (:func:`binary_subset`).
     data_dir : str or os.PathLike, optional
-        Where to look for (and download) the files; see :func:`load_mnist`.
+        Where to look for (and download) the files; see :func:`load_mnist`. ``None``:
+        the default place, with the fall-back.
     download : bool, default False
         Download full MNIST when it is absent instead of falling back.
     normalize : bool or (float, float), default False
@@ -470,19 +476,38 @@ def load_dataset(name: str = "mnist", data_dir=None, *, download: bool = False, 
     ValueError
         For an unknown ``name``.
     FileNotFoundError
-        If only some of the MNIST files are present (and ``download`` is False).
+        If only some of the MNIST files are present, or a given ``data_dir`` holds none
+        of them or does not exist (and ``download`` is False).
+    NotADirectoryError
+        If a given ``data_dir`` is a file.
     CorruptDataError, DownloadError, ImportError
         As :func:`load_mnist` and :func:`load_embedded_mnist`. A failed download is
         an error, not a silent fall-back.
     """
     if name not in _DATASET_NAMES:
         raise ValueError(f"load_dataset: unknown dataset {name!r}; expected one of {', '.join(_DATASET_NAMES)}")
-    data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
-    paths, found = _scan(data_dir)
-    if paths is not None or found or download:
+    if data_dir is None:  # the default place: nobody asked for it, so it may fall back
+        data_dir = default_data_dir()
+        paths, found = _scan(data_dir)
+        full = paths is not None or bool(found) or download
+    else:  # a directory the caller named is used or refused, never replaced
+        data_dir = Path(data_dir)
+        _check_named_dir(data_dir, download)
+        full = True
+    if full:
         data = load_mnist(data_dir, download=download, normalize=normalize, **download_kwargs)
     else:
         data = load_embedded_mnist(normalize=normalize)
     if name == "mnist-4v9":
         data = LoadedDataset(binary_subset(data.train), binary_subset(data.test), data.source)
     return data
+
+
+def _check_named_dir(data_dir: Path, download: bool) -> None:
+    """Refuse a ``data_dir`` the caller named that cannot hold MNIST (a file, or absent)."""
+    if data_dir.exists() and not data_dir.is_dir():
+        raise NotADirectoryError(f"load_dataset: data_dir {data_dir} is a file, not a directory")
+    if not download and not data_dir.is_dir():
+        raise FileNotFoundError(
+            f"load_dataset: data_dir {data_dir} does not exist; pass download=True to fetch full "
+            "MNIST into it, or data_dir=None for the default place (else the embedded 5,000 digits)")
