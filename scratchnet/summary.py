@@ -15,6 +15,7 @@ with the layer's place in the model, exactly as in training::
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
@@ -74,6 +75,7 @@ def _per_sample(shape) -> str:
     return "x".join(str(d) for d in dims) + f" = {size:,}"
 
 
+@dataclass(repr=False)
 class ModelSummary:
     """What :func:`summary` returns; ``str()`` (and the REPL) show it as a table.
 
@@ -89,16 +91,19 @@ class ModelSummary:
         Scalars in all distinct parameters of the model.
     trainable_params : int
         Those with ``requires_grad``.
+    dtype : numpy.dtype
     """
 
-    def __init__(self, model_name, input_shape, output_shape, rows, total_params, trainable_params, dtype):
-        self.model_name = model_name
-        self.input_shape = input_shape
-        self.output_shape = output_shape
-        self.rows = rows
-        self.total_params = total_params
-        self.trainable_params = trainable_params
-        self.dtype = np.dtype(dtype)
+    model_name: str
+    input_shape: tuple
+    output_shape: tuple
+    rows: list
+    total_params: int
+    trainable_params: int
+    dtype: np.dtype
+
+    def __post_init__(self):
+        self.dtype = np.dtype(self.dtype)
 
     @property
     def non_trainable_params(self) -> int:

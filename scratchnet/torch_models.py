@@ -164,26 +164,25 @@ def _reduce(loss: torch.Tensor, reduction: str) -> torch.Tensor:
     return loss.mean() if reduction == "mean" else loss.sum() if reduction == "sum" else loss
 
 
-class BinaryLogisticLoss(nn.Module):
-    r"""Twin of :class:`scratchnet.models.BinaryLogisticLoss`: :math:`-\log\sigma(yz)`."""
+class _BinaryLoss(nn.Module):
+    """A loss on one score per sample and ±1 targets, with torch's ``reduction``."""
 
     def __init__(self, reduction: str = "mean"):
         super().__init__()
-        check_reduction("BinaryLogisticLoss", reduction)
+        check_reduction(type(self).__name__, reduction)
         self.reduction = reduction
+
+
+class BinaryLogisticLoss(_BinaryLoss):
+    r"""Twin of :class:`scratchnet.models.BinaryLogisticLoss`: :math:`-\log\sigma(yz)`."""
 
     def forward(self, input, target):
         z, y = _binary_operands("BinaryLogisticLoss", input, target)
         return _reduce(-F.logsigmoid(y * z), self.reduction)
 
 
-class SigmoidMSELoss(nn.Module):
+class SigmoidMSELoss(_BinaryLoss):
     r"""Twin of :class:`scratchnet.models.SigmoidMSELoss`: :math:`(\sigma(z) - (y+1)/2)^2`."""
-
-    def __init__(self, reduction: str = "mean"):
-        super().__init__()
-        check_reduction("SigmoidMSELoss", reduction)
-        self.reduction = reduction
 
     def forward(self, input, target):
         z, y = _binary_operands("SigmoidMSELoss", input, target)

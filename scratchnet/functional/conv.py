@@ -88,6 +88,8 @@ def conv2d_naive(input, weight, bias=None, stride=1, padding=0, dilation=1, grou
         g = grad_out[None] if unbatched else grad_out
         dxp = np.zeros(xp.shape, dtype=x.dtype)
         dw_ = np.zeros(w.shape, dtype=w.dtype)
+        # The forward's loops again, a deliberate near-copy: each term the forward summed
+        # sends its gradient back to the same window.
         for n in range(n_batch):
             for o in range(out_channels):
                 group = slice(o // og * cg, (o // og + 1) * cg)

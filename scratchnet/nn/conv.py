@@ -1,14 +1,10 @@
 """``Conv2d``: the convolutional layer of the lectures' CNNs and LeNet-5."""
 from __future__ import annotations
 
-
-import numpy as np
-
 from .. import functional as F
 from ..checks import check_device, check_size, is_int, pair, resolve_dtype
 from . import init
 from .module import Module
-from .parameter import Parameter
 
 __all__ = ["Conv2d"]
 
@@ -106,11 +102,7 @@ class Conv2d(Module):
         self.output_padding = (0, 0)
         self.groups = int(groups)
         self.padding_mode = padding_mode
-        self.weight = Parameter(np.empty((out_channels, in_channels // self.groups, *kernel_size), dtype=dtype))
-        if bias:
-            self.bias = Parameter(np.empty(out_channels, dtype=dtype))
-        else:
-            self.register_parameter("bias", None)
+        init.add_weight_and_bias(self, (out_channels, in_channels // self.groups, *kernel_size), bias, dtype)
         self.reset_parameters(generator=generator)
 
     def reset_parameters(self, generator=None) -> None:

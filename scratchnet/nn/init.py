@@ -297,6 +297,17 @@ def reset_weight_and_bias_(weight, bias=None, generator=None) -> None:
         uniform_(bias, -bound, bound, generator=generator)
 
 
+def add_weight_and_bias(module, weight_shape, bias: bool, dtype) -> None:
+    """Register ``module.weight`` of ``weight_shape`` and ``module.bias`` (one per output
+    unit, or ``None`` without ``bias``), uninitialised: the layer's ``reset_parameters``
+    draws them (:func:`reset_weight_and_bias_`)."""
+    module.weight = Parameter(np.empty(weight_shape, dtype=dtype))
+    if bias:
+        module.bias = Parameter(np.empty(weight_shape[0], dtype=dtype))
+    else:
+        module.register_parameter("bias", None)
+
+
 #: The whole-model initialisations ``--init`` offers, by torch's ``nn.init`` names:
 #: scheme -> (the ``nn.init`` function for every weight, its keyword arguments).
 #: ``"default"`` keeps each layer's own initialisation (:func:`reset_weight_and_bias_`).

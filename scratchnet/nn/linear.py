@@ -1,15 +1,11 @@
 """Fully connected layers: ``Linear`` and ``Identity``."""
 from __future__ import annotations
 
-
-import numpy as np
-
 from .. import functional as F
 from ..checks import check_device, check_size, resolve_dtype
 from . import init
 from .grad_mode import is_grad_enabled
 from .module import Module
-from .parameter import Parameter
 
 __all__ = ["Linear", "Identity"]
 
@@ -55,11 +51,7 @@ class Linear(Module):
         dtype = resolve_dtype(dtype, "Linear")
         self.in_features = check_size(in_features, "in_features", "Linear")
         self.out_features = check_size(out_features, "out_features", "Linear")
-        self.weight = Parameter(np.empty((self.out_features, self.in_features), dtype=dtype))
-        if bias:
-            self.bias = Parameter(np.empty(self.out_features, dtype=dtype))
-        else:
-            self.register_parameter("bias", None)
+        init.add_weight_and_bias(self, (self.out_features, self.in_features), bias, dtype)
         self.reset_parameters(generator=generator)
 
     def reset_parameters(self, generator=None) -> None:
