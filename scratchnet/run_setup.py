@@ -196,7 +196,7 @@ def _check_writable(option: str, value, *, directory: bool) -> None:
         parent = target.parent
     parent = parent if str(parent) else Path(".")
     if not parent.is_dir():
-        raise SetupError(f"{option} {value}: directory {parent} does not exist")
+        raise SetupError(f"{option} {value}: its directory does not exist ({parent})")
     if not os.access(parent, os.W_OK):
         raise SetupError(f"{option} {value}: directory {parent} is not writable")
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 
 from ..cli_args import positive_int, seed
+from ..run_setup import SetupError, check_outputs
 from .api import OPS, explain, options_of
 from .trace import NUMBERS_LIMIT, ExplainError
 
@@ -69,8 +69,10 @@ def command(args) -> int:
     """Handle ``scratchnet explain``; errors raise :class:`ExplainError` (a ValueError)."""
     op = args.op
     takes = options_of(op)
-    if args.json and not os.path.isdir(os.path.dirname(os.path.abspath(args.json))):
-        raise ExplainError(f"explain: --json {args.json}: its directory does not exist")
+    try:
+        check_outputs(json=args.json)
+    except SetupError as e:  # said as every explain error is
+        raise ExplainError(f"explain: {e}") from None
     options = {}
     for dest in _OP_OPTIONS:
         value = getattr(args, dest)
