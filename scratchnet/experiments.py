@@ -24,7 +24,7 @@ TOY_X = np.array(
 TOY_Y = np.array([2, 2, 2, 1, 1, 1, 0, 0], dtype=np.int64)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True)
 class Experiment(Recipe):
     """One lecture experiment: a :class:`~scratchnet.config.Recipe` with its name and the
     figures the slides report.
@@ -48,7 +48,7 @@ class Experiment(Recipe):
         all-zero start).
     """
 
-    name: str
+    name: str = ""  # required; a default only because it follows the recipe's fields
     # The lectures' defaults where a slide does not say otherwise (torch's SGD: no momentum).
     lr: float = 0.01
     momentum: float = 0.0
@@ -57,6 +57,10 @@ class Experiment(Recipe):
     reported_accuracy: Optional[float] = None
     reported_seconds: Optional[float] = None
     notes: str = field(default="", compare=False)
+
+    def __post_init__(self):
+        if not self.name:
+            raise TypeError(f"Experiment of model {self.model!r}: a name is required")
 
     @property
     def dataset(self) -> str:
