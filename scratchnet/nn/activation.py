@@ -48,7 +48,18 @@ class LogSigmoid(Module):
         return self._call_functional(F.logsigmoid, input)
 
 
-class Softmax(Module):
+class _AlongDim(Module):
+    """A layer normalising along one dimension, ``dim`` (Softmax, LogSoftmax)."""
+
+    def __init__(self, dim=None):
+        super().__init__()
+        self.dim = dim
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class Softmax(_AlongDim):
     r"""Softmax along ``dim``: :math:`y_i = e^{x_i} / \sum_j e^{x_j}`.
 
     Backward (per slice along ``dim``): :math:`\partial L/\partial x = y \odot (g - \langle g, y\rangle)`.
@@ -60,18 +71,11 @@ class Softmax(Module):
         (0 for 0-, 1- and 3-D inputs, else 1), with its deprecation warning.
     """
 
-    def __init__(self, dim=None):
-        super().__init__()
-        self.dim = dim
-
     def forward(self, input):
         return self._call_functional(F.softmax, input, dim=self.dim)
 
-    def extra_repr(self) -> str:
-        return f"dim={self.dim}"
 
-
-class LogSoftmax(Module):
+class LogSoftmax(_AlongDim):
     r""":math:`\log\mathrm{softmax}(x)` along ``dim``, computed stably as :math:`x - \mathrm{logsumexp}(x)`.
 
     Backward: :math:`\partial L/\partial x = g - \mathrm{softmax}(x) \sum g`.
@@ -82,12 +86,5 @@ class LogSoftmax(Module):
         As :class:`Softmax`.
     """
 
-    def __init__(self, dim=None):
-        super().__init__()
-        self.dim = dim
-
     def forward(self, input):
         return self._call_functional(F.log_softmax, input, dim=self.dim)
-
-    def extra_repr(self) -> str:
-        return f"dim={self.dim}"
