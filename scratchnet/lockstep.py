@@ -14,7 +14,7 @@ from typing import Callable, List, Optional
 import numpy as np
 
 from .config import TrainConfig
-from .train import EpochLoop, RunResult, progress_bar
+from .train import EpochLoop, RunResult, interrupted, progress_bar
 
 
 def fit_lockstep(engines, train_data, test_data, cfg: TrainConfig, *, dataset: str = "",
@@ -57,7 +57,7 @@ def fit_lockstep(engines, train_data, test_data, cfg: TrainConfig, *, dataset: s
                     time.sleep(min(settle_s, 0.1 * last))
                 last = loop.run_epoch().seconds
     except KeyboardInterrupt:
-        raise loops[0].interrupted(loops) from None
+        raise interrupted(loops) from None
     return [loop.finish() for loop in loops]
 
 

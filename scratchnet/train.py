@@ -29,7 +29,7 @@ from .config import TrainConfig
 from .data import DataLoader
 
 __all__ = ["fit", "EpochLoop", "TrainingInterrupted", "EpochResult", "RunResult", "TrainConfig",
-           "progress_bar"]
+           "interrupted", "progress_bar"]
 
 
 def fit(engine, train_data, test_data, cfg: TrainConfig, *, dataset: str = "",
@@ -65,50 +65,11 @@ def fit(engine, train_data, test_data, cfg: TrainConfig, *, dataset: str = "",
         for _ in range(cfg.epochs):
             loop.run_epoch()
     except KeyboardInterrupt:
-        raise loop.interrupted([loop]) from None
+        raise interrupted([loop]) from None
     return loop.finish()
 
 
 # --------------------------------------------------------------------------- one epoch
-class TrainingInterrupted(Exception):
-    """Ctrl-C during training; ``results`` holds every epoch that finished, marked interrupted."""
-
-    def __init__(self, results: List[RunResult]):
-        super().__init__("training interrupted")
-        self.results = results
-
-
-class _Progress:
-    """A one-line progress bar on stderr that log lines do not overwrite.
-
-    The bar is drawn with a carriage return on a terminal; :meth:`clear` wipes it
-    before a log line is printed, and the next :meth:`draw` puts it back below.
-    """
-
-    width = 30
-
-    def __init__(self, enabled: bool, stream=None):
-        self.enabled = enabled
-        self.stream = stream if stream is not None else sys.stderr
-        self.shown = False
-
-    def draw(self, done: int, total: int, label: str = "") -> None:
-        if not self.enabled:
-            return
-        filled = int(self.width * done / max(total, 1))
-        self.stream.write(f"\r  {label}[{'#' * filled}{'.' * (self.width - filled)}] {done}/{total}")
-        self.stream.flush()
-        self.shown = True
-        if done >= total:
-            self.clear()
-
-    def clear(self) -> None:
-        if self.enabled and self.shown:
-            self.stream.write("\r\033[K")
-            self.stream.flush()
-            self.shown = False
-
-
 class EpochLoop:
     """One engine's side of training: its copy of the data, its batches, its epochs.
 
@@ -193,22 +154,63 @@ class EpochLoop:
                      f"Accuracy: {correct}/{self.n_test} ({100.0 * correct / self.n_test:.2f}%)")
         return ep
 
-    def interrupted(self, loops) -> "TrainingInterrupted":
-        """Ctrl-C: the bar wiped, every loop's result marked interrupted, with its finished epochs."""
-        self.progress.clear()
-        for loop in loops:
-            loop.result.interrupted = True
-        return TrainingInterrupted([loop.result for loop in loops])
-
     def finish(self) -> RunResult:
         r = self.result
         self.log(f"Total training time: {r.total_seconds:.2f} s ({self.engine.name} engine on {self.engine.device})")
         return r
 
 
+def interrupted(loops) -> "TrainingInterrupted":
+    """Ctrl-C: the progress bar wiped, each loop's result marked interrupted, all of them
+    carried by the :class:`TrainingInterrupted` to raise."""
+    for loop in loops:
+        loop.progress.clear()
+        loop.result.interrupted = True
+    return TrainingInterrupted([loop.result for loop in loops])
+
+
 def progress_bar(progress: Optional[bool]) -> _Progress:
     """A progress bar on stderr: drawn when asked, by default when stderr is a terminal."""
     return _Progress(sys.stderr.isatty() if progress is None else progress)
+
+
+class _Progress:
+    """A one-line progress bar on stderr that log lines do not overwrite.
+
+    The bar is drawn with a carriage return on a terminal; :meth:`clear` wipes it
+    before a log line is printed, and the next :meth:`draw` puts it back below.
+    """
+
+    width = 30
+
+    def __init__(self, enabled: bool, stream=None):
+        self.enabled = enabled
+        self.stream = stream if stream is not None else sys.stderr
+        self.shown = False
+
+    def draw(self, done: int, total: int, label: str = "") -> None:
+        if not self.enabled:
+            return
+        filled = int(self.width * done / max(total, 1))
+        self.stream.write(f"\r  {label}[{'#' * filled}{'.' * (self.width - filled)}] {done}/{total}")
+        self.stream.flush()
+        self.shown = True
+        if done >= total:
+            self.clear()
+
+    def clear(self) -> None:
+        if self.enabled and self.shown:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
+            self.shown = False
+
+
+class TrainingInterrupted(Exception):
+    """Ctrl-C during training; ``results`` holds every epoch that finished, marked interrupted."""
+
+    def __init__(self, results: List[RunResult]):
+        super().__init__("training interrupted")
+        self.results = results
 
 
 # --------------------------------------------------------------------------- results
