@@ -5,7 +5,7 @@ benchmarks build on these, and nothing here imports a command:
 
 * the **options** a run takes, each declared once (:func:`add_engine_options`,
   :func:`add_data_options`, :func:`add_output_options`, :func:`add_init_option`,
-  :func:`add_log_options`, :func:`add_recipe_options`);
+  :func:`add_log_options`, :func:`add_recipe_options`, :func:`add_override_options`);
 * the **data** (:func:`load_data`), with the command line's policy for ``--data-dir``;
 * the **output checks** (:func:`check_outputs`), made before any training;
 * the **engines** (:func:`build_engine`, :func:`build_engines`), from explicit arguments;
@@ -93,6 +93,23 @@ def add_recipe_options(p, defaults: TrainConfig = TrainConfig()) -> None:
                    help="default: the model's own (NLL after log_softmax, else cross-entropy)")
     p.add_argument("--seed", type=seed, default=defaults.seed)
     p.add_argument("--drop-last", action="store_true")
+
+
+#: The hyper-parameters a command may override in a lecture's recipe: type and what it is.
+_OVERRIDES = {
+    "epochs": (positive_int, "number of epochs"),
+    "lr": (non_negative_float, "learning rate"),
+    "momentum": (non_negative_float, "SGD momentum"),
+    "batch_size": (positive_int, "batch size"),
+}
+
+
+def add_override_options(p, *names: str) -> None:
+    """``--lr``, ``--epochs``, ...: each overrides the lecture's value; left out (None), it stays."""
+    for name in names:
+        type_, what = _OVERRIDES[name]
+        p.add_argument("--" + name.replace("_", "-"), type=type_, default=None,
+                       help=f"{what} (default: the lecture's)")
 
 
 # --------------------------------------------------------------------------- config

@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 from .. import experiments, models
-from ..cli_args import non_negative_float, positive_int, seed
+from ..cli_args import positive_int, seed
 from ..diagnose import diagnose, findings, max_abs_diff, plot, recorded_steps, records_at, table
 from ..run_setup import (add_data_options, add_engine_options, add_init_option, add_output_options,
-                         build_engines, check_outputs, experiment_config, load_data)
+                         add_override_options, build_engines, check_outputs, experiment_config, load_data)
 
 
 def add_parser(subparsers):
@@ -24,10 +24,7 @@ def add_parser(subparsers):
     p.add_argument("--steps", type=positive_int, default=100, help="optimizer steps")
     p.add_argument("--every", type=positive_int, default=10, help="record every K steps")
     add_init_option(p)
-    p.add_argument("--lr", type=non_negative_float, default=None, help="learning rate (default: the lecture's)")
-    p.add_argument("--momentum", type=non_negative_float, default=None,
-                   help="SGD momentum (default: the lecture's)")
-    p.add_argument("--batch-size", type=positive_int, default=None, help="batch size (default: the lecture's)")
+    add_override_options(p, "lr", "momentum", "batch_size")
     p.add_argument("--seed", type=seed, default=0, help="weights and batches")
     add_output_options(p, json_what="the records", plot_what="the diagnosis")
     p.add_argument("--quiet", action="store_true", help="no tables, only the findings")

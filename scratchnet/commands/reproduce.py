@@ -10,8 +10,7 @@ import numpy as np
 
 from .. import experiments, models
 from ..run_setup import (add_data_options, add_engine_options, add_init_option, add_log_options,
-                         add_output_options, check_outputs, experiment_config)
-from ..cli_args import positive_int
+                         add_output_options, add_override_options, check_outputs, experiment_config)
 from ..train import TrainConfig, TrainingInterrupted
 from .training_run import comparison as finished_comparison
 from .training_run import interrupted, results_json, run, run_environment, summarize
@@ -32,8 +31,7 @@ def add_parser(subparsers):
     add_output_options(p)
     add_log_options(p)
     add_init_option(p, lecture_default=True)
-    p.add_argument("--epochs", type=positive_int, default=None,
-                   help="override the lecture's number of epochs")
+    add_override_options(p, "epochs")
     return p
 
 
