@@ -1075,6 +1075,8 @@ def add_explain_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--dtype", choices=["float32", "float64"], default=None,
                    help="default float64 with --numbers, else float32")
     p.add_argument("--json", metavar="FILE", help="write the steps as JSON")
+    p.add_argument("--plot", metavar="FILE",
+                   help="draw the op for these shapes (PNG, SVG or PDF by the suffix; needs matplotlib)")
 
     def one_line_error(message):
         print(f"scratchnet: error: explain: {message}", file=sys.stderr)
@@ -1090,8 +1092,9 @@ def cmd_explain(args) -> int:
     if op not in _CLI_OPTIONS:
         raise ExplainError(f"explain: unknown op {op!r}; expected one of {', '.join(OPS)}")
     takes = _CLI_OPTIONS[op]
-    if args.json and not os.path.isdir(os.path.dirname(os.path.abspath(args.json))):
-        raise ExplainError(f"explain: --json {args.json}: its directory does not exist")
+    for flag, path in (("--json", args.json), ("--plot", args.plot)):
+        if path and not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+            raise ExplainError(f"explain: {flag} {path}: its directory does not exist")
     options = {}
     for dest in ("input", "weight", "bias", "kernel", "stride", "padding", "dilation", "groups",
                  "ceil_mode", "count_include_pad", "divisor_override", "dim", "target",
@@ -1109,6 +1112,14 @@ def cmd_explain(args) -> int:
     if args.json:
         with open(args.json, "w") as f:
             json.dump(ex.to_json(), f, indent=1)
+    if args.plot:
+        from . import figures  # matplotlib only when a picture is asked for
+
+        try:
+            figures.draw_op(op, args.plot, seed=args.seed, **options)
+        except ValueError as e:
+            raise ExplainError(f"explain {op}: --plot: {e}") from None
+        print(f"wrote {args.plot}")
     if not ex.check["passed"]:
         print(f"scratchnet: error: explain {op}: the explained steps differ from the op "
               f"({', '.join(ex.check['failed'])}); this is a bug in scratchnet", file=sys.stderr)
