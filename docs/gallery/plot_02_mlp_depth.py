@@ -112,9 +112,9 @@ print(f"first-layer weight-gradient std, mlp5 / mlp9 = {first5 / first9:.0f}x")
 import json
 from pathlib import Path
 
-RUNS = Path("../benchmarks/results/full_mnist")  # from docs/, where the gallery runs
-if not RUNS.is_dir():
-    RUNS = Path("benchmarks/results/full_mnist")
+import scratchnet
+
+RUNS = Path(scratchnet.__file__).resolve().parents[1] / "benchmarks" / "results" / "full_mnist"
 
 
 def run(name):

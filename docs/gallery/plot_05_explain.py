@@ -39,6 +39,16 @@ print(explain("conv2d", input=(64, 10, 12, 12), weight=(20, 10, 5, 5)).render())
 conv.draw_conv_gemm(plt.figure(figsize=(10, 6), layout="constrained"))
 
 # %%
+# .. _explain-conv2d-readme:
+#
+# A small strided, padded convolution
+# -----------------------------------
+# ``scratchnet explain conv2d --input 2,3,7,7 --weight 4,3,3,3 --stride 2 --padding 1``:
+# every step of the forward and the backward, with its shapes, byte strides, memory
+# moved and FLOPs.
+print(explain("conv2d", input=(2, 3, 7, 7), weight=(4, 3, 3, 3), stride=2, padding=1).render())
+
+# %%
 # .. _explain-avg-pool2d:
 #
 # LeNet-5's average pooling

@@ -167,6 +167,8 @@ SITE_FIGURES = {
     "graph_basic_cnn": _figure(7.5, 7.5, models.draw_model_graph, name="basic-cnn"),
     "graph_lenet5": _figure(7.5, 11, models.draw_model_graph, name="lenet5-original"),
     "lenet5_c3_table": _figure(9, 4.2, models.draw_c3_table),
+    "explain_conv2d": lambda path: draw_op("conv2d", path, input=(2, 3, 7, 7), weight=(4, 3, 3, 3),
+                                           stride=2, padding=1),
 }
 
 
