@@ -22,6 +22,8 @@ import sys
 from collections import OrderedDict
 from pathlib import Path
 
+import numpy as np
+
 from . import targets as _targets
 from .flops import BACKWARD_FACTOR
 
@@ -316,6 +318,10 @@ def write_plots(data: dict, out: Path) -> list[Path]:
             series = [(name, p, by_batch) for (k, name, p), by_batch in idx.items() if k == kind]
             if not series:
                 continue
+            if kind == "op":
+                written.append(_write_op_dots(plt, idx, series, passes, batches, versus, data,
+                                              out / f"ratio_ops{suffix}.png"))
+                continue
             fig, axes = plt.subplots(1, len(passes), figsize=(6 * len(passes) + 3, 5.5), squeeze=False,
                                      sharey=True)
             # tab20 and a marker cycle keep 17 op lines apart; the x ticks are the batch sizes.
@@ -348,6 +354,59 @@ def write_plots(data: dict, out: Path) -> list[Path]:
             plt.close(fig)
             written.append(path)
     return written
+
+
+def _write_op_dots(plt, idx, series, passes, batches, versus, data, path: Path) -> Path:
+    """The ops' ratios as a dot plot: one labelled row per op, sorted, a dot per batch size.
+
+    Seventeen ops as lines over five batch sizes overlap into a tangle whose legend
+    cannot be matched to them; as rows, each op is read off by its name, the spread of
+    its dots shows how the ratio moves with the batch, and the sort (by the
+    forward+backward ratio at the middle batch size) ranks them.
+    """
+    vs = _run_label(*versus)
+    names = list(OrderedDict.fromkeys(name for name, _, _ in series))
+    mid = batches[len(batches) // 2]
+
+    def ratios(name, p):
+        by_batch = idx.get(("op", name, p), {})
+        return {b: _ratio(c.get(BASELINE), c.get(versus)) for b, c in by_batch.items()}
+
+    def key(name):
+        r = ratios(name, passes[-1]).get(mid)
+        return r if r is not None else float("inf")
+
+    names.sort(key=key)
+    fig, axes = plt.subplots(1, len(passes), figsize=(5.2 * len(passes) + 2.2, 0.36 * len(names) + 2.0),
+                             squeeze=False, sharey=True, layout="constrained")
+    colors = plt.get_cmap("viridis")(np.linspace(0.0, 0.9, len(batches)))
+    markers = "os^Dv"
+    rows = np.arange(len(names))
+    for ax, p in zip(axes[0], passes):
+        for j, b in enumerate(batches):
+            pts = [(ratios(name, p).get(b), i) for i, name in enumerate(names)]
+            pts = [(r, i) for r, i in pts if r is not None]
+            if pts:
+                ax.scatter(*zip(*pts), color=colors[j], marker=markers[j % len(markers)], s=34,
+                           zorder=3, label=f"batch {b}")
+        for i, name in enumerate(names):
+            vals = [r for r in ratios(name, p).values() if r is not None]
+            if vals:
+                ax.plot([min(vals), max(vals)], [i, i], color="#bbbbbb", linewidth=1.2, zorder=2)
+        ax.axvline(1.0, color="black", linewidth=0.9)
+        ax.set_xscale("log")
+        ax.set_title(p)
+        ax.set_xlabel(f"time NumPy / time {vs}  (< 1: NumPy faster, > 1: torch faster)")
+        ax.grid(True, axis="x", which="both", alpha=0.3)
+        ax.set_yticks(rows, names)
+        ax.set_ylim(len(names) - 0.5, -0.5)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=len(batches), fontsize=9)
+    fig.suptitle(f"scratchnet (NumPy) vs {vs} per op, {data['plan'][0]['dtype']}, "
+                 f"{data['plan'][0]['threads']} threads; sorted by the {passes[-1]} ratio at batch {mid}")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
 
 
 def write(data: dict, out: Path, plots: bool = True) -> list[Path]:

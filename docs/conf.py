@@ -46,10 +46,11 @@ extensions = [
     "sphinx_copybutton",
     "myst_parser",
     "literalinclude_code",
+    "op_figures",
 ]
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
-exclude_patterns = ["_build", "_ext", "gallery/README.rst", "**/GALLERY_HEADER.rst"]
+exclude_patterns = ["_build", "_ext", "_generated", "gallery/README.rst", "**/GALLERY_HEADER.rst"]
 templates_path = []
 nitpicky = False
 

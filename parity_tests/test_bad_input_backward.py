@@ -25,6 +25,7 @@ from hypothesis import given, strategies as st
 import scratchnet.functional as F
 from scratchnet.functional._vjp import _REGISTRY
 from scratchnet.functional.conv import conv2d_naive
+from scratchnet.functional.loss import cross_entropy_naive
 from scratchnet.functional.pooling import avg_pool2d_naive, max_pool2d_naive
 from scratchnet.functional.sparse_conv import sparse_conv2d, sparse_conv2d_naive
 
@@ -157,6 +158,13 @@ def _classification(np_fn, torch_fn, *, probabilities=False, smoothing=False):
     return build
 
 
+def _lecture_cross_entropy(rng, dtype):
+    """The naive oracle's scope: (N, C) logits, class indices, the mean."""
+    n, c = int(rng.integers(1, 5)), int(rng.integers(2, 5))
+    return dict(np_fn=cross_entropy_naive, torch_fn=TF.cross_entropy,
+                args=[_normal(rng, (n, c), dtype), rng.integers(0, c, size=n)], poison=[0])
+
+
 def _elementwise_loss(np_fn, torch_fn):
     def build(rng, dtype):
         shape = tuple(rng.integers(1, 4, size=2))
@@ -205,6 +213,7 @@ CASES = {
     "cross_entropy_smoothing": _classification(F.cross_entropy, TF.cross_entropy, smoothing=True),
     "cross_entropy_probabilities": _classification(F.cross_entropy, TF.cross_entropy,
                                                    probabilities=True, smoothing=True),
+    "cross_entropy_naive": _lecture_cross_entropy,
     "nll_loss": _classification(F.nll_loss, TF.nll_loss),
     "mse_loss": _elementwise_loss(F.mse_loss, TF.mse_loss),
     "binary_cross_entropy_with_logits": _elementwise_loss(

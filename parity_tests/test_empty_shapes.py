@@ -20,6 +20,7 @@ from scratchnet import models
 from scratchnet import torch_models as tm
 from scratchnet.functional._vjp import _REGISTRY
 from scratchnet.functional.conv import conv2d_naive
+from scratchnet.functional.loss import cross_entropy_naive
 from scratchnet.functional.pooling import avg_pool2d_naive, max_pool2d_naive
 from scratchnet.functional.sparse_conv import sparse_conv2d, sparse_conv2d_naive
 
@@ -126,6 +127,15 @@ def classification_case(draw, np_fn, torch_fn):
 
 
 @st.composite
+def lecture_cross_entropy_case(draw):
+    """cross_entropy_naive's scope: (N, C) logits, class indices, the mean (N = 0: NaN)."""
+    n, c = draw(sizes), draw(sizes)
+    rng, dtype = np.random.default_rng(draw(st.integers(0, 2**16))), draw(dtypes)
+    return (cross_entropy_naive, TF.cross_entropy,
+            [_normal(rng, (n, c), dtype), rng.integers(0, max(c, 1), n)], {}, None)
+
+
+@st.composite
 def elementwise_loss_case(draw, np_fn, torch_fn):
     shape = tuple(draw(st.lists(sizes, max_size=3)))
     rng, dtype = np.random.default_rng(draw(st.integers(0, 2**16))), draw(dtypes)
@@ -151,6 +161,7 @@ CASES = {
     "sparse_conv2d": sparse_conv_case(),
     "sparse_conv2d_naive": sparse_conv_case(sparse_conv2d_naive),
     "cross_entropy": classification_case(F.cross_entropy, TF.cross_entropy),
+    "cross_entropy_naive": lecture_cross_entropy_case(),
     "nll_loss": classification_case(F.nll_loss, TF.nll_loss),
     "mse_loss": elementwise_loss_case(F.mse_loss, TF.mse_loss),
     "binary_cross_entropy_with_logits": elementwise_loss_case(

@@ -386,11 +386,12 @@ def test_cli_errors_are_one_line_with_exit_2(args, needle, capsys):
 
 
 def test_readme_shows_the_real_output(capsys):
-    """The README's example is this command's actual output (it cannot drift)."""
+    """The guide's example (docs/guide/explain.md, which the README links) is this
+    command's actual output (it cannot drift)."""
     import os
 
     readme = open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                               "README.md")).read()
+                               "docs", "guide", "explain.md")).read()
     prompt = "$ scratchnet explain "
     start = readme.index(prompt)
     command = readme[start + len(prompt):readme.index("\n", start)]

@@ -56,6 +56,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--dtype", choices=["float32", "float64"], default=None,
                    help="default float64 with --numbers, else float32")
     p.add_argument("--json", metavar="FILE", help="write the steps as JSON")
+    p.add_argument("--plot", metavar="FILE",
+                   help="draw the op for these shapes (PNG, SVG or PDF by the suffix; needs matplotlib)")
     return p
 
 
@@ -70,7 +72,7 @@ def command(args) -> int:
     op = args.op
     takes = options_of(op)
     try:
-        check_outputs(json=args.json)
+        check_outputs(json=args.json, plot=args.plot)
     except SetupError as e:  # said as every explain error is
         raise ExplainError(f"explain: {e}") from None
     options = {}
@@ -88,14 +90,19 @@ def command(args) -> int:
     if args.json:
         with open(args.json, "w") as f:
             json.dump(ex.to_json(), f, indent=1)
+    if args.plot:
+        from .. import figures  # matplotlib only when a picture is asked for
+
+        try:
+            figures.draw_op(op, args.plot, seed=args.seed, **options)
+        except ValueError as e:
+            raise ExplainError(f"explain {op}: --plot: {e}") from None
+        print(f"wrote {args.plot}")
     if not ex.check["passed"]:
         print(f"scratchnet: error: explain {op}: the explained steps differ from the op "
               f"({', '.join(ex.check['failed'])}); this is a bug in scratchnet", file=sys.stderr)
         return 1
     return 0
-
-
-
 
 
 # --------------------------------------------------------------------------- argument types

@@ -23,8 +23,9 @@ one output pixel reads become a column of :math:`X_\text{col} \in \mathbb{R}^{K
 
 and col2im adds each column of :math:`\partial L/\partial X_\text{col}` back onto the
 input pixels it was gathered from: the weight gradient is the correlation of the
-input with the upstream gradient, the input gradient the (full) correlation of the
-upstream gradient with the flipped kernel.
+input with the upstream gradient, the input gradient (for stride 1) the full
+correlation of the upstream gradient with the flipped kernel; for stride > 1 the
+upstream gradient is first dilated with zeros between its entries.
 
 :func:`conv2d_naive`, plain loops over samples, channels and pixels, is the version
 to read and the oracle; :func:`conv2d` computes the same numbers with im2col and one
@@ -136,7 +137,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         \frac{\partial L}{\partial x^{\text{pad}}_{n,\gamma C/g + c,u,v}} &=
             \sum_{o \in \gamma} \sum_{\substack{i,j,a,b:\\ i s_h + a d_h = u,\ j s_w + b d_w = v}}
             G_{n,o,i,j}\, w_{o,c,a,b}
-            \quad\text{(} G \text{ correlated with the flipped kernel)}, \\
+            \quad\text{(stride 1: } G \text{ correlated with the flipped kernel)}, \\
         \frac{\partial L}{\partial b_o} &= \sum_{n,i,j} G_{n,o,i,j},
 
     the input gradient being the interior of the padded one (col2im).

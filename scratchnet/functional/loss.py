@@ -33,6 +33,70 @@ from .softmax import _log_softmax, _log_softmax_backward
 # ---------------------------------------------------------------------------------------
 
 
+@differentiable(fresh_grads=True)
+def cross_entropy_naive(input, target, weight=None, size_average=None, ignore_index=-100,
+                        reduce=None, reduction="mean", label_smoothing=0.0):
+    r"""Reference :func:`cross_entropy`: the lectures' formula, one sample at a time.
+
+    For logits :math:`z` of shape :math:`(N, C)` and class indices :math:`y_i`,
+
+    .. math::
+
+        s_{ic} = \frac{e^{z_{ic} - m_i}}{\sum_k e^{z_{ik} - m_i}}, \qquad
+        L = -\frac{1}{N} \sum_{i=1}^{N} \log s_{i, y_i}
+          = \frac{1}{N} \sum_{i=1}^{N} \Bigl(m_i + \log \sum_k e^{z_{ik} - m_i} - z_{i, y_i}\Bigr),
+
+    with :math:`m_i = \max_k z_{ik}` (the shift cancels in :math:`s`; it keeps
+    ``exp`` from overflowing). Backward, for upstream gradient :math:`g = \partial
+    \mathcal{J} / \partial L` (a scalar):
+
+    .. math::
+
+        \frac{\partial \mathcal{J}}{\partial z_{ic}} = \frac{g}{N}\,\bigl(s_{ic} - [c = y_i]\bigr),
+
+    the softmax minus the one-hot target. The version to read, and the oracle of
+    :func:`cross_entropy` on the lectures' case: 2-D logits, class-index targets,
+    ``reduction='mean'``. Class weights, ``ignore_index``'d targets, label smoothing,
+    probability targets and the other reductions are :func:`cross_entropy`'s; asked
+    of this one they raise an error saying so. Same signature as
+    :func:`cross_entropy`.
+
+    Returns
+    -------
+    ndarray, 0-d, dtype of ``input``
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scratchnet.functional.loss import cross_entropy_naive
+    >>> cross_entropy_naive(np.zeros((2, 4)), np.array([1, 3]))   # log 4
+    array(1.38629436)
+    """
+    op = "cross_entropy_naive"
+    z, y = _naive_setup(op, input, target, weight, size_average, ignore_index, reduce,
+                        reduction, label_smoothing)
+    n, c = z.shape
+    s = np.empty_like(z)
+    total = np.zeros((), dtype=z.dtype)
+    with np.errstate(invalid="ignore", divide="ignore"):  # NaN/inf logits: torch's NaN/inf
+        for i in range(n):
+            m = z[i].max()
+            e = np.exp(z[i] - m)
+            s[i] = e / e.sum()
+            total += m + np.log(e.sum()) - z[i, y[i]]  # -log s[i, y_i]
+        loss = np.asarray(total / n, dtype=z.dtype)  # N = 0: the mean of nothing, NaN
+
+    def backward(grad_out):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            a = np.asarray(grad_out, dtype=z.dtype) / n  # every sample's share of g
+            grad = s * a
+            for i in range(n):
+                grad[i, y[i]] -= a  # s - y: the one-hot target taken away
+        return {"input": grad}
+
+    return loss, backward
+
+
 @differentiable
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
                   reduction="mean", label_smoothing=0.0):
@@ -473,6 +537,48 @@ def _index_target(op: str, x: np.ndarray, target) -> np.ndarray:
                 f"got {shape_str(t.shape)}"
             )
     return t
+
+
+def _naive_setup(op, input, target, weight, size_average, ignore_index, reduce, reduction,
+                 label_smoothing):
+    """Validate a :func:`cross_entropy_naive` call: ``(N, C)`` logits, ``(N,)`` classes, a mean.
+
+    The lectures' case only; any other option raises, naming :func:`cross_entropy`
+    as the op that has it.
+    """
+    elsewhere = "; cross_entropy has it (this reference covers only the lectures' loss)"
+    if weight is not None:
+        raise ValueError(f"{op}: class weights are not supported{elsewhere}")
+    if size_average is not None or reduce is not None:
+        raise ValueError(f"{op}: the legacy size_average/reduce flags are not supported{elsewhere}")
+    if reduction != "mean":
+        raise ValueError(f"{op}: only reduction='mean' is supported, got {reduction!r}{elsewhere}")
+    if _smoothing(op, label_smoothing) != 0.0:
+        raise ValueError(f"{op}: label_smoothing={label_smoothing} is not supported{elsewhere}")
+    ignore_index = _check_ignore_index(op, ignore_index)
+    z = _input(op, input)
+    if z.ndim != 2:
+        raise ValueError(f"{op}: expected 2-D logits (N, C), got shape {shape_str(z.shape)}; "
+                         f"other shapes are cross_entropy's (this reference covers only the "
+                         f"lectures' loss)")
+    target = target if isinstance(target, np.ndarray) else np.asarray(target)
+    if target.dtype.kind == "f":
+        raise TypeError(f"{op}: target must hold class indices (an integer array of shape "
+                        f"({z.shape[0]},)), got dtype {target.dtype}; probability targets "
+                        f"are cross_entropy's")
+    y = as_index_array(op, "target", target)
+    if y.shape != (z.shape[0],):
+        raise ValueError(f"{op}: logits of shape {shape_str(z.shape)} (N, C) need a target of "
+                         f"shape ({z.shape[0]},), got {shape_str(y.shape)}")
+    outside = (y < 0) | (y >= z.shape[1])
+    if outside.any():
+        i = int(np.argmax(outside))
+        why = (f" (it equals ignore_index: ignored targets are cross_entropy's, this "
+               f"reference covers only the lectures' loss)"
+               if y[i] == ignore_index else "")
+        raise IndexError(f"{op}: Target {y[i]} at index {i} is out of bounds for "
+                         f"{z.shape[1]} classes{why}")
+    return z, y
 
 
 def _class_last(x: np.ndarray) -> np.ndarray:
