@@ -13,6 +13,7 @@ never a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import json
 import os
@@ -27,6 +28,7 @@ from .cli_args import ArgumentParser, non_negative_float, non_negative_int, posi
 from .diagnose import add_diagnose_parser, cmd_diagnose
 from .environment import OtherLoad, environment, load_average
 from .explain import add_explain_parser, cmd_explain
+from .exercise.cli import add_parser as add_exercise_parser, cmd_exercise  # issue 17
 from .nn.init import INIT_SCHEMES
 from .train import (LOSSES, OPTIMIZERS, NumpyEngine, TrainConfig, TrainingInterrupted, compare,
                     fit_lockstep)
@@ -82,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train one model",
                            description="Train a lecture model with one or both engines.")
     add_run_options(train, defaults=True)
+    train.add_argument("--ops", metavar="DIR",  # issue 17: the Practice track's capstone
+                       help="train with your passed exercise ops from DIR in place of scratchnet's")
 
     sub.add_parser("experiments", help="list the lecture experiments")
     sub.add_parser("models", help="list the models")
@@ -98,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_run_options(rep, defaults=False)
     add_diagnose_parser(sub, add_init_option)
     add_explain_parser(sub)
+    add_exercise_parser(sub)  # issue 17
     return parser
 
 
@@ -324,8 +329,14 @@ def cmd_train(args):
             results, comparison=_comparison(results), interrupted=interrupted,
             environment=_environment(args, source, other_load)))
 
+    ops = contextlib.nullcontext()
+    if getattr(args, "ops", None):  # issue 17: the learner's ops in scratchnet's place
+        from .exercise.capstone import learner_ops_for
+
+        ops = learner_ops_for(cfg, args.ops)
     try:
-        results, source, other_load = run(cfg, args, models.spec(cfg.model).dataset)
+        with ops:
+            results, source, other_load = run(cfg, args, models.spec(cfg.model).dataset)
     except TrainingInterrupted as stop:
         return _interrupted(stop, args, lambda s: write(s.results, s.source, s.other_load, True))
     summarize(results, other_load)
@@ -503,7 +514,7 @@ def main(argv=None) -> int:
         parser.print_help()
         return 2
     handlers = {"train": cmd_train, "reproduce": cmd_reproduce, "diagnose": cmd_diagnose,
-                "explain": cmd_explain, "experiments": cmd_experiments, "models": cmd_models}
+                "explain": cmd_explain, "exercise": cmd_exercise, "experiments": cmd_experiments, "models": cmd_models}
     try:
         return handlers[args.command](args)
     except KeyboardInterrupt:
