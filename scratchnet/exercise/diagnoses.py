@@ -111,7 +111,7 @@ def _close(got, wrong, dtype) -> bool:
     got, wrong = np.asarray(got), np.asarray(wrong)
     if got.shape != wrong.shape or wrong.dtype.kind != "f" and got.dtype.kind != "f":
         return False
-    rtol = 1e-3 if np.dtype(dtype) == np.float32 else 1e-6
+    rtol = 2e-5 if np.dtype(dtype) == np.float32 else 1e-9
     with np.errstate(all="ignore"):
         w = wrong.astype(np.float64)
         scale = max(float(np.max(np.abs(w[np.isfinite(w)]), initial=1.0)), 1.0)

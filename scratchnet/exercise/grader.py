@@ -311,19 +311,28 @@ def check(ex: Exercise, functions: dict, path: Path, *, full=False, thorough=Fal
     scope = "full" if full else "core"
     out(f"checking {path} ({ex.title}; {scope} scope, {n} examples per property, oracle: {oracle.name})")
     ok = True
-    for prop in properties(ex, full=full):
-        result = run_property(prop, functions, oracle, path, n)
+    for result in grade(ex, functions, path, full=full, oracle=oracle, max_examples=n):
         if result.passed:
-            out(f"  pass  {prop.label}")
+            out(f"  pass  {result.label}")
             continue
         ok = False
-        out(f"  FAIL  {prop.label}")
+        out(f"  FAIL  {result.label}")
         for line in report(result.failure):
             out("        " + line)
-        if "not written yet" in result.failure.headline:
-            break
     out(("PASSED: every property holds" if ok else "FAILED") + f" ({ex.name}, {scope} scope)")
     return ok
+
+
+def grade(ex: Exercise, functions: dict, path: Path, *, full=False, oracle="auto",
+          max_examples=None, stop_at_first=False):
+    """Yield a :class:`PropertyResult` per property (stopping after a NotImplementedError)."""
+    oracle = make_oracle(oracle) if isinstance(oracle, str) else oracle
+    n = max_examples or PROFILE_EXAMPLES["dev"]
+    for prop in properties(ex, full=full):
+        result = run_property(prop, functions, oracle, path, n)
+        yield result
+        if not result.passed and (stop_at_first or "not written yet" in result.failure.headline):
+            return
 
 
 def report(f: Failure) -> list:
