@@ -316,6 +316,7 @@ MUTANTS = [
      {"conv2d_naive": conv_scatter(crop_offset=False, name="conv2d_naive")}, None, False),
     ("conv-naive-weight-one-sample", "conv2d_naive", {"conv2d_naive": conv_last_sample_weight},
      "not summed over the batch", False),
+    ("conv2d-written-as-loops", "conv2d", {"conv2d": ref("conv2d_naive")}, None, False),
     ("conv-col2im-overwrites", "conv2d", {"conv2d": conv_scatter(overwrite=True)}, "col2im overwrites", False),
     ("conv-output-size-ceil", "conv2d", {"conv2d": conv_ceil}, "off by one", False),
     ("conv-input-grad-float64", "conv2d",

@@ -333,6 +333,52 @@ def grade(ex: Exercise, functions: dict, path: Path, *, full=False, oracle="auto
         yield result
         if not result.passed and (stop_at_first or "not written yet" in result.failure.headline):
             return
+    if ex.name == "conv2d":
+        yield speed_property(functions["conv2d"], path)
+
+
+#: The im2col exercise must beat the loops by this factor on a lecture-sized batch.
+SPEEDUP = 5.0
+
+
+def speed_property(fn, path: Path) -> PropertyResult:
+    """conv2d's point is speed: forward + backward at least :data:`SPEEDUP` x the loop version.
+
+    A batch of 4 maps 4 x 12 x 12 and 8 filters of 5 x 5 (the lectures use 5 x 5 kernels);
+    the best of three runs each, so a busy machine slows both alike.
+    """
+    import time
+
+    from ..functional import conv
+
+    label = f"conv2d: at least {SPEEDUP:g}x faster than the loops (forward + backward, 5x5 kernels)"
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((4, 4, 12, 12)).astype(np.float32)
+    w = rng.standard_normal((8, 4, 5, 5)).astype(np.float32)
+    b = rng.standard_normal(8).astype(np.float32)
+    g = rng.standard_normal((4, 8, 8, 8)).astype(np.float32)
+    naive = conv.conv2d_naive.__wrapped__
+
+    def best(f, runs):
+        times = []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            out, backward = f(x.copy(), w.copy(), b.copy())
+            backward(g.copy())
+            times.append(time.perf_counter() - t0)
+        return min(times)
+
+    try:
+        mine = best(lambda *a: _call(fn, path, *a), 3)
+        loops = best(naive, 2)
+    except _LearnerRaised as e:
+        return PropertyResult(label, Failure(f"conv2d raised {e.where}"), 1)
+    if mine * SPEEDUP <= loops:
+        return PropertyResult(label, None, 1)
+    return PropertyResult(label, Failure(
+        f"conv2d took {mine * 1e3:.1f} ms, the loop version {loops * 1e3:.1f} ms ({loops / mine:.1f}x): "
+        f"im2col + one GEMM should be well over {SPEEDUP:g}x faster",
+        details=["loop over the kh*kw kernel taps (strided slices), never over pixels or samples"]), 1)
 
 
 def report(f: Failure) -> list:
