@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
 
+from scratchnet.exercise.strategies import PROFILE_EXAMPLES
+
 _common = dict(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
@@ -20,9 +22,9 @@ _common = dict(
 )
 # CI draws the same examples every run (a red CI always means a real regression);
 # the deep profile explores new random examples on every run.
-settings.register_profile("ci", max_examples=30, derandomize=True, **_common)
-settings.register_profile("dev", max_examples=8, **_common)
-settings.register_profile("deep", max_examples=600, **_common)
+settings.register_profile("ci", max_examples=PROFILE_EXAMPLES["ci"], derandomize=True, **_common)
+settings.register_profile("dev", max_examples=PROFILE_EXAMPLES["dev"], **_common)
+settings.register_profile("deep", max_examples=PROFILE_EXAMPLES["deep"], **_common)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 try:

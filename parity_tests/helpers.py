@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 import scratchnet.functional as F
+from scratchnet.exercise.strategies import randn  # noqa: F401 (the tests' array maker)
 
 TOL = {
     np.dtype(np.float64): dict(rtol=1e-7, atol=1e-10),
@@ -178,7 +179,3 @@ def check_raises(np_fn, torch_fn, args, kwargs=None, *, torch_args=None, match=N
 
         assert re.search(match, str(info.value)), f"{info.value!r} does not match {match!r}"
     return info.value
-
-
-def randn(rng, shape, dtype=np.float64, scale=1.0):
-    return (rng.standard_normal(shape) * scale).astype(dtype)

@@ -7,6 +7,7 @@ from hypothesis import given, strategies as st
 
 import scratchnet.functional as F
 from helpers import check_fd, check_op, check_raises
+from scratchnet.exercise.strategies import elementwise_shapes as shapes
 
 ACTIVATIONS = [
     (F.relu, TF.relu),
@@ -16,7 +17,6 @@ ACTIVATIONS = [
 ]
 IDS = [a.__name__ for a, _ in ACTIVATIONS]
 
-shapes = st.lists(st.integers(0, 5), min_size=0, max_size=4).map(tuple)
 
 
 @pytest.mark.parametrize("np_fn,torch_fn", ACTIVATIONS, ids=IDS)

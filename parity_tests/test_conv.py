@@ -11,49 +11,12 @@ import scratchnet.functional as F
 from scratchnet.functional.conv import conv2d_naive
 
 from helpers import assert_close, check_fd, check_op, check_raises, randn
+from scratchnet.exercise.strategies import conv_cases
 
 TF = torch.nn.functional
 
 # torch warns that 'same' with an even kernel pads a copy of the input; that is the case under test.
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same':UserWarning")
-
-
-@st.composite
-def conv_cases(draw, max_batch=3, max_channels=3, max_kernel=4):
-    """A valid conv2d call on small shapes: (args, kwargs) with data drawn from a seed."""
-    groups = draw(st.integers(1, 3))
-    cg = draw(st.integers(1, max_channels))
-    og = draw(st.integers(1, max_channels))
-    kh, kw = draw(st.integers(1, max_kernel)), draw(st.integers(1, max_kernel))
-    stride = draw(st.one_of(st.integers(1, 3), st.tuples(st.integers(1, 3), st.integers(1, 3))))
-    dilation = draw(st.one_of(st.just(1), st.tuples(st.integers(1, 2), st.integers(1, 2))))
-    same_ok = stride in (1, (1, 1))
-    padding = draw(st.one_of(
-        st.integers(0, 2),
-        st.tuples(st.integers(0, 2), st.integers(0, 2)),
-        st.just("valid"),
-        st.just("same") if same_ok else st.just(0),
-    ))
-    sh, sw = (stride, stride) if isinstance(stride, int) else stride
-    dh, dw = (dilation, dilation) if isinstance(dilation, int) else dilation
-    if isinstance(padding, str):
-        ph = pw = 0
-    else:
-        ph, pw = (padding, padding) if isinstance(padding, int) else padding
-    # Smallest input the (dilated) kernel fits in, plus a few rows/columns.
-    h = max(1, dh * (kh - 1) + 1 - 2 * ph) + draw(st.integers(0, 4))
-    w = max(1, dw * (kw - 1) + 1 - 2 * pw) + draw(st.integers(0, 4))
-    unbatched = draw(st.booleans())
-    n = draw(st.integers(0, max_batch))
-    dtype = draw(st.sampled_from([np.float64, np.float32]))
-    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    shape = (groups * cg, h, w) if unbatched else (n, groups * cg, h, w)
-    x = randn(rng, shape, dtype)
-    weight = randn(rng, (groups * og, cg, kh, kw), dtype)
-    args = [x, weight]
-    if draw(st.booleans()):
-        args.append(randn(rng, (groups * og,), dtype))
-    return tuple(args), dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
 
 
 @given(conv_cases())

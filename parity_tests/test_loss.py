@@ -17,43 +17,15 @@ from hypothesis import given, strategies as st
 
 import scratchnet.functional as F
 from helpers import check_fd, check_op, check_raises
+from scratchnet.exercise.strategies import (broadcast_partner, classification_shapes, dtypes,
+                                           index_case, mse_case, reductions, seeds)
 
-seeds = st.integers(0, 2**32 - 1)
-dtypes = st.sampled_from([np.float32, np.float64])
-reductions = st.sampled_from(["none", "mean", "sum"])
 smoothings = st.one_of(st.sampled_from([0.0, 0.0, 0.1, 1.0]), st.floats(0.0, 1.0))
 
 
 def _t(x):
     """A plain tensor, so torch neither differentiates it nor is asked to."""
     return torch.from_numpy(x.copy())  # not ascontiguousarray: it turns 0-d into (1,)
-
-
-@st.composite
-def classification_shapes(draw):
-    """``(input_shape, position_shape, C)``: unbatched, or N in 0..4 with 0-2 extra dims."""
-    n_classes = draw(st.integers(1, 5))
-    if draw(st.integers(0, 5)) == 0:
-        return (n_classes,), (), n_classes
-    n = draw(st.sampled_from([0, 1, 1, 2, 3, 4]))
-    extra = tuple(draw(st.lists(st.integers(1, 3), max_size=2)))
-    return (n, n_classes) + extra, (n,) + extra, n_classes
-
-
-@st.composite
-def index_case(draw):
-    """Logits, class-index targets with some ignored positions, weight and options."""
-    shape, positions, n_classes = draw(classification_shapes())
-    rng = np.random.default_rng(draw(seeds))
-    dtype = draw(dtypes)
-    scale = draw(st.sampled_from([1.0, 1.0, 10.0, 1e4]))
-    x = np.asarray(rng.standard_normal(shape) * scale).astype(dtype)
-    t = np.asarray(rng.integers(0, n_classes, positions))
-    # -100 (the default), a real class (which must then vanish), or an unused value.
-    ignore_index = draw(st.sampled_from([-100, -100, -1, 0, n_classes - 1, n_classes + 3]))
-    t = np.where(rng.random(positions) < draw(st.sampled_from([0.0, 0.3, 1.0])), ignore_index, t)
-    weight = (rng.random(n_classes) + 0.05).astype(dtype) if draw(st.booleans()) else None
-    return x, np.asarray(t), weight, ignore_index, draw(reductions)
 
 
 def _index_args(x, t, weight):
@@ -96,21 +68,6 @@ def test_cross_entropy_class_probabilities(shapes, seed, dtype, reduction, smoot
     kwargs = dict(reduction=reduction, label_smoothing=smoothing, ignore_index=ignore_index)
     out, _ = check_op(F.cross_entropy, TF.cross_entropy, args, kwargs, seed=seed)
     assert out.dtype == dtype
-
-
-@st.composite
-def broadcast_partner(draw, shape):
-    """A shape that broadcasts to ``shape``: leading dims dropped, some dims set to 1."""
-    kept = shape[draw(st.integers(0, len(shape))):]
-    return tuple(1 if draw(st.booleans()) else n for n in kept)
-
-
-@st.composite
-def mse_case(draw):
-    shape = tuple(draw(st.lists(st.integers(0, 4), max_size=3)))
-    other = draw(broadcast_partner(shape)) if draw(st.booleans()) else shape
-    # Either side may be the smaller one; torch broadcasts both ways (and warns).
-    return (shape, other) if draw(st.booleans()) else (other, shape)
 
 
 @given(shapes=mse_case(), seed=seeds, dtype=dtypes, reduction=reductions, weighted=st.booleans())

@@ -9,64 +9,9 @@ import scratchnet.functional as F
 from scratchnet.functional.pooling import avg_pool2d_naive, max_pool2d_naive
 
 from helpers import assert_close, check_fd, check_op, check_raises, randn
+from scratchnet.exercise.strategies import as_pair as _as_pair, pool_cases
 
 TF = torch.nn.functional
-
-
-def _as_pair(v):
-    return (v, v) if isinstance(v, int) else tuple(v)
-
-
-def _every_window_touches_input(size, kernel, stride, pad, dilation, out):
-    """False if some dilated window skips over the whole input (all its taps in padding).
-
-    Such a window outputs -inf with an index outside the input plane; torch's backward
-    then writes outside the plane, so its gradient is not a reference to compare with.
-    """
-    return all(
-        any(0 <= i * stride - pad + a * dilation < size for a in range(kernel)) for i in range(out)
-    )
-
-
-@st.composite
-def pool_cases(draw, max_pool=True, max_batch=2):
-    """A valid pooling call: (x, kwargs), the data drawn from a seed in one of three styles."""
-    kernel = draw(st.one_of(st.integers(1, 3), st.tuples(st.integers(1, 3), st.integers(1, 3))))
-    stride = draw(st.one_of(st.none(), st.integers(1, 3), st.tuples(st.integers(1, 3), st.integers(1, 3))))
-    dilation = draw(st.one_of(st.just(1), st.tuples(st.integers(1, 2), st.integers(1, 2)))) if max_pool else 1
-    (kh, kw), (dh, dw) = _as_pair(kernel), _as_pair(dilation)
-    effective = (dh * (kh - 1) + 1, dw * (kw - 1) + 1)
-    padding = (draw(st.integers(0, kh // 2)), draw(st.integers(0, kw // 2)))
-    if padding[0] == padding[1] and draw(st.booleans()):
-        padding = padding[0]
-    ph, pw = _as_pair(padding)
-    h = max(1, effective[0] - 2 * ph) + draw(st.integers(0, 4))
-    w = max(1, effective[1] - 2 * pw) + draw(st.integers(0, 4))
-    ceil_mode = draw(st.booleans())
-    unbatched = draw(st.booleans())
-    n = draw(st.integers(0, max_batch))
-    dtype = draw(st.sampled_from([np.float64, np.float32]))
-    style = draw(st.sampled_from(["random", "ties", "special"] if max_pool else ["random"]))
-    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    shape = (2, h, w) if unbatched else (n, 2, h, w)
-    if style == "random":
-        x = randn(rng, shape, dtype)
-    else:  # small integers: many ties; "special" also sprinkles NaN and -inf
-        x = rng.integers(-2, 3, shape).astype(dtype)
-        if style == "special":
-            x[rng.random(shape) < 0.1] = np.nan
-            x[rng.random(shape) < 0.15] = -np.inf
-    kwargs = dict(kernel_size=kernel, stride=stride, padding=padding, ceil_mode=ceil_mode)
-    if max_pool:
-        kwargs.update(dilation=dilation, return_indices=draw(st.booleans()))
-    else:
-        kwargs.update(count_include_pad=draw(st.booleans()),
-                      divisor_override=draw(st.one_of(st.none(), st.integers(-3, 6).filter(bool))))
-    sh, sw = _as_pair(kernel if stride is None else stride)
-    out = F.max_pool2d(x, **{**kwargs, "return_indices": False}) if max_pool else F.avg_pool2d(x, **kwargs)
-    assume(_every_window_touches_input(h, kh, sh, ph, dh, out.shape[-2]))
-    assume(_every_window_touches_input(w, kw, sw, pw, dw, out.shape[-1]))
-    return x, kwargs
 
 
 @given(pool_cases(max_pool=True))

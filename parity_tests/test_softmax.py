@@ -9,17 +9,11 @@ from hypothesis import given, strategies as st
 
 import scratchnet.functional as F
 from helpers import check_fd, check_op, check_raises
+from scratchnet.exercise.strategies import shape_and_dim
 
 OPS = [(F.softmax, TF.softmax), (F.log_softmax, TF.log_softmax)]
 IDS = ["softmax", "log_softmax"]
 dtypes = st.sampled_from([np.float32, np.float64])
-
-
-@st.composite
-def shape_and_dim(draw, min_rank=0):
-    shape = tuple(draw(st.lists(st.integers(0, 4), min_size=min_rank, max_size=4)))
-    size = max(len(shape), 1)
-    return shape, draw(st.integers(-size, size - 1))
 
 
 @pytest.mark.parametrize("np_fn,torch_fn", OPS, ids=IDS)

@@ -6,6 +6,7 @@
     scratchnet reproduce all --data-dir ../shared/mnist --out-dir results/
     scratchnet diagnose mlp9 --steps 200 --every 20 --plot mlp9.png
     scratchnet explain max_pool2d --input 1,1,4,4 --kernel 2 --numbers
+    scratchnet exercise start softmax
 
 Every failure the user can cause (unknown model, missing or corrupt data, CUDA asked
 for but absent) ends with one ``scratchnet: error: ...`` line and exit status 2,
@@ -19,6 +20,7 @@ import sys
 
 from .cli_args import ArgumentParser
 from .commands import diagnose, list_experiments, list_models, reproduce, train
+from .exercise import cli as exercise
 from .explain import cli as explain
 from .run_setup import SetupError
 
@@ -31,6 +33,7 @@ COMMANDS = {
     "reproduce": reproduce,
     "diagnose": diagnose,
     "explain": explain,
+    "exercise": exercise,
 }
 
 

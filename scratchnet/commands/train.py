@@ -1,6 +1,8 @@
 """``scratchnet train``: train one model with one or both engines."""
 from __future__ import annotations
 
+import contextlib
+
 from .. import models
 from ..run_setup import (add_data_options, add_engine_options, add_init_option, add_log_options,
                          add_output_options, add_recipe_options, check_outputs, config_from_args)
@@ -17,6 +19,9 @@ def add_parser(subparsers):
     add_log_options(p)
     add_init_option(p)
     add_recipe_options(p)
+    p.add_argument("--ops", metavar="DIR",
+                   help="the Practice track's capstone: train with your passed exercise ops "
+                        "from DIR in place of scratchnet's (NumPy engine)")
     return p
 
 
@@ -29,8 +34,14 @@ def command(args) -> int:
             results, comparison=comparison(results), interrupted=was_interrupted,
             environment=run_environment(args, source, other_load)))
 
+    ops = contextlib.nullcontext()
+    if args.ops:  # the learner's ops in scratchnet's place, refused until each has passed
+        from ..exercise.capstone import learner_ops_for
+
+        ops = learner_ops_for(cfg, args.ops)
     try:
-        results, source, other_load = run(cfg, args, models.spec(cfg.model).dataset)
+        with ops:
+            results, source, other_load = run(cfg, args, models.spec(cfg.model).dataset)
     except TrainingInterrupted as stop:
         return interrupted(stop, args, lambda s: write(s.results, s.source, s.other_load, True))
     summarize(results, other_load)

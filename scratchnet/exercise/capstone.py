@@ -1,0 +1,118 @@
+"""The capstone: train a lecture model with the learner's passed ops in scratchnet's place.
+
+:func:`learner_ops` is a context manager. Inside it, every op the model and its loss
+call (``scratchnet.nn`` layers run their op's *registered* forward) runs the learner's
+function instead, and so does SGD's update when ``sgd_momentum`` has passed. It
+refuses, naming them, while any op the model needs has not passed its check (or its
+file changed since).
+"""
+from __future__ import annotations
+
+import contextlib
+
+from ..functional import _vjp
+from . import catalogue, workspace
+
+#: A layer or loss module -> the functional op it calls.
+MODULE_OPS = {
+    "Conv2d": "conv2d", "MaxPool2d": "max_pool2d", "AvgPool2d": "avg_pool2d", "ReLU": "relu",
+    "Sigmoid": "sigmoid", "Tanh": "tanh", "Linear": "linear", "Softmax": "softmax",
+    "LogSoftmax": "log_softmax", "NLLLoss": "nll_loss", "CrossEntropyLoss": "cross_entropy",
+    "MSELoss": "mse_loss",
+}
+
+
+class OpsNotPassed(ValueError):
+    """The model needs ops whose exercises have not passed: the message names them."""
+
+
+def needed_ops(model, criterion) -> list:
+    """The exercise functions the model's layers and loss call, in order of first use.
+
+    A module with no exercise (Flatten, LeNet's sparse C3) keeps scratchnet's op.
+    """
+    ops = []
+    for m in list(model.modules()) + [criterion]:
+        op = MODULE_OPS.get(type(m).__name__)
+        if op and op not in ops:
+            ops.append(op)
+    return ops
+
+
+def _registration_for(op_name: str, learner_fn):
+    """A :class:`Registration` running ``learner_fn`` with the original op's signature."""
+    from .. import functional as F
+
+    op = getattr(F, op_name)
+    original = F.registration(op)
+    # Honours no needs_input_grad, promises no fresh gradients: nn then copies them.
+    return op, _vjp.Registration(learner_fn, original.signature, original.positional, False, False)
+
+
+@contextlib.contextmanager
+def learner_ops(directory, model, criterion, optimizer_name: str = "sgd", log=print):
+    """Run ``model`` and ``criterion`` on the learner's passed ops (and SGD rule) inside the block."""
+    needed = needed_ops(model, criterion)
+    missing = []
+    for op in needed:
+        ex = catalogue.exercise_of(op)
+        if not workspace.passed(ex, directory):
+            missing.append(f"{op} (exercise {ex.name}: {workspace.status(ex, directory)})")
+    if missing:
+        raise OpsNotPassed(f"--ops {directory}: the model needs ops that have not passed their "
+                           f"check: {', '.join(missing)}; run `scratchnet exercise check NAME "
+                           f"--dir {directory}`")
+    swaps = []
+    loaded = {}
+    for op in needed:
+        ex = catalogue.exercise_of(op)
+        if ex.name not in loaded:
+            loaded[ex.name] = workspace.load(ex, directory)
+        swaps.append(_registration_for(op, loaded[ex.name][op]))
+    sgd_ex = catalogue.get("sgd_momentum")
+    use_sgd = optimizer_name == "sgd" and workspace.passed(sgd_ex, directory)
+    log(f"--ops {directory}: your {', '.join(needed)}"
+        + (" and sgd_momentum" if use_sgd else "") + " replace scratchnet's"
+        + ("" if use_sgd or optimizer_name != "sgd" else
+           " (SGD stays scratchnet's: sgd_momentum has not passed)"))
+    saved = [(op, _vjp._REGISTRY[op]) for op, _ in swaps]
+    sgd_update = None
+    try:
+        for op, reg in swaps:
+            _vjp._REGISTRY[op] = reg
+        if use_sgd:
+            from ..optim import SGD
+
+            sgd_update = SGD._update
+            rule = workspace.load(sgd_ex, directory)["sgd_momentum"]
+            SGD._update = _learner_update(rule)
+        yield needed
+    finally:
+        for op, reg in saved:
+            _vjp._REGISTRY[op] = reg
+        if sgd_update is not None:
+            from ..optim import SGD
+
+            SGD._update = sgd_update
+
+
+def _learner_update(rule):
+    def _update(self, param, grad, state, group):
+        new, buf = rule(param.data, grad, state.get("momentum_buffer"), lr=group["lr"],
+                        momentum=group["momentum"], dampening=group["dampening"],
+                        weight_decay=group["weight_decay"], nesterov=group["nesterov"],
+                        maximize=group["maximize"])
+        param.data[...] = new
+        if buf is not None:
+            state["momentum_buffer"] = buf
+    return _update
+
+
+def learner_ops_for(cfg, directory, log=print):
+    """:func:`learner_ops` for the model and loss of a :class:`~scratchnet.train.TrainConfig`."""
+    from .. import models
+    from ..engine import resolve_loss
+
+    model = models.build(cfg.model, seed=cfg.seed)
+    return learner_ops(directory, model, models.criterion(resolve_loss(cfg)), cfg.optimizer, log=log)
+

@@ -1,0 +1,169 @@
+"""What a learner's op should return: torch autograd, or central finite differences.
+
+:class:`TorchOracle` runs torch's op on copies of the arguments and differentiates it
+with the upstream gradient. Without torch, :class:`FiniteDifferenceOracle` takes the
+forward from scratchnet's own op (proven equal to torch by the parity suite) and each
+gradient from central differences of :math:`\\langle f(x), g \\rangle` in float64, one
+input element at a time. Two ops are not differentiable where the grader looks on
+purpose, ``relu`` at 0 and ``max_pool2d`` at tied maxima, where torch's gradient is a
+convention: for those the oracle without torch is scratchnet's own backward.
+
+torch is imported only by :class:`TorchOracle`, when a check builds one.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .catalogue import resolve
+
+#: Gradients that torch does not compute (scratchnet does, as a bonus): not graded.
+NOT_DIFFERENTIATED = {("cross_entropy", "weight"), ("nll_loss", "weight")}
+#: Ops with a kink or ties where the grader probes them: no finite differences there.
+NON_SMOOTH = {"relu", "max_pool2d"}
+
+TOLERANCES = {
+    "torch": {np.dtype(np.float64): (1e-7, 1e-10), np.dtype(np.float32): (1e-4, 1e-5)},
+    "fd": {np.dtype(np.float64): (1e-6, 1e-8), np.dtype(np.float32): (1e-4, 1e-5)},
+}
+
+
+def is_float_array(a) -> bool:
+    return isinstance(a, np.ndarray) and a.dtype.kind == "f"
+
+
+def graded_arguments(function: str, names, args) -> list:
+    """``[(index, name)]`` of the arguments whose gradient is graded."""
+    return [(i, n) for i, (n, a) in enumerate(zip(names, args))
+            if is_float_array(a) and (function, n) not in NOT_DIFFERENTIATED]
+
+
+def torch_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("torch") is not None
+
+
+def make_oracle(kind: str = "auto"):
+    """``'torch'``, ``'fd'`` or ``'auto'`` (torch when it is installed)."""
+    if kind == "auto":
+        kind = "torch" if torch_available() else "fd"
+    return TorchOracle() if kind == "torch" else FiniteDifferenceOracle()
+
+
+class TorchOracle:
+    name = "torch"
+    tolerances = TOLERANCES["torch"]
+
+    def __init__(self):
+        import torch
+        import torch.nn.functional as TF
+
+        self.torch = torch
+        self.ops = {
+            "relu": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh,
+            "linear": TF.linear, "softmax": TF.softmax, "log_softmax": TF.log_softmax,
+            "cross_entropy": TF.cross_entropy, "nll_loss": TF.nll_loss, "mse_loss": TF.mse_loss,
+            "max_pool2d": TF.max_pool2d, "avg_pool2d": TF.avg_pool2d,
+            "conv2d": TF.conv2d, "conv2d_naive": TF.conv2d,
+        }
+
+    def run(self, function, names, args, kwargs, make_g):
+        """``(out, g, {name: gradient})`` of ``function(*args, **kwargs)`` with upstream ``g``."""
+        torch = self.torch
+        graded = dict(graded_arguments(function, names, args))
+        tensors = []
+        for i, a in enumerate(args):
+            if isinstance(a, np.ndarray):
+                t = torch.from_numpy(a.copy())
+                if i in graded:
+                    t.requires_grad_(True)
+                tensors.append(t)
+            else:
+                tensors.append(a)
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out = self.ops[function](*tensors, **kwargs)
+        primary = out[0] if isinstance(out, tuple) else out
+        out_np = tuple(o.detach().numpy() for o in out) if isinstance(out, tuple) \
+            else out.detach().numpy()
+        g = make_g(primary.shape, out_np[0].dtype if isinstance(out, tuple) else out_np.dtype)
+        grads = {}
+        if graded and primary.requires_grad:
+            wrt = [tensors[i] for i in graded]
+            result = torch.autograd.grad(primary, wrt, torch.from_numpy(np.array(g, copy=True)),
+                                         allow_unused=True)
+            for (i, name), gr in zip(graded.items(), result):
+                grads[name] = np.zeros_like(args[i]) if gr is None else gr.numpy()
+        else:
+            grads = {name: np.zeros_like(args[i]) for i, name in graded.items()}
+        return out_np, g, grads
+
+
+class FiniteDifferenceOracle:
+    name = "finite differences"
+    tolerances = TOLERANCES["fd"]
+    eps = 1e-6
+
+    def run(self, function, names, args, kwargs, make_g):
+        from .catalogue import exercise_of
+
+        ref = exercise_of(function).reference(function)
+        out, backward = ref(*[a.copy() if isinstance(a, np.ndarray) else a for a in args], **kwargs)
+        primary = out[0] if isinstance(out, tuple) else out
+        g = make_g(primary.shape, primary.dtype)
+        graded = graded_arguments(function, names, args)
+        if function in NON_SMOOTH:
+            own = backward(g)
+            return out, g, {name: np.asarray(own[name]) for _, name in graded}
+        grads = {}
+        wide = [a.astype(np.float64) if is_float_array(a) else a for a in args]
+        g64 = np.asarray(g, dtype=np.float64)
+
+        def objective(i, x):
+            a = list(wide)
+            a[i] = x
+            o = ref(*a, **kwargs)[0]
+            o = o[0] if isinstance(o, tuple) else o
+            return float(np.sum(o * g64))
+
+        for i, name in graded:
+            x = wide[i]
+            grad = np.zeros(x.shape)
+            flat = grad.reshape(-1)
+            for k in range(x.size):
+                step = np.zeros(x.size)
+                step[k] = self.eps
+                step = step.reshape(x.shape)
+                flat[k] = (objective(i, x + step) - objective(i, x - step)) / (2 * self.eps)
+            grads[name] = grad.astype(args[i].dtype)
+        return out, g, grads
+
+
+def reference_call(function, args, kwargs):
+    """scratchnet's own ``(out, backward)`` for ``function`` (for the diagnoses' variants)."""
+    from .catalogue import exercise_of
+
+    return exercise_of(function).reference(function)(*args, **kwargs)
+
+
+def sgd_trajectory(kind: str, param, grads, hyper, dtype):
+    """The parameter after each step of torch's SGD (``kind='torch'``) or scratchnet's rule."""
+    if kind == "torch":
+        import torch
+
+        p = torch.nn.Parameter(torch.from_numpy(param.copy()))
+        opt = torch.optim.SGD([p], **hyper)
+        out = []
+        for g in grads:
+            p.grad = torch.from_numpy(g.copy())
+            opt.step()
+            out.append(p.detach().numpy().copy())
+        return out
+    sgd = resolve("scratchnet.exercise.reference:sgd_momentum")
+    out, buf, p = [], None, param.copy()
+    for g in grads:
+        p, buf = sgd(p, g, buf, **hyper)
+        out.append(np.asarray(p, dtype=dtype))
+    return out
