@@ -14,8 +14,10 @@ WORKERS ?= 2
 .PHONY: install test test-deep demo bench bench-quick profile bench-results profile-results docs clean
 
 # A machine without a GPU: `make test TORCH_INDEX=https://download.pytorch.org/whl/cpu`
-# takes torch's CPU-only wheel from that index first (a few hundred MB; PyPI's torch for
-# Linux is the CUDA build, several GB). Empty: everything from the default index.
+# takes torch's and torchvision's CPU-only wheels from that index first (a few hundred MB;
+# PyPI's torch for Linux is the CUDA build, several GB). The two come from one index
+# because a torchvision wheel imports only beside the torch build it was made for.
+# Empty: everything from the default index.
 TORCH_INDEX ?=
 
 DOCS_STAMP := $(VENV)/.docs-installed
@@ -25,7 +27,7 @@ SPHINXOPTS ?= -W --keep-going -q
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(if $(TORCH_INDEX),$(PY) -m pip install -q -c constraints.txt torch --index-url $(TORCH_INDEX))
+	$(if $(TORCH_INDEX),$(PY) -m pip install -q -c constraints.txt torch torchvision --index-url $(TORCH_INDEX))
 	$(PY) -m pip install -q -c constraints.txt -e '.[test]'
 	touch $(STAMP)
 
@@ -34,6 +36,7 @@ install: $(STAMP)
 $(DOCS_STAMP): pyproject.toml constraints.txt docs/constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
+	$(if $(TORCH_INDEX),$(PY) -m pip install -q -c constraints.txt torch torchvision --index-url $(TORCH_INDEX))
 	$(PY) -m pip install -q -c constraints.txt -c docs/constraints.txt -e '.[docs]'
 	touch $(DOCS_STAMP)
 
