@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import experiments, models
+from . import experiments, models, run_options
 from .cli_args import ArgumentParser, non_negative_float, non_negative_int, positive_int, seed
 from .diagnose import add_diagnose_parser, cmd_diagnose
 from .environment import OtherLoad, environment, load_average
@@ -55,8 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--json", metavar="FILE", help="write the results as JSON")
         p.add_argument("--plot", metavar="FILE", help="write a PNG of the loss and accuracy curves")
         p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
-        p.add_argument("--amp", action="store_true", help="torch engine: bf16 autocast")
-        p.add_argument("--compile", action="store_true", help="torch engine: torch.compile the model")
+        # --- issue 19: the torch engine's options (--loader, --amp, --compile, --tf32) ---
+        run_options.add_torch_options(p)
+        # --- end issue 19 ---
         p.add_argument("--log-interval", type=non_negative_int, default=None,
                        help="batches between 'Train Epoch' lines (0: none)")
         p.add_argument("--quiet", action="store_true", help="only the summary")
@@ -183,6 +184,7 @@ def check_outputs(args, *paths_attrs: str) -> None:
         if importlib.util.find_spec("torch") is None:  # looked up, not imported
             raise CLIError(f"--engine {args.engine} needs PyTorch installed (pip install torch); "
                            "--engine numpy runs without it")
+    run_options.check_torch_options(args)  # issue 19
     if getattr(args, "device", "cpu") == "cuda":
         if getattr(args, "engine", "numpy") == "numpy":
             raise CLIError("--device cuda applies to the torch engine; the NumPy engine runs on the CPU")
@@ -203,8 +205,8 @@ def build_engines(cfg: TrainConfig, args):
     if args.engine in ("torch", "both"):
         from .torch_engine import TorchEngine
 
-        engines.append(TorchEngine.build(cfg, state_dict=state, device=args.device,
-                                         amp=args.amp, compile=args.compile))
+        # amp, compile and tf32 come from cfg (issue 19)
+        engines.append(TorchEngine.build(cfg, state_dict=state, device=args.device))
     return engines
 
 
@@ -215,9 +217,18 @@ def run(cfg: TrainConfig, args, dataset_kind: str):
     :class:`TrainingInterrupted` with what finished, and its ``source`` and
     ``other_load`` set.
     """
-    log = (lambda s: None) if args.quiet else print
+    log = None if args.quiet else print  # None: no log line, so no loss read back per line
+    run_options.check_torch_options(args, dataset_kind)  # issue 19
+    if args.download and cfg.loader == "torchvision":  # issue 19: torchvision's own downloader
+        from .torch_data import download_with_torchvision
+
+        download_with_torchvision(args.data_dir)
     train_data, test_data, source = load_data(dataset_kind, args.data_dir, args.download, note=print)
     engines = build_engines(cfg, args)
+    if cfg.loader == "torchvision":  # issue 19: the torch engine reads the lectures' pipeline
+        from .torch_data import attach_feed
+
+        attach_feed(engines, dataset_kind, source, args.data_dir, cfg)
     load = OtherLoad()
     try:
         with load:
@@ -254,12 +265,16 @@ def summarize(results, other_load=None, out=print):
         acc = f"{last.correct}/{last.total} ({100 * last.test_accuracy:.2f}%)"
         out(f"{r.engine:<8} {r.device:<8} {len(r.epochs):>6} {last.train_loss:>11.6f} "
             f"{last.test_loss:>10.4f} {acc:>17} {r.total_seconds:>9.2f}")
+    for note in run_options.summary_notes(results):  # issue 19
+        out(note)
     if len(results) == 2 and results[0].epochs and results[1].epochs:
         c = compare(*results)
         first = c["epochs"][0]["train_loss_rel_diff"]
         out(f"{c['engines'][0]} vs {c['engines'][1]}: first-epoch mean training loss differs by "
             f"{first:.2e} (relative), at most {c['max_train_loss_rel_diff']:.2e} over all epochs; "
             f"test accuracy by at most {100 * c['max_test_accuracy_diff']:.2f} points")
+        for caveat in run_options.drift_caveats(results):  # issue 19
+            out(f"  drift: {caveat}")
         out(f"speed: {c['engines'][0]}'s median epoch took {c['speed_ratio']:.2f}x {c['engines'][1]}'s "
             f"({noise_note(c, other_load)})")
         return c
@@ -296,6 +311,7 @@ def _config_from_args(args) -> TrainConfig:
         test_batch_size=args.test_batch_size, epochs=args.epochs, drop_last=args.drop_last,
         seed=args.seed, dtype=args.dtype, init=args.init,
         log_interval=10 if args.log_interval is None else args.log_interval,
+        **run_options.config_fields(args),  # issue 19
     )
 
 
@@ -341,6 +357,7 @@ def _reproduce_config(exp, args) -> TrainConfig:
         epochs=args.epochs or exp.epochs, drop_last=exp.drop_last, seed=exp.seed,
         init=args.init or exp.init, dtype=args.dtype, log_every_epochs=exp.log_every_epochs,
         log_interval=(100 if args.log_interval is None else args.log_interval),
+        **run_options.config_fields(args),  # issue 19
     )
 
 
