@@ -219,11 +219,13 @@ def run(cfg: TrainConfig, args, dataset_kind: str):
     """
     log = None if args.quiet else print  # None: no log line, so no loss read back per line
     run_options.check_torch_options(args, dataset_kind)  # issue 19
-    if args.download and cfg.loader == "torchvision":  # issue 19: torchvision's own downloader
+    download = args.download
+    if download and cfg.loader == "torchvision":  # issue 19: torchvision's own downloader
         from .torch_data import download_with_torchvision
 
         download_with_torchvision(args.data_dir)
-    train_data, test_data, source = load_data(dataset_kind, args.data_dir, args.download, note=print)
+        download = False  # the files are there now, in the layout scratchnet reads
+    train_data, test_data, source = load_data(dataset_kind, args.data_dir, download, note=print)
     engines = build_engines(cfg, args)
     if cfg.loader == "torchvision":  # issue 19: the torch engine reads the lectures' pipeline
         from .torch_data import attach_feed
