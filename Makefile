@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.installed
 # Parallel test workers (pytest-xdist); each worker runs single-threaded.
 WORKERS ?= 2
 
-.PHONY: install test test-deep demo bench bench-quick profile bench-results profile-results docs clean
+.PHONY: install test test-deep demo bench bench-quick profile bench-results profile-results docs gpu-check clean
 
 # A machine without a GPU: `make test TORCH_INDEX=https://download.pytorch.org/whl/cpu`
 # takes torch's and torchvision's CPU-only wheels from that index first (a few hundred MB;
@@ -74,6 +74,12 @@ bench-results: $(STAMP)
 
 profile-results: $(STAMP)
 	$(PY) -m benchmarks.profile --out benchmarks/results
+
+# On a machine with a GPU, with the torch (>= 2.1) it already has: no venv, no install, no
+# network; under 5 minutes. Writes benchmarks/results/gpu_check.json and GPU_CHECK.md.
+# Without a CUDA device it says so and exits 0 (python -m benchmarks.gpu_check --require-gpu: 2).
+gpu-check:
+	PYTHONPATH=. $(PYTHON) -m benchmarks.gpu_check
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis docs/_build docs/lectures

@@ -327,3 +327,30 @@ def test_benchmarks_steps_on_cuda_with_amp_and_compile(tmp_path):
     assert r.returncode == 0, r.stderr
     record = json.loads((tmp_path / "results.json").read_text())
     assert "cuda" in json.dumps(record) and '"amp": true' in json.dumps(record)
+
+
+# --------------------------------------------------------------------------- make gpu-check
+def test_gpu_check_without_a_gpu_says_so_and_writes_nothing(tmp_path):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    env = dict(os.environ, PYTHONPATH=REPO)
+    for extra, status in (([], 0), (["--require-gpu"], 2)):
+        r = subprocess.run([sys.executable, "-m", "benchmarks.gpu_check", "--out", str(tmp_path / "out"), *extra],
+                           capture_output=True, text=True, env=env, timeout=120, cwd=REPO)
+        assert r.returncode == status, r.stderr
+        assert "sees no CUDA device" in r.stdout and "nothing to check, nothing written" in r.stdout
+    assert not (tmp_path / "out").exists()
+
+
+def test_gpu_check_reads_what_scratchnet_train_writes(tmp_path):
+    """Its table comes from the CLI's JSON: the same keys, checked here on a CPU run."""
+    from benchmarks import gpu_check
+
+    payload, error = gpu_check.train(["--engine", "both", "--device", "cpu", "--model", "softmax-regression"],
+                                     None, tmp_path / "run.json", timeout=300)
+    assert error is None
+    rows = gpu_check.rows_of("cpu float32", payload)
+    assert [r["run"] for r in rows] == ["numpy cpu", "cpu float32"]
+    assert rows[1]["compile_seconds"] is None and rows[1]["drift_vs_numpy"] < 1e-4
+    text = gpu_check.table(rows)
+    assert text.count("\n") == 3 and "| numpy cpu |" in text
