@@ -79,7 +79,7 @@ profile-results: $(STAMP)
 # network; under 5 minutes. Writes benchmarks/results/gpu_check.json and GPU_CHECK.md.
 # Without a CUDA device it says so and exits 0 (python -m benchmarks.gpu_check --require-gpu: 2).
 gpu-check:
-	PYTHONPATH=. $(PYTHON) -m benchmarks.gpu_check
+	PYTHONPATH=. $(PYTHON) -m benchmarks.gpu_check --out benchmarks/results
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis docs/_build docs/lectures

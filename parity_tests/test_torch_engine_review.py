@@ -280,8 +280,9 @@ def test_cli_train_on_cuda_is_full_float32_and_recorded(tmp_path):
 @pytest.mark.cuda
 def test_cli_train_on_cuda_with_compile_and_amp(tmp_path):
     out = tmp_path / "run.json"
-    r = _run_cli("train", "--model", "basic-cnn", "--engine", "torch", "--device", "cuda", "--epochs", "2",
-                 "--compile", "--amp", "--quiet", "--json", str(out))
+    # The smallest model: make gpu-check has 5 minutes, and inductor compiles each graph for seconds.
+    r = _run_cli("train", "--model", "softmax-regression", "--engine", "torch", "--device", "cuda",
+                 "--epochs", "2", "--compile", "--amp", "--quiet", "--json", str(out))
     assert r.returncode == 0, r.stderr
     run = json.loads(out.read_text())["runs"][0]
     assert run["engine_setup"]["compile_seconds"] > 0 and run["engine_setup"]["amp"] == "bf16 autocast"
@@ -322,7 +323,8 @@ def test_benchmarks_cuda_clock_measures_device_time():
 def test_benchmarks_steps_on_cuda_with_amp_and_compile(tmp_path):
     env = dict(os.environ, PYTHONPATH=REPO)
     r = subprocess.run([sys.executable, "-m", "benchmarks.run", "--quick", "--engines", "torch", "--device", "cuda",
-                        "--only", "steps", "--steps", "basic-cnn", "--amp", "--compile", "--no-plots",
+                        "--only", "steps", "--steps", "softmax-regression", "--batch-sizes", "64", "--amp",
+                        "--compile", "--no-plots",
                         "--out", str(tmp_path)], capture_output=True, text=True, env=env, timeout=600)
     assert r.returncode == 0, r.stderr
     record = json.loads((tmp_path / "results.json").read_text())

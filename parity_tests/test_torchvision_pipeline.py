@@ -271,3 +271,11 @@ def test_commands_without_torch_import_neither_torch_nor_torchvision(code):
     r = _run(code=code + "\nimport sys\nprint(sorted(m for m in ('torch', 'torchvision') if m in sys.modules))")
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_reproduce_out_dir_keeps_a_torchvision_run_apart(tmp_path):
+    r = _run("reproduce", "softmax-regression", "--epochs", "1", "--loader", "torchvision", "--engine", "torch",
+             "--out-dir", str(tmp_path), "--log-interval", "0")
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "softmax-regression-loader-torchvision.json").is_file()
+    assert not (tmp_path / "softmax-regression.json").exists()

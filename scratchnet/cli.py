@@ -477,6 +477,7 @@ def cmd_reproduce(args):
         init = results[0].config["init"]
         # A run with another --init than the lecture's is a different result: its own files.
         stem = exp.name if init == exp.init else f"{exp.name}-init-{init}"
+        stem += run_options.stem_suffix(results[0].config)  # issue 19
         done.append(dict(exp=exp, results=results, source=source, comparison=comparison,
                          payload=payload, stem=stem))
 

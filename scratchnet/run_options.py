@@ -61,6 +61,13 @@ def check_torch_options(args, dataset_kind=None) -> None:
                              "from the index your torch came from)")
 
 
+def stem_suffix(config: dict) -> str:
+    """A file-name suffix for ``reproduce --out-dir``: a run whose numbers these options change
+    gets its own files (``mlp5-loader-torchvision.json``), beside the lecture's settings' ones."""
+    suffix = "-loader-torchvision" if config.get("loader") == "torchvision" else ""
+    return suffix + "".join(f"-{flag}" for flag in ("amp", "tf32") if config.get(flag))
+
+
 # --------------------------------------------------------------------------- summary
 def _setup(result) -> dict:
     return getattr(result, "engine_setup", None) or {}
