@@ -42,6 +42,13 @@ def config_fields(args) -> dict:
             **{flag: bool(getattr(args, flag, False)) for flag in _TORCH_FLAGS}}
 
 
+def check_amp_dtype(amp: bool, dtype: str) -> None:
+    """Refuse ``--amp`` with ``--dtype float64``: autocast leaves float64 alone, so it would do nothing."""
+    if amp and dtype != "float32":
+        raise ValueError(f"--amp runs float32 layers in bf16 autocast; with --dtype {dtype} it would "
+                         "change nothing (autocast leaves float64 alone): drop --amp or use --dtype float32")
+
+
 def check_torch_options(args, dataset_kind=None) -> None:
     """Refuse, before any data is read, torch options that cannot do what they say."""
     engine = getattr(args, "engine", "numpy")
@@ -50,9 +57,7 @@ def check_torch_options(args, dataset_kind=None) -> None:
         asked.append("--loader torchvision")
     if asked and engine == "numpy":
         raise ValueError(f"{', '.join(asked)} applies to the torch engine; add --engine torch or both")
-    if getattr(args, "amp", False) and getattr(args, "dtype", "float32") != "float32":
-        raise ValueError(f"--amp runs float32 layers in bf16 autocast; with --dtype {args.dtype} it would "
-                         "change nothing (autocast leaves float64 alone): drop --amp or use --dtype float32")
+    check_amp_dtype(getattr(args, "amp", False), getattr(args, "dtype", "float32"))
     if getattr(args, "loader", "scratchnet") == "torchvision":
         if dataset_kind == "toy":
             raise ValueError("--loader torchvision reads MNIST; this experiment trains on the lecture's toy data")

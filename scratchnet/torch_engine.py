@@ -30,6 +30,7 @@ import torch
 
 from . import models, torch_models
 from .models.binary import bad_labels_message
+from .run_options import check_amp_dtype
 from .train import TrainConfig, make_optimizer, no_lap, predictions_correct, resolve_loss
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -37,13 +38,6 @@ _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 def cuda_available() -> bool:
     return torch.cuda.is_available()
-
-
-def check_options(dtype: str, amp: bool) -> None:
-    """Refuse option pairs that would silently do nothing."""
-    if amp and dtype != "float32":
-        raise ValueError(f"--amp runs float32 layers in bf16 autocast; with --dtype {dtype} it would "
-                         "change nothing (autocast leaves float64 alone): drop --amp or use --dtype float32")
 
 
 def set_precision(tf32: bool) -> None:
@@ -118,7 +112,7 @@ class TorchEngine:
         amp = cfg.amp if amp is None else amp
         compile = cfg.compile if compile is None else compile
         tf32 = cfg.tf32 if tf32 is None else tf32
-        check_options(cfg.dtype, amp)
+        check_amp_dtype(amp, cfg.dtype)
         if str(device).startswith("cuda") and not torch.cuda.is_available():
             raise RuntimeError("CUDA was asked for, but torch sees no CUDA device on this machine")
         set_precision(tf32)
