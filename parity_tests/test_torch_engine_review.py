@@ -356,3 +356,26 @@ def test_gpu_check_reads_what_scratchnet_train_writes(tmp_path):
     assert rows[1]["compile_seconds"] is None and rows[1]["drift_vs_numpy"] < 1e-4
     text = gpu_check.table(rows)
     assert text.count("\n") == 3 and "| numpy cpu |" in text
+
+
+def test_gpu_check_main_writes_its_table(tmp_path, monkeypatch, capsys):
+    """The whole script on a pretend GPU: its runs swapped for one CPU run, the tests skipped."""
+    from benchmarks import gpu_check
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda i=0: "pretend GPU")
+    monkeypatch.setattr(torch.backends.cudnn, "version", lambda: 90000)
+    monkeypatch.setattr(gpu_check, "RUNS", [("cpu float32", ["--engine", "both", "--device", "cpu",
+                                                             "--model", "softmax-regression"])])
+    from scratchnet.data import write_idx
+
+    rng = np.random.default_rng(0)
+    for prefix in ("train", "t10k"):  # a tiny "full MNIST", so the run takes seconds
+        write_idx(tmp_path / "mnist" / f"{prefix}-images-idx3-ubyte", rng.integers(0, 256, (40, 28, 28), dtype=np.uint8))
+        write_idx(tmp_path / "mnist" / f"{prefix}-labels-idx1-ubyte", (np.arange(40) % 10).astype(np.uint8))
+    assert gpu_check.main(["--skip-tests", "--out", str(tmp_path), "--data-dir", str(tmp_path / "mnist")]) == 0
+    out = capsys.readouterr().out
+    assert "| numpy cpu |" in out and "| cpu float32 |" in out and f"full MNIST ({tmp_path / 'mnist'})" in out
+    record = json.loads((tmp_path / "gpu_check.json").read_text())
+    assert record["device"]["gpu"] == "pretend GPU" and len(record["rows"]) == 2 and record["failures"] == []
+    assert "| cpu float32 |" in (tmp_path / "GPU_CHECK.md").read_text()
