@@ -11,11 +11,13 @@ STAMP  := $(VENV)/.installed
 # Parallel test workers (pytest-xdist); each worker runs single-threaded.
 WORKERS ?= 2
 
-.PHONY: install test test-deep demo bench bench-quick profile bench-results profile-results docs clean
+.PHONY: install test test-deep demo bench bench-quick profile bench-results profile-results docs gpu-check clean
 
 # A machine without a GPU: `make test TORCH_INDEX=https://download.pytorch.org/whl/cpu`
-# takes torch's CPU-only wheel from that index first (a few hundred MB; PyPI's torch for
-# Linux is the CUDA build, several GB). Empty: everything from the default index.
+# takes torch's and torchvision's CPU-only wheels from that index first (a few hundred MB;
+# PyPI's torch for Linux is the CUDA build, several GB). The two come from one index
+# because a torchvision wheel imports only beside the torch build it was made for.
+# Empty: everything from the default index.
 TORCH_INDEX ?=
 
 DOCS_STAMP := $(VENV)/.docs-installed
@@ -25,7 +27,7 @@ SPHINXOPTS ?= -W --keep-going -q
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(if $(TORCH_INDEX),$(PY) -m pip install -q -c constraints.txt torch --index-url $(TORCH_INDEX))
+	$(if $(TORCH_INDEX),$(PY) -m pip install -q -c constraints.txt torch torchvision --index-url $(TORCH_INDEX))
 	$(PY) -m pip install -q -c constraints.txt -e '.[test]'
 	touch $(STAMP)
 
@@ -34,6 +36,7 @@ install: $(STAMP)
 $(DOCS_STAMP): pyproject.toml constraints.txt docs/constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
+	$(if $(TORCH_INDEX),$(PY) -m pip install -q -c constraints.txt torch torchvision --index-url $(TORCH_INDEX))
 	$(PY) -m pip install -q -c constraints.txt -c docs/constraints.txt -e '.[docs]'
 	touch $(DOCS_STAMP)
 
@@ -71,6 +74,12 @@ bench-results: $(STAMP)
 
 profile-results: $(STAMP)
 	$(PY) -m benchmarks.profile --out benchmarks/results
+
+# On a machine with a GPU, with the torch (>= 2.1) it already has: no venv, no install, no
+# network; under 5 minutes. Writes benchmarks/results/gpu_check.json and GPU_CHECK.md.
+# Without a CUDA device it says so and exits 0 (python -m benchmarks.gpu_check --require-gpu: 2).
+gpu-check:
+	PYTHONPATH=. $(PYTHON) -m benchmarks.gpu_check --out benchmarks/results
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis docs/_build docs/lectures

@@ -28,6 +28,7 @@ committed results in ``benchmarks/results/`` are replaced only on purpose::
 The torch training steps on a GPU, against NumPy on the CPU::
 
     python -m benchmarks.run --device cuda --only steps
+    python -m benchmarks.run --device cuda --only steps --amp --compile   # bf16 autocast, torch.compile
 """
 from __future__ import annotations
 
@@ -85,6 +86,13 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="threads for each engine's pools, the same for both (default: all cores, %(default)s)")
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32",
                    help="floating-point type of operands and models (default: %(default)s)")
+    p.add_argument("--amp", action="store_true",
+                   help="torch engine's training steps under bf16 autocast (float32 only)")
+    p.add_argument("--compile", action="store_true",
+                   help="torch engine's training steps through torch.compile (compiled during warm-up, "
+                        "outside the timed samples)")
+    p.add_argument("--tf32", action="store_true",
+                   help="torch engine on CUDA: allow TF32 (default full float32, as the parity runs)")
     p.add_argument("--no-plots", action="store_true", help="write JSON and Markdown only")
     p.add_argument("--rounds", type=positive_int, default=1,
                    help="measure every job this many times per engine, the engines taking turns "
@@ -97,6 +105,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="seconds of samples per measurement (default 0.2; --quick 0.01): more "
                         "gives steadier medians on a jittery machine")
     args = p.parse_args(argv)
+    if args.amp and args.dtype != "float32":
+        p.error(f"--amp runs float32 layers in bf16 autocast; with --dtype {args.dtype} it would change nothing")
+    if (args.amp or args.compile or args.tf32) and "torch" not in args.engines:
+        p.error("--amp, --compile and --tf32 apply to the torch engine; add torch to --engines")
     # A misspelt case name fails here, naming its option, not in both workers.
     for option, items, names, kind in (("--ops", _cases.OP_CASES, args.ops, "op"),
                                        ("--steps", _cases.step_cases(), args.steps, "step")):
@@ -130,6 +142,8 @@ def plan(args) -> list[dict]:
         "batch_sizes": batch_sizes,
         "ops": ops,
         "steps": steps,
+        # The torch engine's training-step options (the NumPy worker ignores them).
+        "amp": args.amp, "compile": args.compile, "tf32": args.tf32,
         # The smoke run needs no 128 MiB copy to find out that the harness works.
         "ceiling_sizes": {"gemm_n": 512, "copy_elements": 2**23} if quick else
                          {"gemm_n": GEMM_N, "copy_elements": COPY_ELEMENTS},

@@ -124,10 +124,11 @@ class TorchRunner:
 
     name = "torch"
 
-    def __init__(self, dtype, device):
+    def __init__(self, dtype, device, *, amp=False, compile=False, tf32=False):
         import torch
 
         self.torch, self.device = torch, device
+        self.amp, self.compile, self.tf32 = amp, compile, tf32
         self.np_dtype = dtype
         self.dtype = getattr(torch, dtype)
 
@@ -167,7 +168,11 @@ class TorchRunner:
     def step(self, case, x, y):
         from scratchnet.run_setup import build_engine
 
-        return _train_step(build_engine("torch", train_config(case, self.np_dtype), device=self.device), x, y)
+        step = _train_step(build_engine("torch", train_config(case, self.np_dtype), device=self.device,
+                                        amp=self.amp, compile=self.compile, tf32=self.tf32), x, y)
+        if self.compile:
+            step()  # compiles now, so no timed sample (nor the calibration call) holds it
+        return step
 
 
 def train_config(case, dtype):
@@ -245,7 +250,8 @@ class Session:
         if engine_name == "numpy":
             self.engine, self.clock, self.cuda = NumpyRunner(dtype), None, None
         else:
-            self.engine = TorchRunner(dtype, device)
+            self.engine = TorchRunner(dtype, device, amp=config.get("amp", False),
+                                      compile=config.get("compile", False), tf32=config.get("tf32", False))
             self.cuda = self.engine.torch.cuda if device == "cuda" else None
             self.clock = CudaEventClock(self.engine.torch) if device == "cuda" else None
             if device == "cuda":
@@ -258,6 +264,8 @@ class Session:
             "device": device,
             "dtype": dtype,
             "threads": threads,
+            **({"amp": config.get("amp", False), "compile": config.get("compile", False),
+                "tf32": config.get("tf32", False)} if engine_name == "torch" else {}),
             "env": _env.engine_info(engine_name),
             "load_average_start": _env.load_average(),
         }

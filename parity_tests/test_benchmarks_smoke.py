@@ -261,7 +261,7 @@ def _git_ignores(path: Path) -> bool:
     return proc.returncode == 0
 
 
-@pytest.mark.parametrize("module", ["run", "profile", "gemm_shapes"])
+@pytest.mark.parametrize("module", ["run", "profile", "gemm_shapes", "gpu_check"])
 def test_a_run_without_out_writes_to_a_git_ignored_folder_not_the_committed_results(module):
     import importlib
 

@@ -37,6 +37,11 @@ class TrainConfig(Recipe):
 
     dtype: str = "float32"
     log_interval: int = 10  # batches between log lines; 0 logs once per epoch
+    # The torch engine's options; the NumPy engine ignores them.
+    loader: str = "scratchnet"  # "torchvision": the torch engine reads the lectures' pipeline
+    amp: bool = False  # bf16 autocast
+    compile: bool = False  # torch.compile, compiled before epoch 1 (TorchEngine.warm_up)
+    tf32: bool = False  # allow TF32 in cuDNN convolutions and float32 matmuls (CUDA)
 
 
 def config_from(recipe: Recipe, **overrides) -> TrainConfig:

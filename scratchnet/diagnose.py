@@ -170,7 +170,7 @@ def diagnose(engine, train_data, *, steps: int = 100, every: int = 10, batch_siz
     loader = DataLoader((np.arange(n),), batch_size=batch_size, shuffle=True, seed=seed)
     recorder = Recorder()
     layers = engine.layers()
-    handles = engine.watch(recorder.on_output, recorder.on_grad_output)
+    handles = []  # hooks live on recorded steps only: a GPU engine copies to the host only then
     losses = []
 
     def lap(phase: str) -> None:
@@ -189,9 +189,13 @@ def diagnose(engine, train_data, *, steps: int = 100, every: int = 10, batch_siz
                 watched = step % every == 0 or step == steps - 1
                 if watched:
                     recorder.begin(step)
+                    handles = engine.watch(recorder.on_output, recorder.on_grad_output)
                 x, y = engine.gather(data, idx)
                 loss = engine.train_step(x, y, lap=lap if watched else no_lap)
                 if watched:
+                    for h in handles:
+                        h.remove()
+                    handles = []
                     recorder.end(layers)
                     losses.append({"step": step, "loss": float(loss)})
                     if log is not None:

@@ -18,7 +18,7 @@ from .train import EpochLoop, RunResult, interrupted, progress_bar
 
 
 def fit_lockstep(engines, train_data, test_data, cfg: TrainConfig, *, dataset: str = "",
-                 log: Callable[[str], None] = print, progress: Optional[bool] = None,
+                 log: Optional[Callable[[str], None]] = print, progress: Optional[bool] = None,
                  settle_s: float = 0.2) -> List[RunResult]:
     """Train several engines taking turns epoch by epoch: A B, B A, A B, ...
 

@@ -20,7 +20,7 @@ import importlib.util
 import os
 from pathlib import Path
 
-from . import experiments, models
+from . import experiments, models, run_options
 from .cli_args import non_negative_float, non_negative_int, positive_int, seed
 from .config import TrainConfig, config_from
 from .engine import LOSSES, OPTIMIZERS
@@ -36,7 +36,9 @@ class SetupError(Exception):
 
 # --------------------------------------------------------------------------- options
 def add_engine_options(p, *, default: str = "both", devices: bool = True) -> None:
-    """``--engine`` and ``--dtype``; with ``devices`` also ``--device``, ``--amp``, ``--compile``."""
+    """``--engine`` and ``--dtype``; with ``devices`` also ``--device`` and the torch engine's
+    options (:func:`scratchnet.run_options.add_torch_options`: ``--loader``, ``--amp``,
+    ``--compile``, ``--tf32``)."""
     p.add_argument("--engine", choices=ENGINES, default=default,
                    help=f"which engine trains (default: {default}"
                         + ("; both: from identical weights on identical batches)" if default != "both"
@@ -45,8 +47,7 @@ def add_engine_options(p, *, default: str = "both", devices: bool = True) -> Non
     if devices:
         p.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
                        help="device of the torch engine (the NumPy engine always runs on the CPU)")
-        p.add_argument("--amp", action="store_true", help="torch engine: bf16 autocast")
-        p.add_argument("--compile", action="store_true", help="torch engine: torch.compile the model")
+        run_options.add_torch_options(p)
 
 
 def add_data_options(p) -> None:
@@ -122,7 +123,8 @@ def config_from_args(args, *, log_interval: int = 10) -> TrainConfig:
         name: getattr(args, name) for name in (
             "model", "loss", "optimizer", "lr", "momentum", "weight_decay", "batch_size",
             "test_batch_size", "epochs", "drop_last", "seed", "dtype", "init")},
-        log_interval=log_interval if args.log_interval is None else args.log_interval)
+        log_interval=log_interval if args.log_interval is None else args.log_interval,
+        **run_options.config_fields(args))
 
 
 def experiment_config(exp: experiments.Experiment, **overrides) -> TrainConfig:
@@ -219,8 +221,7 @@ def _check_writable(option: str, value, *, directory: bool) -> None:
 
 
 # --------------------------------------------------------------------------- engines
-def build_engines(cfg: TrainConfig, engine: str = "both", *, device: str = "cpu", amp: bool = False,
-                  compile: bool = False) -> list:
+def build_engines(cfg: TrainConfig, engine: str = "both", *, device: str = "cpu") -> list:
     """The engines ``engine`` names (one of :data:`ENGINES`); with both, torch starts from NumPy's very weights."""
     if engine not in ENGINES:
         raise SetupError(f"unknown engine {engine!r}; expected one of {', '.join(ENGINES)}")
@@ -230,13 +231,17 @@ def build_engines(cfg: TrainConfig, engine: str = "both", *, device: str = "cpu"
         engines.append(build_engine("numpy", cfg))
         state = engines[0].state_dict()
     if engine in ("torch", "both"):
-        engines.append(build_engine("torch", cfg, state_dict=state, device=device, amp=amp, compile=compile))
+        engines.append(build_engine("torch", cfg, state_dict=state, device=device))
     return engines
 
 
-def build_engine(name: str, cfg: TrainConfig, *, state_dict=None, device: str = "cpu", amp: bool = False,
-                 compile: bool = False):
-    """One engine, ``"numpy"`` or ``"torch"`` (imported only then), built from ``cfg``."""
+def build_engine(name: str, cfg: TrainConfig, *, state_dict=None, device: str = "cpu", amp=None,
+                 compile=None, tf32=None):
+    """One engine, ``"numpy"`` or ``"torch"`` (imported only then), built from ``cfg``.
+
+    The torch engine's ``amp``, ``compile`` and ``tf32`` are ``cfg``'s unless given here
+    (the benchmarks pass their own).
+    """
     if name == "numpy":
         from .numpy_engine import NumpyEngine
 
@@ -244,5 +249,5 @@ def build_engine(name: str, cfg: TrainConfig, *, state_dict=None, device: str = 
     if name == "torch":
         from .torch_engine import TorchEngine
 
-        return TorchEngine.build(cfg, state_dict=state_dict, device=device, amp=amp, compile=compile)
+        return TorchEngine.build(cfg, state_dict=state_dict, device=device, amp=amp, compile=compile, tf32=tf32)
     raise SetupError(f"unknown engine {name!r}; expected numpy or torch")

@@ -151,11 +151,15 @@ class BinaryLinear(nn.Sequential):
         ]))
 
 
-def _binary_operands(op: str, input: torch.Tensor, target) -> tuple:
-    """Validate and align ``(logits, ±1 labels)`` with the NumPy losses' exact rules."""
+def _binary_operands(op: str, input: torch.Tensor, target, check_labels: bool = True) -> tuple:
+    """Validate and align ``(logits, ±1 labels)`` with the NumPy losses' exact rules.
+
+    The label check reads the result on the host (a GPU sync): the training engine,
+    which checks each split once when it loads it, turns it off with ``check_labels``.
+    """
     target = torch.as_tensor(target, device=input.device)
     shape = _models.binary.binary_shape(op, tuple(input.shape), tuple(target.shape))
-    if not bool(((target == 1) | (target == -1)).all()):
+    if check_labels and not bool(((target == 1) | (target == -1)).all()):
         raise ValueError(_models.binary.bad_labels_message(op, torch.unique(target).tolist()))
     return input.reshape(shape), target.to(input.dtype)
 
@@ -167,17 +171,18 @@ def _reduce(loss: torch.Tensor, reduction: str) -> torch.Tensor:
 class _BinaryLoss(nn.Module):
     """A loss on one score per sample and ±1 targets, with torch's ``reduction``."""
 
-    def __init__(self, reduction: str = "mean"):
+    def __init__(self, reduction: str = "mean", check_labels: bool = True):
         super().__init__()
         check_reduction(type(self).__name__, reduction)
         self.reduction = reduction
+        self.check_labels = check_labels  # False: the caller checked the labels once, up front
 
 
 class BinaryLogisticLoss(_BinaryLoss):
     r"""Twin of :class:`scratchnet.models.BinaryLogisticLoss`: :math:`-\log\sigma(yz)`."""
 
     def forward(self, input, target):
-        z, y = _binary_operands("BinaryLogisticLoss", input, target)
+        z, y = _binary_operands("BinaryLogisticLoss", input, target, self.check_labels)
         return _reduce(-F.logsigmoid(y * z), self.reduction)
 
 
@@ -185,7 +190,7 @@ class SigmoidMSELoss(_BinaryLoss):
     r"""Twin of :class:`scratchnet.models.SigmoidMSELoss`: :math:`(\sigma(z) - (y+1)/2)^2`."""
 
     def forward(self, input, target):
-        z, y = _binary_operands("SigmoidMSELoss", input, target)
+        z, y = _binary_operands("SigmoidMSELoss", input, target, self.check_labels)
         return F.mse_loss(torch.sigmoid(z), (y + 1) / 2, reduction=self.reduction)
 
 
@@ -235,14 +240,19 @@ def init_parameters_(model: nn.Module, scheme: str, seed: int = 0) -> nn.Module:
     return model
 
 
-def criterion(loss: str, reduction: str = "mean") -> nn.Module:
+def criterion(loss: str, reduction: str = "mean", check_labels: bool = True) -> nn.Module:
     """The torch loss module for a loss name of :func:`scratchnet.models.criterion`.
 
     ``'cross_entropy'``, ``'nll'``, ``'binary_ce'`` (:class:`BinaryLogisticLoss`; also
-    ``'binary'``) or ``'binary_mse'`` (:class:`SigmoidMSELoss`).
+    ``'binary'``) or ``'binary_mse'`` (:class:`SigmoidMSELoss`). ``check_labels=False``
+    drops the binary losses' per-call ±1 check (one host sync each), for a caller that
+    checked its labels once already.
     """
-    return _models.make_criterion(loss, reduction, nn, {"BinaryLogisticLoss": BinaryLogisticLoss,
-                                                "SigmoidMSELoss": SigmoidMSELoss})
+    module = _models.make_criterion(loss, reduction, nn, {"BinaryLogisticLoss": BinaryLogisticLoss,
+                                                          "SigmoidMSELoss": SigmoidMSELoss})
+    if isinstance(module, (BinaryLogisticLoss, SigmoidMSELoss)):
+        module.check_labels = check_labels
+    return module
 
 
 def torch_to_numpy(torch_model: nn.Module, np_model, strict: bool = True):

@@ -33,7 +33,7 @@ __all__ = ["fit", "EpochLoop", "TrainingInterrupted", "EpochResult", "RunResult"
 
 
 def fit(engine, train_data, test_data, cfg: TrainConfig, *, dataset: str = "",
-        log: Callable[[str], None] = print, progress: Optional[bool] = None) -> RunResult:
+        log: Optional[Callable[[str], None]] = print, progress: Optional[bool] = None) -> RunResult:
     """Train ``engine`` on ``train_data`` and evaluate on ``test_data`` after every epoch.
 
     Parameters
@@ -44,8 +44,9 @@ def fit(engine, train_data, test_data, cfg: TrainConfig, *, dataset: str = "",
     cfg : TrainConfig
     dataset : str
         Recorded in the result (which data this was measured on).
-    log : callable
-        Receives the lecture-style log lines.
+    log : callable or None
+        Receives the lecture-style log lines; None prints none (and reads no loss
+        back from a GPU for them).
     progress : bool, optional
         Draw a progress bar on stderr (default: when stderr is a terminal).
 
@@ -78,19 +79,26 @@ class EpochLoop:
     """
 
     def __init__(self, engine, train_data, test_data, cfg: TrainConfig, *, dataset: str = "",
-                 log: Callable[[str], None] = print, progress: Optional[_Progress] = None,
+                 log: Optional[Callable[[str], None]] = print, progress: Optional[_Progress] = None,
                  prefix: str = ""):
         train_x, train_y = train_data
         test_x, test_y = test_data
-        self.n_train, self.n_test = len(train_x), len(test_x)
+        # An engine with a feed (the torch engine under --loader torchvision) reads its own
+        # data and batches; every other engine gathers the seeded index batches below.
+        self.feed = getattr(engine, "feed", None)
+        if self.feed is not None:
+            self.n_train, self.n_test = self.feed.n_train, self.feed.n_test
+        else:
+            self.n_train, self.n_test = len(train_x), len(test_x)
         if self.n_train == 0 or self.n_test == 0:
             raise ValueError(f"fit: empty data (train {self.n_train} samples, test {self.n_test})")
         self.engine, self.cfg = engine, cfg
         self.progress = progress if progress is not None else _Progress(False)
         self.prefix = prefix
         self._log = log
-        self.train_dev = engine.put(train_x, train_y)
-        self.test_dev = engine.put(test_x, test_y)
+        if self.feed is None:
+            self.train_dev = engine.put(train_x, train_y)
+            self.test_dev = engine.put(test_x, test_y)
         # The batches are index arrays from one seeded loader: identical for every engine.
         self.batches = DataLoader((np.arange(self.n_train),), batch_size=cfg.batch_size, shuffle=True,
                                   drop_last=cfg.drop_last, seed=cfg.seed)
@@ -100,8 +108,15 @@ class EpochLoop:
             )
         self.result = RunResult(cfg.model, engine.name, engine.device, dataset, config=asdict(cfg))
         self.epoch = 0
+        # torch.compile compiles here, timed apart from the epochs (engine.setup() records it).
+        if hasattr(engine, "warm_up"):
+            engine.warm_up(self.n_train, self.n_test, cfg)
+        if hasattr(engine, "setup"):
+            self.result.engine_setup = engine.setup()
 
     def log(self, line: str) -> None:
+        if self._log is None:  # quiet
+            return
         self.progress.clear()
         self._log(self.prefix + line)
 
@@ -115,29 +130,31 @@ class EpochLoop:
         self.epoch += 1
         epoch, n_train = self.epoch, self.n_train
         verbose = epoch % cfg.log_every_epochs == 0 or epoch == 1 or epoch == cfg.epochs
-        n_batches = len(self.batches)
+        n_batches = len(self.feed if self.feed is not None else self.batches)
+        # float(loss) waits for a GPU: evaluated only for a line that is printed.
+        logging = verbose and cfg.log_interval and self._log is not None
+        self._sync()
         t0 = time.perf_counter()
         engine.train()
         losses = []
         seen = 0
-        for batch_idx, (idx,) in enumerate(self.batches):
-            x, y = engine.gather(self.train_dev, idx)
+        for batch_idx, (x, y) in enumerate(self._train_batches()):
             loss = engine.train_step(x, y)
             losses.append(loss)
-            seen += len(idx)
+            seen += len(y)
             self.progress.draw(batch_idx + 1, n_batches, self.prefix)
-            if verbose and cfg.log_interval and batch_idx % cfg.log_interval == 0:
+            if logging and batch_idx % cfg.log_interval == 0:
                 self.log(f"Train Epoch: {epoch} [{seen}/{n_train} ({100.0 * seen / n_train:.0f}%)]"
                          f"\tLoss: {float(loss):.6f}")
+        self._sync()
         t1 = time.perf_counter()
         engine.eval()
         test_loss_sum, correct = 0.0, 0
-        for s in range(0, self.n_test, cfg.test_batch_size):
-            idx = np.arange(s, min(s + cfg.test_batch_size, self.n_test))
-            x, y = engine.gather(self.test_dev, idx)
+        for x, y in self._test_batches():
             l, c = engine.test_batch(x, y)
             test_loss_sum += l
             correct += c
+        self._sync()
         t2 = time.perf_counter()
         # float() only now: a GPU engine's losses stay on the device during the epoch.
         train_loss = float(np.mean([float(l) for l in losses]))
@@ -158,6 +175,23 @@ class EpochLoop:
         r = self.result
         self.log(f"Total training time: {r.total_seconds:.2f} s ({self.engine.name} engine on {self.engine.device})")
         return r
+
+    def _train_batches(self):
+        """This epoch's ``(x, y)`` batches: the seeded index batches, or the engine's own feed."""
+        if self.feed is not None:
+            return self.feed.train_batches()
+        return (self.engine.gather(self.train_dev, idx) for (idx,) in self.batches)
+
+    def _test_batches(self):
+        if self.feed is not None:
+            return self.feed.test_batches()
+        return (self.engine.gather(self.test_dev, np.arange(s, min(s + self.cfg.test_batch_size, self.n_test)))
+                for s in range(0, self.n_test, self.cfg.test_batch_size))
+
+    def _sync(self) -> None:
+        """Let a GPU engine finish its queued work before the clock is read."""
+        if hasattr(self.engine, "synchronize"):
+            self.engine.synchronize()
 
 
 def interrupted(loops) -> "TrainingInterrupted":
@@ -242,6 +276,7 @@ class RunResult:
     config: dict = field(default_factory=dict)
     interrupted: bool = False  # Ctrl-C stopped it; ``epochs`` holds those that finished
     lockstep: bool = False  # trained taking turns epoch by epoch with another engine
+    engine_setup: dict = field(default_factory=dict)  # the engine's own record (TorchEngine.setup())
 
     def to_json(self) -> dict:
         return {
@@ -256,4 +291,5 @@ class RunResult:
             "config": dict(self.config),
             "interrupted": self.interrupted,
             "lockstep": self.lockstep,
+            "engine_setup": dict(self.engine_setup),
         }

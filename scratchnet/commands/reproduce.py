@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import experiments, models
+from .. import experiments, models, run_options
 from ..run_setup import (add_data_options, add_engine_options, add_init_option, add_log_options,
                          add_output_options, add_override_options, check_outputs, experiment_config)
 from ..train import TrainConfig, TrainingInterrupted
@@ -52,6 +52,7 @@ def command(args) -> int:
         init = results[0].config["init"]
         # A run with another --init than the lecture's is a different result: its own files.
         stem = exp.name if init == exp.init else f"{exp.name}-init-{init}"
+        stem += run_options.stem_suffix(results[0].config)  # --loader torchvision, --amp, --tf32: their own files
         done.append(dict(exp=exp, results=results, source=source, comparison=comparison,
                          payload=payload, stem=stem))
 
@@ -75,7 +76,8 @@ def command(args) -> int:
 def _config(exp, args) -> TrainConfig:
     """The lecture's settings, with the options the user gave (``--epochs``, ``--init``, ...)."""
     return experiment_config(exp, epochs=args.epochs, init=args.init, dtype=args.dtype,
-                             log_interval=100 if args.log_interval is None else args.log_interval)
+                             log_interval=100 if args.log_interval is None else args.log_interval,
+                             **run_options.config_fields(args))
 
 
 def _reproduce_one(name: str, args):

@@ -6,6 +6,7 @@ import sys
 
 from ..environment import OtherLoad, environment, load_average
 from ..lockstep import compare, fit_lockstep
+from .. import run_options
 from ..run_setup import build_engines, load_data
 from ..train import TrainConfig, TrainingInterrupted
 
@@ -17,9 +18,20 @@ def run(cfg: TrainConfig, args, dataset_kind: str):
     :class:`~scratchnet.train.TrainingInterrupted` with what finished, and its
     ``source`` and ``other_load`` set.
     """
-    log = (lambda s: None) if args.quiet else print
-    train_data, test_data, source = load_data(dataset_kind, args.data_dir, args.download, note=print)
-    engines = build_engines(cfg, args.engine, device=args.device, amp=args.amp, compile=args.compile)
+    log = None if args.quiet else print  # None: no log line, so no loss read back per line
+    run_options.check_torch_options(args, dataset_kind)
+    download = args.download
+    if download and cfg.loader == "torchvision":  # torchvision's own downloader
+        from ..torch_data import download_with_torchvision
+
+        download_with_torchvision(args.data_dir)
+        download = False  # the files are there now, in the layout scratchnet reads
+    train_data, test_data, source = load_data(dataset_kind, args.data_dir, download, note=print)
+    engines = build_engines(cfg, args.engine, device=args.device)
+    if cfg.loader == "torchvision":  # the torch engine reads the lectures' pipeline
+        from ..torch_data import attach_feed
+
+        attach_feed(engines, dataset_kind, source, args.data_dir, cfg)
     load = OtherLoad()
     try:
         with load:
@@ -43,6 +55,8 @@ def summarize(results, other_load=None, out=print):
         acc = f"{last.correct}/{last.total} ({100 * last.test_accuracy:.2f}%)"
         out(f"{r.engine:<8} {r.device:<8} {len(r.epochs):>6} {last.train_loss:>11.6f} "
             f"{last.test_loss:>10.4f} {acc:>17} {r.total_seconds:>9.2f}")
+    for note in run_options.summary_notes(results):
+        out(note)
     c = comparison(results)
     if c is None:
         return None
@@ -50,6 +64,8 @@ def summarize(results, other_load=None, out=print):
     out(f"{c['engines'][0]} vs {c['engines'][1]}: first-epoch mean training loss differs by "
         f"{first:.2e} (relative), at most {c['max_train_loss_rel_diff']:.2e} over all epochs; "
         f"test accuracy by at most {100 * c['max_test_accuracy_diff']:.2f} points")
+    for caveat in run_options.drift_caveats(results):
+        out(f"  drift: {caveat}")
     out(f"speed: {c['engines'][0]}'s median epoch took {c['speed_ratio']:.2f}x {c['engines'][1]}'s "
         f"({noise_note(c, other_load)})")
     return c
