@@ -1,6 +1,8 @@
 """The Practice track's commands: start never overwrites, check grades scratchnet's own ops as
 passing, errors in a learner's file name their file and line, and train --ops swaps the ops
 in (or refuses, naming the ones that have not passed)."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -181,3 +183,22 @@ def test_train_ops_runs_the_learners_ops(tmp_path, capsys, monkeypatch):
     assert F.registration(F.linear).forward.__module__ == "scratchnet.functional.linear"
     x = np.ones((1, 2))
     assert F.linear(x, np.ones((3, 2))).shape == (1, 3)
+
+
+def test_list_start_hint_and_a_finite_difference_check_never_import_torch(tmp_path):
+    import subprocess
+    import sys
+
+    (tmp_path / "linear.py").write_text(own_solution(catalogue.get("linear")))
+    code = (
+        "import sys\nfrom scratchnet import cli\n"
+        f"d = {str(tmp_path)!r}\n"
+        "for argv in (['exercise', 'list', '--dir', d], ['exercise', 'start', 'softmax', '--dir', d],\n"
+        "             ['exercise', 'hint', 'softmax', '--dir', d],\n"
+        "             ['exercise', 'check', 'linear', '--dir', d, '--oracle', 'fd']):\n"
+        "    assert cli.main(argv) == 0, argv\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+    )
+    env = {**__import__("os").environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr

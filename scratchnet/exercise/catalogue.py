@@ -171,9 +171,9 @@ EXERCISES = (
     Exercise(
         7, "max_pool2d", "Max pooling",
         {"max_pool2d": f"{_F}.pooling:max_pool2d"},
-        core="batched (N, C, H, W), kernel_size, stride (None = kernel), padding up to kernel/2; "
-             "ties among the window's values",
-        full="dilation, ceil_mode, return_indices, unbatched input, NaN and -inf inputs",
+        core="batched (N, C, H, W); int kernel_size, stride (None = kernel) and padding (up to "
+             "kernel/2); ties among the window's values",
+        full="(h, w) pairs, dilation, ceil_mode, return_indices, unbatched input, NaN and -inf inputs",
         hints=(
             "Output size: floor((H + 2p - k) / s) + 1; the padding is -inf, never selected.",
             "Backward sends each output's gradient to the position of its window's max, and "
@@ -187,9 +187,9 @@ EXERCISES = (
     Exercise(
         8, "avg_pool2d", "Average pooling",
         {"avg_pool2d": f"{_F}.pooling:avg_pool2d"},
-        core="batched (N, C, H, W), kernel_size, stride, padding up to kernel/2 (the zeros count "
-             "in the divisor: count_include_pad=True)",
-        full="ceil_mode, count_include_pad=False, divisor_override, unbatched input",
+        core="batched (N, C, H, W); int kernel_size, stride and padding (up to kernel/2; the zeros "
+             "count in the divisor: count_include_pad=True)",
+        full="(h, w) pairs, ceil_mode, count_include_pad=False, divisor_override, unbatched input",
         hints=(
             "Each output is the window's sum over kh*kw, padding zeros included.",
             "Backward: every pixel of window (i, j) receives G[i, j] / (kh*kw); overlapping "
@@ -200,9 +200,8 @@ EXERCISES = (
     Exercise(
         9, "conv2d_naive", "Convolution with loops",
         {"conv2d_naive": f"{_F}.conv:conv2d_naive"},
-        core="batched (N, C, H, W), weight (O, C, kh, kw), bias or None, stride and padding "
-             "(ints or pairs)",
-        full="dilation, groups, padding='same'/'valid', unbatched input, empty batches",
+        core="batched (N, C, H, W), weight (O, C, kh, kw), bias or None, int stride and padding",
+        full="(h, w) pairs, dilation, groups, padding='same'/'valid', unbatched input, empty batches",
         hints=(
             "It is a cross-correlation: y[n, o, i, j] = b[o] + sum(xpad[n, :, i*s:i*s+kh, "
             "j*s:j*s+kw] * w[o]); no kernel flip.",
@@ -215,8 +214,8 @@ EXERCISES = (
     Exercise(
         10, "conv2d", "Convolution as im2col + one GEMM, and col2im",
         {"conv2d": f"{_F}.conv:conv2d"},
-        core="as conv2d_naive: batched input, stride and padding",
-        full="dilation, groups, padding='same'/'valid', unbatched input, empty batches",
+        core="as conv2d_naive: batched input, int stride and padding",
+        full="(h, w) pairs, dilation, groups, padding='same'/'valid', unbatched input, empty batches",
         hints=(
             "im2col: gather each output pixel's window into a column, X_col (C*kh*kw, N*Ho*Wo); "
             "the layer is then W_mat (O, C*kh*kw) @ X_col.",

@@ -389,7 +389,8 @@ def report(f: Failure) -> list:
                  + [("upstream gradient", f.case.extra.get("upstream gradient"))]
                  if isinstance(a, np.ndarray) and 0 < a.size <= 16]
         for name, a in small:
-            text = np.array2string(a, precision=5, suppress_small=True).replace("\n", "\n" + " " * (len(name) + 5))
+            rows = [r for r in np.array2string(a, precision=5, suppress_small=True).splitlines() if r.strip()]
+            text = ("\n" + " " * (len(name) + 5)).join(rows)
             lines.append(f"  {name} = {text}")
     lines += f.details
     for name, text in f.diagnoses:

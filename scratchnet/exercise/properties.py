@@ -178,11 +178,12 @@ def _conv(ex, function, full):
             return _case(ex, function, args, kwargs, d(S.seeds))
         return Property(f"{function}: {label}", draw())
 
-    pads = st.one_of(st.integers(1, 2), st.tuples(st.integers(1, 2), st.integers(0, 2)))
+    pads = st.one_of(st.integers(1, 2), st.tuples(st.integers(1, 2), st.integers(0, 2))) if full \
+        else st.integers(1, 2)
     props = [
         prop("stride 1, no padding", stride=st.just(1), padding=st.just(0)),
-        prop("stride > 1", stride=st.one_of(st.integers(2, 3), st.tuples(st.integers(1, 3), st.integers(2, 3))),
-             padding=st.just(0)),
+        prop("stride > 1", stride=st.integers(2, 3) if not full else st.one_of(
+            st.integers(2, 3), st.tuples(st.integers(1, 3), st.integers(2, 3))), padding=st.just(0)),
         prop("padding > 0", stride=st.just(1), padding=pads),
         prop("stride and padding together"),
     ]

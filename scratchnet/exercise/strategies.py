@@ -56,8 +56,8 @@ def conv_cases(draw, max_batch=3, max_channels=3, max_kernel=4, *, full=True, st
                padding=None):
     """A valid conv2d call on small shapes: ``(args, kwargs)``, the data drawn from a seed.
 
-    ``full=False`` is the lectures' scope: one group, no dilation, integer padding,
-    batched input with at least one sample. ``stride``/``padding``, if given, are
+    ``full=False`` is the lectures' scope: one group, no dilation, integer stride and
+    padding, batched input with at least one sample. ``stride``/``padding``, if given, are
     strategies that replace the default draws of those options.
     """
     groups = draw(st.integers(1, 3)) if full else 1
@@ -65,7 +65,8 @@ def conv_cases(draw, max_batch=3, max_channels=3, max_kernel=4, *, full=True, st
     og = draw(st.integers(1, max_channels))
     kh, kw = draw(st.integers(1, max_kernel)), draw(st.integers(1, max_kernel))
     if stride is None:
-        stride = st.one_of(st.integers(1, 3), st.tuples(st.integers(1, 3), st.integers(1, 3)))
+        stride = st.one_of(st.integers(1, 3), st.tuples(st.integers(1, 3), st.integers(1, 3))) \
+            if full else st.integers(1, 3)
     stride = draw(stride)
     dilation = draw(st.one_of(st.just(1), st.tuples(st.integers(1, 2), st.integers(1, 2)))) if full else 1
     same_ok = stride in (1, (1, 1))
@@ -75,7 +76,7 @@ def conv_cases(draw, max_batch=3, max_channels=3, max_kernel=4, *, full=True, st
             st.tuples(st.integers(0, 2), st.integers(0, 2)),
             st.just("valid"),
             st.just("same") if same_ok else st.just(0),
-        ) if full else st.one_of(st.integers(0, 2), st.tuples(st.integers(0, 2), st.integers(0, 2)))
+        ) if full else st.integers(0, 2)
     padding = draw(padding)
     sh, sw = as_pair(stride)
     dh, dw = as_pair(dilation)
@@ -119,8 +120,8 @@ def pool_cases(draw, max_pool=True, max_batch=2, *, full=True, kernel=None, stri
                padding=None, styles=None):
     """A valid pooling call: ``(x, kwargs)``, the data drawn from a seed in one of three styles.
 
-    ``full=False`` is the lectures' scope (kernel, stride, padding; batched input;
-    no dilation, ceil mode, indices or divisor options). ``kernel``, ``stride`` and
+    ``full=False`` is the lectures' scope (int kernel, stride and padding; batched
+    input; no dilation, ceil mode, indices or divisor options). ``kernel``, ``stride`` and
     ``padding`` (a strategy for the pair of paddings given the kernel pair) replace
     the default draws; ``styles`` restricts the data styles: ``"random"``, ``"ties"``
     (small integers, many equal maxima), ``"special"`` (also NaN and -inf).
@@ -128,10 +129,12 @@ def pool_cases(draw, max_pool=True, max_batch=2, *, full=True, kernel=None, stri
     from ..functional import avg_pool2d, max_pool2d
 
     if kernel is None:
-        kernel = st.one_of(st.integers(1, 3), st.tuples(st.integers(1, 3), st.integers(1, 3)))
+        kernel = st.one_of(st.integers(1, 3), st.tuples(st.integers(1, 3), st.integers(1, 3))) \
+            if full else st.integers(1, 3)
     kernel = draw(kernel)
     if stride is None:
-        stride = st.one_of(st.none(), st.integers(1, 3), st.tuples(st.integers(1, 3), st.integers(1, 3)))
+        stride = st.one_of(st.none(), st.integers(1, 3), st.tuples(st.integers(1, 3), st.integers(1, 3))) \
+            if full else st.one_of(st.none(), st.integers(1, 3))
     stride = draw(stride)
     dilation = draw(st.one_of(st.just(1), st.tuples(st.integers(1, 2), st.integers(1, 2)))) \
         if max_pool and full else 1
@@ -141,7 +144,9 @@ def pool_cases(draw, max_pool=True, max_batch=2, *, full=True, kernel=None, stri
         padding = (draw(st.integers(0, kh // 2)), draw(st.integers(0, kw // 2)))
     else:
         padding = draw(padding((kh, kw)))
-    if padding[0] == padding[1] and draw(st.booleans()):
+    if not full:  # the lectures' int padding, the same on every side
+        padding = padding[0]
+    elif padding[0] == padding[1] and draw(st.booleans()):
         padding = padding[0]
     ph, pw = as_pair(padding)
     h = max(1, effective[0] - 2 * ph) + draw(st.integers(0, 4))
