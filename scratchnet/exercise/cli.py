@@ -41,7 +41,7 @@ def add_parser(subparsers) -> None:
     so.add_argument("name", choices=names, metavar="NAME")
 
 
-def cmd_exercise(args, out=print) -> int:
+def command(args, out=print) -> int:
     """Run one ``exercise`` action; exit status 0 on success, 1 on a failed check, 2 on misuse."""
     action = getattr(args, "exercise_command", None)
     if action is None:
@@ -106,7 +106,3 @@ def _solution(args, out) -> int:
         out(inspect.getsource(obj))
     out(f"The math: {catalogue.DOCS_ROOT}{ex.docs}")
     return 0
-
-
-#: The CLI's table calls every sub-command's ``command(args)``.
-command = cmd_exercise
