@@ -17,6 +17,8 @@ from scratchnet import cli
 from scratchnet.explain import NUMBERS_LIMIT, OPS, CheckFailed, ExplainError, explain
 from scratchnet.functional import _vjp
 
+from helpers import EXPLAIN_CASES as CASES
+
 LECTURE = np.array([[1, 1, 2, 4], [5, 6, 7, 8], [3, 2, 1, 0], [1, 2, 3, 4]], dtype=float)
 
 
@@ -32,26 +34,6 @@ def out_size(n, k, s, p, d=1):
 
 
 # --------------------------------------------------------------------------- every op
-CASES = [
-    ("conv2d", dict(input=(2, 3, 7, 7), weight=(4, 3, 3, 3), stride=2, padding=1)),
-    ("conv2d", dict(input=(1, 4, 6, 5), weight=(6, 2, 2, 3), stride=(1, 2), padding=(1, 0),
-                    dilation=(2, 1), groups=2, bias=False)),
-    ("conv2d", dict(input=(3, 5, 5), weight=(2, 3, 3, 3), padding="same")),  # unbatched
-    ("max_pool2d", dict(input=(1, 1, 4, 4), kernel=2)),
-    ("max_pool2d", dict(input=(2, 3, 7, 6), kernel=3, stride=2, padding=1, ceil_mode=True)),
-    ("max_pool2d", dict(input=(1, 2, 7, 7), kernel=2, stride=1, dilation=2)),
-    ("avg_pool2d", dict(input=(2, 2, 5, 5), kernel=3, stride=2, padding=1, count_include_pad=False)),
-    ("avg_pool2d", dict(input=(1, 1, 6, 7), kernel=(2, 3), ceil_mode=True, divisor_override=5)),
-    ("linear", dict(input=(4, 6), weight=(3, 6))),
-    ("linear", dict(input=(2, 3, 5), weight=(4, 5), bias=False)),
-    ("softmax", dict(input=(3, 5))),
-    ("softmax", dict(input=(2, 4, 3), dim=1)),
-    ("cross_entropy", dict(input=(3, 5))),
-    ("cross_entropy", dict(input=(4, 3), target=[0, -100, 2, 1], reduction="sum")),
-    ("cross_entropy", dict(input=(2, 3, 2, 2), reduction="none")),
-    ("cross_entropy", dict(input=(2, 3), target=[-100, -100])),  # the mean of nothing: NaN
-    ("cross_entropy", dict(input=(5,), ignore_index=1)),  # unbatched
-]
 
 
 @pytest.mark.parametrize("numbers", [False, True])

@@ -18,29 +18,12 @@ from scratchnet.explain import OPS as EXPLAIN_OPS
 from scratchnet.figures import conv, models, pooling, softmax
 from scratchnet.functional import conv as fconv
 
+from helpers import EXPLAIN_CASES
+
 PNG = b"\x89PNG\r\n\x1a\n"
 
-#: One case per op and option family, as ``scratchnet explain`` takes them.
-CASES = [
-    ("conv2d", dict(input=(2, 3, 7, 7), weight=(4, 3, 3, 3), stride=2, padding=1)),
-    ("conv2d", dict(input=(1, 4, 6, 5), weight=(6, 2, 2, 3), stride=(1, 2), padding=(1, 0),
-                    dilation=(2, 1), groups=2, bias=False)),
-    ("conv2d", dict(input=(3, 5, 5), weight=(2, 3, 3, 3), padding="same")),
-    ("conv2d", dict(input=(1, 1, 4, 4), weight=(1, 1, 2, 2))),
-    ("max_pool2d", dict(input=(1, 1, 4, 4), kernel=2)),
-    ("max_pool2d", dict(input=(2, 3, 7, 6), kernel=3, stride=2, padding=1, ceil_mode=True)),
-    ("max_pool2d", dict(input=(1, 2, 7, 7), kernel=2, stride=1, dilation=2)),
-    ("avg_pool2d", dict(input=(2, 2, 5, 5), kernel=3, stride=2, padding=1, count_include_pad=False)),
-    ("avg_pool2d", dict(input=(1, 1, 6, 7), kernel=(2, 3), ceil_mode=True, divisor_override=5)),
-    ("linear", dict(input=(4, 6), weight=(3, 6))),
-    ("linear", dict(input=(2, 3, 5), weight=(4, 5), bias=False)),
-    ("softmax", dict(input=(3, 5))),
-    ("softmax", dict(input=(2, 4, 3), dim=1)),
-    ("cross_entropy", dict(input=(3, 5))),
-    ("cross_entropy", dict(input=(4, 3), target=[0, -100, 2, 1], reduction="sum")),
-    ("cross_entropy", dict(input=(2, 3, 2, 2), reduction="none")),
-    ("cross_entropy", dict(input=(5,), ignore_index=1)),
-]
+#: explain's cases, and the lectures' smallest conv (1x1x4x4 input, 2x2 kernel).
+CASES = EXPLAIN_CASES + [("conv2d", dict(input=(1, 1, 4, 4), weight=(1, 1, 2, 2)))]
 
 
 def test_every_explained_op_has_a_figure():
@@ -56,6 +39,7 @@ def test_draw_op_writes_a_picture(op, options, tmp_path):
     assert data.startswith(PNG) and len(data) > 10_000
 
 
+# A strided conv, the ceil-mode max pool, a summed cross-entropy with an ignored target.
 @pytest.mark.parametrize("op,options", [CASES[0], CASES[4], CASES[13]])
 def test_explain_plot_writes_the_picture(op, options, tmp_path, capsys):
     path = tmp_path / "op.svg"
