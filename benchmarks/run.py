@@ -43,6 +43,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from scratchnet import run_options
+
 from . import OUT_DIR
 from . import cases as _cases
 from . import env as _env
@@ -86,13 +88,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="threads for each engine's pools, the same for both (default: all cores, %(default)s)")
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32",
                    help="floating-point type of operands and models (default: %(default)s)")
-    p.add_argument("--amp", action="store_true",
-                   help="torch engine's training steps under bf16 autocast (float32 only)")
-    p.add_argument("--compile", action="store_true",
-                   help="torch engine's training steps through torch.compile (compiled during warm-up, "
-                        "outside the timed samples)")
-    p.add_argument("--tf32", action="store_true",
-                   help="torch engine on CUDA: allow TF32 (default full float32, as the parity runs)")
+    run_options.add_torch_options(p, loader=False)  # --amp, --compile, --tf32, as scratchnet train's
     p.add_argument("--no-plots", action="store_true", help="write JSON and Markdown only")
     p.add_argument("--rounds", type=positive_int, default=1,
                    help="measure every job this many times per engine, the engines taking turns "

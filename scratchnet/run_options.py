@@ -21,12 +21,14 @@ LOADERS = ("scratchnet", "torchvision")
 _TORCH_FLAGS = ("amp", "compile", "tf32")
 
 
-def add_torch_options(p) -> None:
-    """The torch engine's options, on a ``train`` or ``reproduce`` parser."""
-    p.add_argument("--loader", choices=LOADERS, default="scratchnet",
-                   help="how the torch engine reads MNIST: scratchnet's seeded batches (default, the "
-                        "same as the NumPy engine's) or the lectures' torchvision.datasets.MNIST + "
-                        "ToTensor() + shuffled DataLoader")
+def add_torch_options(p, *, loader: bool = True) -> None:
+    """The torch engine's options, on a ``train`` or ``reproduce`` parser (and, without
+    ``--loader``, on the benchmarks')."""
+    if loader:
+        p.add_argument("--loader", choices=LOADERS, default="scratchnet",
+                       help="how the torch engine reads MNIST: scratchnet's seeded batches (default, "
+                            "the same as the NumPy engine's) or the lectures' "
+                            "torchvision.datasets.MNIST + ToTensor() + shuffled DataLoader")
     p.add_argument("--amp", action="store_true",
                    help="torch engine: bf16 autocast (float32 only; the drift is then bf16's)")
     p.add_argument("--compile", action="store_true",
