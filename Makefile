@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.installed
 # Parallel test workers (pytest-xdist); each worker runs single-threaded.
 WORKERS ?= 2
 
-.PHONY: install test test-deep demo bench bench-quick profile bench-results profile-results docs clean
+.PHONY: install test test-deep demo bench bench-quick profile floor bench-results profile-results floor-results docs clean
 
 # A machine without a GPU: `make test TORCH_INDEX=https://download.pytorch.org/whl/cpu`
 # takes torch's CPU-only wheel from that index first (a few hundred MB; PyPI's torch for
@@ -65,12 +65,19 @@ bench-quick: $(STAMP)
 profile: $(STAMP)
 	$(PY) -m benchmarks.profile --out benchmarks/out
 
+# Each lecture model's step and layers at batch 64 against the machine's floor (FLOOR.md).
+floor: $(STAMP)
+	$(PY) -m benchmarks.floor --out benchmarks/out
+
 # The committed results the README quotes: run these on purpose, on an idle machine.
 bench-results: $(STAMP)
 	$(PY) -m benchmarks.run --rounds 6 --target-s 0.2 --out benchmarks/results
 
 profile-results: $(STAMP)
 	$(PY) -m benchmarks.profile --out benchmarks/results
+
+floor-results: $(STAMP)
+	$(PY) -m benchmarks.floor --out benchmarks/results
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis docs/_build docs/lectures
