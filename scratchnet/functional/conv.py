@@ -38,7 +38,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from ..checks import as_float_array, is_int, pair, same_dtype, shape_str
 from ._vjp import differentiable
-from ._windows import WindowGeometry, batched, conv_output_size
+from ._windows import WindowGeometry, batched, conv_output_size, memo_get, memo_key, memo_put
 
 
 @differentiable(fresh_grads=True)
@@ -231,7 +231,23 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 
 
 def _setup(op, input, weight, bias, stride, padding, dilation, groups):
-    """Validate a conv2d call as torch does; return the arrays and the window geometry."""
+    """Validate a conv2d call as torch does; return the arrays and the window geometry.
+
+    Memoized validation (see :mod:`._windows`): a call with the shapes, dtypes and
+    arguments of an earlier valid one reuses its geometry.
+    """
+    key = memo_key(op, (input, weight, bias), (stride, padding, dilation, groups))
+    geo = memo_get(key)
+    if geo is not None:
+        unbatched = input.ndim == 3
+        return (input[None] if unbatched else input), unbatched, weight, bias, geo
+    x4, unbatched, w, b, geo = _validate(op, input, weight, bias, stride, padding, dilation, groups)
+    memo_put(key, geo)
+    return x4, unbatched, w, b, geo
+
+
+def _validate(op, input, weight, bias, stride, padding, dilation, groups):
+    """:func:`_setup`'s checks, in full."""
     x = as_float_array(op, "input", input)
     w = as_float_array(op, "weight", weight)
     b = None if bias is None else as_float_array(op, "bias", bias)
@@ -401,8 +417,7 @@ def _col2im(dcols: np.ndarray, geo: WindowGeometry, n: int, c: int) -> np.ndarra
     h, w = geo.in_hw
     cols = dcols.reshape(groups, cg, kh, kw, ho, wo, n)
     buf = np.zeros((groups, cg) + geo.padded_hw + (n,), dtype=dcols.dtype)
-    for a, b in geo.taps:
-        rows, columns = geo.tap(a, b)[1:]
+    for (a, b), (_, rows, columns) in zip(geo.taps, geo.tap_indices):
         buf[:, :, rows, columns] += cols[:, :, a, b]
     planes = buf.reshape((c,) + geo.padded_hw + (n,))[:, top:top + h, left:left + w]
     return planes.transpose(3, 0, 1, 2)

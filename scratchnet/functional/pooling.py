@@ -28,7 +28,7 @@ import numpy as np
 
 from ..checks import as_float_array, is_int, pair, shape_str
 from ._vjp import differentiable
-from ._windows import WindowGeometry, batched, empty_in_layout, pool_output_size
+from ._windows import WindowGeometry, batched, empty_in_layout, memo_get, memo_key, memo_put, pool_output_size
 
 
 @differentiable
@@ -144,7 +144,6 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     op = "max_pool2d"
     x, unbatched, geo = _setup(op, input, kernel_size, stride, padding, dilation, ceil_mode,
                                max_pool=True)
-    taps = geo.taps
     xp = geo.pad_input(x, -np.inf)
     # One contiguous (taps, N, C, H_out, W_out) copy of the windows: every later pass is
     # then a long contiguous loop instead of many short strided rows.
@@ -183,9 +182,9 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
         finite = bool(np.isfinite(g).all())
         zero = np.zeros((), dtype=x.dtype)
         dxp = empty_in_layout(x, x.shape[:2] + geo.padded_hw, fill=None if _tiles(geo) else 0)
-        for t, (a, b) in enumerate(taps):
+        for t, index in enumerate(geo.tap_indices):
             chosen = arg == t
-            view = dxp[geo.tap(a, b)]
+            view = dxp[index]
             if geo.overlapping:
                 view += g * chosen if finite else np.where(chosen, g, zero)
             elif finite:  # each input pixel is one tap of at most one window
@@ -310,10 +309,10 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
     tiles = _tiles(geo)
 
     xp = geo.pad_input(x, 0)
-    taps = geo.taps
-    total = np.array(xp[geo.tap(*taps[0])], copy=True)
-    for a, b in taps[1:]:  # scan order, the order in which torch sums each window
-        total += xp[geo.tap(a, b)]
+    first, *rest = geo.tap_indices
+    total = np.array(xp[first], copy=True)
+    for index in rest:  # scan order, the order in which torch sums each window
+        total += xp[index]
     out = np.divide(total, divisor, out=total)
 
     def backward(grad_out):
@@ -322,11 +321,11 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
         # Tiling windows (each pixel in exactly one) write their share once per tap;
         # overlapping ones accumulate it.
         dxp = empty_in_layout(x, x.shape[:2] + geo.padded_hw, fill=None if tiles else 0)
-        for a, b in taps:
+        for index in geo.tap_indices:
             if tiles:
-                dxp[geo.tap(a, b)] = share
+                dxp[index] = share
             else:
-                dxp[geo.tap(a, b)] += share
+                dxp[index] += share
         grad = geo.crop(dxp)
         return {"input": grad[0] if unbatched else grad}
 
@@ -339,7 +338,24 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
 
 
 def _setup(op, input, kernel_size, stride, padding, dilation, ceil_mode, *, max_pool):
-    """Validate a pooling call as torch does; return the 4-D input and the geometry."""
+    """Validate a pooling call as torch does; return the 4-D input and the geometry.
+
+    Memoized validation (see :mod:`._windows`): a call with the shape, dtype and
+    arguments of an earlier valid one reuses its geometry.
+    """
+    key = memo_key(op, (input,), (kernel_size, stride, padding, dilation, ceil_mode, max_pool))
+    geo = memo_get(key)
+    if geo is not None:
+        unbatched = input.ndim == 3
+        return (input[None] if unbatched else input), unbatched, geo
+    x4, unbatched, geo = _validate(op, input, kernel_size, stride, padding, dilation, ceil_mode,
+                                   max_pool=max_pool)
+    memo_put(key, geo)
+    return x4, unbatched, geo
+
+
+def _validate(op, input, kernel_size, stride, padding, dilation, ceil_mode, *, max_pool):
+    """:func:`_setup`'s checks, in full."""
     x = as_float_array(op, "input", input)
     kernel = pair(op, "kernel_size", kernel_size, allow_zero=False)
     # torch: stride=None (or an empty list) means stride = kernel_size.
@@ -419,8 +435,8 @@ def _first_in_bounds(geo: WindowGeometry) -> tuple:
 def _gather_taps(xp: np.ndarray, geo: WindowGeometry) -> np.ndarray:
     """Stack tap ``t`` of every window as ``out[t]``: shape ``(kh*kw, N, C, H_out, W_out)``."""
     out = empty_in_layout(xp, xp.shape[:-2] + geo.out_hw, lead=(len(geo.taps),))
-    for t, (a, b) in enumerate(geo.taps):
-        out[t] = xp[geo.tap(a, b)]
+    for t, index in enumerate(geo.tap_indices):
+        out[t] = xp[index]
     return out
 
 
