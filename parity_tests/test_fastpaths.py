@@ -372,3 +372,52 @@ def test_no_engine_module_reads_reference_counts():
     root = pathlib.Path(scratchnet.__file__).parent
     for path in root.rglob("*.py"):
         assert "getrefcount" not in path.read_text(), path
+
+
+# ------------------------------------------------------------- memoized validation
+def test_a_memoized_conv_or_pool_call_gives_what_a_fresh_one_gives():
+    from scratchnet.functional import _windows
+
+    rng = np.random.default_rng(3)
+    for dtype in DTYPES:
+        x = rng.standard_normal((2, 3, 9, 8)).astype(dtype)
+        w = rng.standard_normal((4, 3, 3, 3)).astype(dtype)
+        g = rng.standard_normal((2, 4, 5, 4)).astype(dtype)
+        runs = []
+        _windows._MEMO.clear()
+        for _ in range(2):  # the second call finds the first one's geometry in the memo
+            out, backward = F.vjp(F.conv2d, x, w, None, 2, 1)
+            pooled, pool_backward = F.vjp(F.max_pool2d, x, 3, 2, 1)
+            runs.append((out, *backward(g)[:2], pooled, pool_backward(np.ones_like(pooled))[0]))
+        for a, b in zip(*runs):
+            np.testing.assert_array_equal(a, b)
+        check_op(F.conv2d, torch.nn.functional.conv2d, (x, w, None, 2, 1))
+
+
+@pytest.mark.parametrize("bad", [1.0, True, np.float64(1.0), [1, 1]])
+def test_a_bad_argument_after_a_memoized_valid_call_still_fails(bad):
+    x = np.zeros((1, 2, 6, 6), np.float32)
+    w = np.zeros((3, 2, 3, 3), np.float32)
+    F.conv2d(x, w, None, 1)
+    F.max_pool2d(x, 2, 1)
+    if isinstance(bad, list):  # a list is a valid pair but not memoizable: computed afresh
+        assert F.conv2d(x, w, None, bad).shape == (1, 3, 4, 4)
+        assert F.max_pool2d(x, 2, bad).shape == (1, 2, 5, 5)
+        return
+    with pytest.raises(TypeError, match="conv2d: stride must be an int or a pair of ints"):
+        F.conv2d(x, w, None, bad)
+    with pytest.raises(TypeError, match="max_pool2d: stride must be an int or a pair of ints"):
+        F.max_pool2d(x, 2, bad)
+    with pytest.raises(TypeError, match="conv2d: expected all floating-point arguments to share one dtype"):
+        F.conv2d(x.astype(np.float64), w, None, 1)
+
+
+def test_the_memo_starts_over_when_full(monkeypatch):
+    from scratchnet.functional import _windows
+
+    monkeypatch.setattr(_windows, "MEMO_LIMIT", 4)
+    _windows._MEMO.clear()
+    for size in range(4, 12):
+        F.max_pool2d(np.zeros((1, 1, size, size), np.float32), 2)
+        assert 1 <= len(_windows._MEMO) <= 4
+    _windows._MEMO.clear()
