@@ -39,12 +39,16 @@ def empty_in_layout(ref: np.ndarray, shape, dtype=None, *, lead: tuple = (), fil
     ``order`` (axes, outermost first) asks for a given layout instead of ``ref``'s.
     """
     # Outermost axis first: larger stride = slower-varying (ties keep the logical order).
-    perm = list(order) if order is not None else sorted(range(ref.ndim), key=lambda a: -abs(ref.strides[a]))
+    strides = ref.strides
+    perm = list(order) if order is not None else sorted(range(ref.ndim), key=lambda a: -abs(strides[a]))
     mem = np.empty(tuple(lead) + tuple(shape[a] for a in perm), dtype=dtype or ref.dtype)
     if fill is not None:
         mem.fill(fill)
     k = len(lead)
-    return mem.transpose(tuple(range(k)) + tuple(k + i for i in np.argsort(perm)))
+    where = [0] * len(perm)  # where[a]: the memory position of logical axis a (perm's inverse)
+    for position, axis in enumerate(perm):
+        where[axis] = position
+    return mem.transpose(tuple(range(k)) + tuple(k + i for i in where))
 
 
 def batched(op: str, x: np.ndarray, *, nonempty_planes: bool = False) -> tuple:
