@@ -407,7 +407,7 @@ def markdown(data: dict) -> str:
     lines += ["- " + line for line in load_lines(m, data["runs"])]
     for eng, c in floor["ceilings"].items():
         lines.append(f"- {eng}: {c['gemm_n']}² GEMM {c['gemm_gflops']:.1f} GFLOP/s, "
-                     f"{c['copy_bytes'] / 2**20:.0f} MiB copy {c['bandwidth_gbs']:.1f} GB/s (best round)")
+                     f"{c['copy_bytes'] / 2**21:.0f} MiB array copied {c['bandwidth_gbs']:.1f} GB/s (best round)")
     lines += [
         "",
         "**Floor** = for every layer the larger of its GEMM time (each of its GEMM shapes multiplied "

@@ -198,7 +198,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     w_mat = w.reshape(groups, og, w[0].size)  # spelled out: -1 is ambiguous for C_in = 0
 
     slices = _row_slices(geo, n, w_mat.shape[2], x.dtype.itemsize)
-    if len(slices) > 1:
+    if len(slices) > 1:  # cache blocking: an im2col matrix larger than L2 is built and used in slices
         return _conv2d_sliced(x, unbatched, w, b, geo, groups, slices)
 
     cols = _im2col(x, geo, groups)
