@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.installed
 # Parallel test workers (pytest-xdist); each worker runs single-threaded.
 WORKERS ?= 2
 
-.PHONY: install test test-deep demo bench bench-quick profile bench-results profile-results docs gpu-check clean
+.PHONY: install test test-deep demo bench bench-quick profile floor bench-results profile-results floor-results docs gpu-check clean
 
 # A machine without a GPU: `make test TORCH_INDEX=https://download.pytorch.org/whl/cpu`
 # takes torch's and torchvision's CPU-only wheels from that index first (a few hundred MB;
@@ -68,12 +68,19 @@ bench-quick: $(STAMP)
 profile: $(STAMP)
 	$(PY) -m benchmarks.profile --out benchmarks/out
 
+# Each lecture model's step and layers at batch 64 against the machine's floor (FLOOR.md).
+floor: $(STAMP)
+	$(PY) -m benchmarks.floor --out benchmarks/out
+
 # The committed results the README quotes: run these on purpose, on an idle machine.
 bench-results: $(STAMP)
 	$(PY) -m benchmarks.run --rounds 6 --target-s 0.2 --out benchmarks/results
 
 profile-results: $(STAMP)
 	$(PY) -m benchmarks.profile --out benchmarks/results
+
+floor-results: $(STAMP)
+	$(PY) -m benchmarks.floor --out benchmarks/results
 
 # On a machine with a GPU, with the torch (>= 2.1) it already has: no venv, no install, no
 # network; under 5 minutes. Writes benchmarks/results/gpu_check.json and GPU_CHECK.md.

@@ -11,6 +11,7 @@ run       command line entry: plan, start one worker per engine, hand them jobs 
 worker    one engine's measurements (ceilings, ops, training steps) in its own process
 targets   the performance targets and their verdicts from a run
 profile   per-phase and per-layer breakdown of training steps, NumPy vs torch
+floor     each lecture model's layers against the machine's floor (GEMM rate and bandwidth at their sizes)
 cases     what is measured: the op cases at the lectures' layer sizes, the model steps
 timing    the adaptive timer (warm-up, repeats, median with min-max; CUDA events)
 ceilings  the machine's float GEMM rate and memory bandwidth

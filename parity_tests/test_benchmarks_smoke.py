@@ -261,7 +261,7 @@ def _git_ignores(path: Path) -> bool:
     return proc.returncode == 0
 
 
-@pytest.mark.parametrize("module", ["run", "profile", "gemm_shapes", "gpu_check"])
+@pytest.mark.parametrize("module", ["run", "profile", "gemm_shapes", "floor", "gpu_check"])
 def test_a_run_without_out_writes_to_a_git_ignored_folder_not_the_committed_results(module):
     import importlib
 
@@ -289,13 +289,14 @@ def _make_recipes() -> dict:
 
 def test_only_the_results_targets_of_the_makefile_write_the_committed_results():
     recipes = _make_recipes()
-    for target in ("bench", "bench-quick", "profile"):
+    for target in ("bench", "bench-quick", "profile", "floor"):
         assert "benchmarks." in recipes[target], target
         assert "benchmarks/results" not in recipes[target], target
         assert "--out benchmarks/out" in recipes[target], target
     assert "-m benchmarks.run" in recipes["bench-results"]
     assert "--out benchmarks/results" in recipes["bench-results"]
     assert "-m benchmarks.profile --out benchmarks/results" in recipes["profile-results"]
+    assert "-m benchmarks.floor --out benchmarks/results" in recipes["floor-results"]
     # make bench-results measures what make bench measures.
     assert recipes["bench-results"].replace("benchmarks/results", "benchmarks/out") == recipes["bench"]
 

@@ -1,7 +1,8 @@
 """The training-step fast paths agree with the general code they short-cut, and with torch.
 
 Each fast path (the dense class-index loss, the batch-1 linear weight gradient, a
-fresh parameter gradient kept without a copy, SGD's reused work array, the sparse C3
+fresh parameter gradient kept without a copy, SGD's reused work array and its update in
+cache-sized slices, the sparse C3
 computed input map by input map) is checked against the path it replaces, bit for bit
 where the arithmetic is the same, and against torch; and each guard that sends a call
 back to the general path is exercised. (The sparse convolution's own oracle tests are
@@ -63,6 +64,21 @@ def test_linear_single_row_weight_gradient_matches_torch(shape, dtype):
     w = rng.standard_normal((200, 300)).astype(dtype)
     b = rng.standard_normal(200).astype(dtype)
     check_op(F.linear, torch.nn.functional.linear, (x, w, b))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_linear_single_row_outer_product_in_two_passes_equals_the_broadcast_product(dtype):
+    from scratchnet.functional.linear import _outer
+
+    rng = np.random.default_rng(2)
+    g = rng.standard_normal(37).astype(dtype)
+    x = rng.standard_normal(53).astype(dtype)
+    g[3], x[5], x[7] = 0.0, np.inf, np.nan  # 0 * inf is NaN, as torch's outer product gives
+    with np.errstate(invalid="ignore"):
+        got, ref = _outer(g, x), np.multiply(g[:, None], x)
+    assert got.dtype == dtype and got.flags.c_contiguous
+    np.testing.assert_array_equal(got, ref)
+    assert np.isnan(got[3, 5])
 
 
 # ------------------------------------------------------------- gradient ownership
@@ -156,6 +172,41 @@ def test_sgd_updates_params_of_mixed_sizes_and_dtypes_as_torch(momentum, nestero
         assert p.data.dtype == t.detach().numpy().dtype
         tol = dict(rtol=1e-5, atol=1e-6) if p.dtype == np.float32 else dict(rtol=1e-12, atol=1e-14)
         assert_close(p.data, t.detach().numpy(), what="param", **tol)
+
+
+@pytest.mark.parametrize("momentum,nesterov,dampening,weight_decay,maximize", [
+    (0.0, False, 0.0, 0.0, False), (0.9, False, 0.0, 0.0, False), (0.9, True, 0.0, 1e-2, False),
+    (0.5, False, 0.3, 1e-2, True),
+])
+def test_sgd_update_in_cache_sized_slices_equals_the_whole_array_update(monkeypatch, momentum, nesterov,
+                                                                        dampening, weight_decay, maximize):
+    # Slices of 7 elements: a (20, 11) parameter takes 32 of them, the last one short;
+    # a transposed (non-contiguous) gradient takes the whole-array path.
+    rng = np.random.default_rng(7)
+    shapes = [((20, 11), np.float32), ((30,), np.float64), ((3,), np.float32), ((11, 20), np.float64)]
+    values = [rng.standard_normal(s).astype(d) for s, d in shapes]
+    kw = dict(lr=0.05, momentum=momentum, nesterov=nesterov, dampening=dampening,
+              weight_decay=weight_decay, maximize=maximize)
+    runs = []
+    for slice_size in (7, 1 << 30):
+        monkeypatch.setattr(optim.SGD, "SLICE", slice_size)
+        params = [Parameter(v.copy()) for v in values]
+        twins = [torch.nn.Parameter(torch.from_numpy(v.copy())) for v in values]
+        opt, topt = optim.SGD(params, **kw), torch.optim.SGD(twins, **kw)
+        grads = np.random.default_rng(8)
+        for _ in range(4):
+            for i, (p, t) in enumerate(zip(params, twins)):
+                g = grads.standard_normal(p.shape[::-1] if i == 3 else p.shape).astype(p.dtype)
+                g = g.T if i == 3 else g
+                p.grad, t.grad = g, torch.from_numpy(g.copy())
+            opt.step()
+            topt.step()
+        for p, t in zip(params, twins):
+            tol = dict(rtol=1e-5, atol=1e-6) if p.dtype == np.float32 else dict(rtol=1e-12, atol=1e-14)
+            assert_close(p.data, t.detach().numpy(), what="param", **tol)
+        runs.append([p.data.copy() for p in params] + [opt.state[p].get("momentum_buffer") for p in params])
+    for sliced, whole in zip(*runs):
+        np.testing.assert_array_equal(sliced, whole)
 
 
 # -------------------------------------------------------------- sparse C3, non-finite maps
@@ -321,3 +372,52 @@ def test_no_engine_module_reads_reference_counts():
     root = pathlib.Path(scratchnet.__file__).parent
     for path in root.rglob("*.py"):
         assert "getrefcount" not in path.read_text(), path
+
+
+# ------------------------------------------------------------- memoized validation
+def test_a_memoized_conv_or_pool_call_gives_what_a_fresh_one_gives():
+    from scratchnet.functional import _windows
+
+    rng = np.random.default_rng(3)
+    for dtype in DTYPES:
+        x = rng.standard_normal((2, 3, 9, 8)).astype(dtype)
+        w = rng.standard_normal((4, 3, 3, 3)).astype(dtype)
+        g = rng.standard_normal((2, 4, 5, 4)).astype(dtype)
+        runs = []
+        _windows._MEMO.clear()
+        for _ in range(2):  # the second call finds the first one's geometry in the memo
+            out, backward = F.vjp(F.conv2d, x, w, None, 2, 1)
+            pooled, pool_backward = F.vjp(F.max_pool2d, x, 3, 2, 1)
+            runs.append((out, *backward(g)[:2], pooled, pool_backward(np.ones_like(pooled))[0]))
+        for a, b in zip(*runs):
+            np.testing.assert_array_equal(a, b)
+        check_op(F.conv2d, torch.nn.functional.conv2d, (x, w, None, 2, 1))
+
+
+@pytest.mark.parametrize("bad", [1.0, True, np.float64(1.0), [1, 1]])
+def test_a_bad_argument_after_a_memoized_valid_call_still_fails(bad):
+    x = np.zeros((1, 2, 6, 6), np.float32)
+    w = np.zeros((3, 2, 3, 3), np.float32)
+    F.conv2d(x, w, None, 1)
+    F.max_pool2d(x, 2, 1)
+    if isinstance(bad, list):  # a list is a valid pair but not memoizable: computed afresh
+        assert F.conv2d(x, w, None, bad).shape == (1, 3, 4, 4)
+        assert F.max_pool2d(x, 2, bad).shape == (1, 2, 5, 5)
+        return
+    with pytest.raises(TypeError, match="conv2d: stride must be an int or a pair of ints"):
+        F.conv2d(x, w, None, bad)
+    with pytest.raises(TypeError, match="max_pool2d: stride must be an int or a pair of ints"):
+        F.max_pool2d(x, 2, bad)
+    with pytest.raises(TypeError, match="conv2d: expected all floating-point arguments to share one dtype"):
+        F.conv2d(x.astype(np.float64), w, None, 1)
+
+
+def test_the_memo_starts_over_when_full(monkeypatch):
+    from scratchnet.functional import _windows
+
+    monkeypatch.setattr(_windows, "MEMO_LIMIT", 4)
+    _windows._MEMO.clear()
+    for size in range(4, 12):
+        F.max_pool2d(np.zeros((1, 1, size, size), np.float32), 2)
+        assert 1 <= len(_windows._MEMO) <= 4
+    _windows._MEMO.clear()

@@ -19,11 +19,12 @@ input position at most once.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..checks import shape_str
+from ..checks import FLOAT_DTYPES, shape_str
 
 
 def empty_in_layout(ref: np.ndarray, shape, dtype=None, *, lead: tuple = (), fill=None,
@@ -38,12 +39,16 @@ def empty_in_layout(ref: np.ndarray, shape, dtype=None, *, lead: tuple = (), fil
     ``order`` (axes, outermost first) asks for a given layout instead of ``ref``'s.
     """
     # Outermost axis first: larger stride = slower-varying (ties keep the logical order).
-    perm = list(order) if order is not None else sorted(range(ref.ndim), key=lambda a: -abs(ref.strides[a]))
+    strides = ref.strides
+    perm = list(order) if order is not None else sorted(range(ref.ndim), key=lambda a: -abs(strides[a]))
     mem = np.empty(tuple(lead) + tuple(shape[a] for a in perm), dtype=dtype or ref.dtype)
     if fill is not None:
         mem.fill(fill)
     k = len(lead)
-    return mem.transpose(tuple(range(k)) + tuple(k + i for i in np.argsort(perm)))
+    where = [0] * len(perm)  # where[a]: the memory position of logical axis a (perm's inverse)
+    for position, axis in enumerate(perm):
+        where[axis] = position
+    return mem.transpose(tuple(range(k)) + tuple(k + i for i in where))
 
 
 def batched(op: str, x: np.ndarray, *, nonempty_planes: bool = False) -> tuple:
@@ -127,10 +132,15 @@ class WindowGeometry:
         top, bottom, left, right = self.pad
         return self.in_hw[0] + top + bottom, self.in_hw[1] + left + right
 
-    @property
+    @functools.cached_property
     def taps(self):
         """Kernel offsets ``(a, b)`` in torch's scan order (row-major)."""
-        return [(a, b) for a in range(self.kernel[0]) for b in range(self.kernel[1])]
+        return tuple((a, b) for a in range(self.kernel[0]) for b in range(self.kernel[1]))
+
+    @functools.cached_property
+    def tap_indices(self):
+        """:meth:`tap` of every tap, in :attr:`taps` order (built once per geometry)."""
+        return tuple(self.tap(a, b) for a, b in self.taps)
 
     @property
     def overlapping(self) -> bool:
@@ -173,3 +183,56 @@ class WindowGeometry:
         (sh, sw), (ho, wo) = self.stride, self.out_hw
         top, _, left, _ = self.pad
         return np.arange(ho) * sh - top, np.arange(wo) * sw - left
+
+
+# -- memoized validation ---------------------------------------------------------------------
+#
+# A training loop calls every layer with the same shapes, dtypes and arguments step after
+# step, and a window op's checks and geometry are a function of exactly those. At batch 1
+# the checks cost as much as the arithmetic, so an op's ``_setup`` remembers the result of
+# each *valid* call under a key of those shapes, dtypes and arguments and skips straight to
+# the computation when it sees the key again (a call that raised is never remembered, so
+# bad input always fails as before). Only keys with nothing ambiguous in them are used:
+# exact float ndarrays, and arguments that are exact ints, bools, strings, None or tuples of
+# those (``1.0 == 1 == True`` in a dict, but only ``1`` is a valid stride).
+
+_MEMO: dict = {}
+#: Distinct calls remembered; past this the memo starts over (a sweep over many shapes
+#: must not grow it without bound).
+MEMO_LIMIT = 1024
+_PLAIN = (int, bool, str, type(None))
+
+
+def _plain(value) -> bool:
+    if type(value) in _PLAIN:
+        return True
+    return type(value) is tuple and all(_plain(v) for v in value)
+
+
+def memo_key(op: str, arrays, args):
+    """The memo key of a call of ``op``, or ``None`` when the call is not memoizable."""
+    parts = [op]
+    for a in arrays:
+        if a is None:
+            parts.append(None)
+        elif type(a) is np.ndarray and a.dtype in FLOAT_DTYPES:
+            parts.append((a.shape, a.dtype))
+        else:
+            return None
+    if not all(_plain(v) for v in args):
+        return None
+    return tuple(parts) + tuple((type(v), v) for v in args)
+
+
+def memo_get(key):
+    """What :func:`memo_put` stored under ``key`` (``None`` when absent or ``key`` is ``None``)."""
+    return None if key is None else _MEMO.get(key)
+
+
+def memo_put(key, value) -> None:
+    """Remember ``value`` for ``key`` (a no-op for ``None``)."""
+    if key is None:
+        return
+    if len(_MEMO) >= MEMO_LIMIT:
+        _MEMO.clear()
+    _MEMO[key] = value

@@ -105,7 +105,7 @@ def linear(input, weight, bias=None):
         # For a single row (batch 1) G^T X is an outer product, which OpenBLAS's GEMM
         # computes several times slower than a broadcast multiply. (Not np.dot: its
         # outer-product path skips zeros, so 0 * inf gives 0 instead of torch's NaN.)
-        gw = np.multiply(g2.T, x2) if g2.shape[0] == 1 else g2.T @ x2
+        gw = _outer(g2[0], x2[0]) if g2.shape[0] == 1 else g2.T @ x2
         grads["weight"] = gw[0] if vector_weight else gw
         if b is not None:
             gb = sum_to_shape(grad_out, b.shape)
@@ -115,3 +115,17 @@ def linear(input, weight, bias=None):
         return grads
 
     return out, backward
+
+
+def _outer(g: np.ndarray, x: np.ndarray) -> np.ndarray:
+    r"""The outer product :math:`g x^\top` as a new C-ordered ``(len(g), len(x))`` array.
+
+    Two passes, broadcast copy then in-place scaling: every row is first ``x``, then
+    multiplied by its ``g_i``. NumPy's one-pass broadcast ``g[:, None] * x`` runs its
+    inner loop with a zero-stride operand on a slower path; the two passes took 0.65 of
+    its time on MLP-5's 520x784 gradient (paired). Each element is the single rounded
+    product :math:`g_i x_j`, as in the one-pass form.
+    """
+    out = np.empty((g.shape[0], x.shape[0]), dtype=np.result_type(g, x))
+    out[...] = x
+    return np.multiply(out, g[:, None], out=out)

@@ -71,21 +71,50 @@ class SGD(Optimizer):
         momentum = float(group["momentum"])
         weight_decay = float(group["weight_decay"])
         dampening = float(group["dampening"])
-        if group["maximize"]:
-            grad = -grad
-        if weight_decay != 0:
-            grad = add_scaled(grad, param.data, weight_decay)
-        if momentum != 0:
-            buf = state.get("momentum_buffer")
-            if buf is None:
-                buf = np.array(grad, copy=True)
-                state["momentum_buffer"] = buf
-            else:
-                buf *= momentum
-                # (1 - 0) * grad would be a parameter-sized temporary, and adds exactly grad.
-                buf += grad if dampening == 0 else (1 - dampening) * grad
-            grad = grad + momentum * buf if group["nesterov"] else buf
-        # theta -= lr * g, with lr * g written into a reused work array: NumPy has no
-        # fused axpy, and a fresh temporary the size of the parameter every step costs
-        # about as much as the update itself.
-        param.data += np.multiply(grad, -lr, out=self._work_array(grad))
+        buf = state.get("momentum_buffer")
+        first = momentum != 0 and buf is None
+        if first:
+            buf = state["momentum_buffer"] = np.empty(grad.shape, dtype=grad.dtype)
+        # Cache blocking: the update is four or more passes over parameter-sized arrays
+        # (momentum scaled, gradient added, lr applied, parameter updated). Done slice
+        # by slice, each slice's arrays stay in L2 from the first pass to the last, so
+        # only the first pass pays for main memory. Element-wise arithmetic: the same
+        # numbers as over the whole arrays (MLP-5's update: 0.8-0.9x the time, paired
+        # in one process, on a loaded machine).
+        for p, g, b, w in _slices((param.data, grad, buf, self._work_array(grad)), self.SLICE):
+            if group["maximize"]:
+                g = -g
+            if weight_decay != 0:
+                g = add_scaled(g, p, weight_decay)
+            if momentum != 0:
+                if first:
+                    b[...] = g
+                else:
+                    b *= momentum
+                    # (1 - 0) * grad would be a temporary, and adds exactly grad.
+                    b += g if dampening == 0 else (1 - dampening) * g
+                g = g + momentum * b if group["nesterov"] else b
+            # theta -= lr * g, with lr * g written into the reused work array: NumPy has
+            # no fused axpy, and a fresh temporary every step costs about as much as
+            # the update itself.
+            p += np.multiply(g, -lr, out=w)
+
+    #: Elements per slice of the update: four float32 slices of 64Ki elements (1 MiB)
+    #: fit in L2 with room to spare.
+    SLICE = 1 << 16
+
+
+def _slices(arrays, size):
+    """The arrays (``None`` entries kept as ``None``) cut into matching flat slices of ``size`` elements.
+
+    Arrays that are not all C-contiguous (so that flat slices would not be views)
+    come back whole, in one piece.
+    """
+    present = [a for a in arrays if a is not None]
+    n = arrays[0].size
+    if n <= size or not all(a.flags.c_contiguous for a in present):
+        yield arrays
+        return
+    flat = [None if a is None else a.reshape(-1) for a in arrays]
+    for start in range(0, n, size):
+        yield tuple(None if f is None else f[start:start + size] for f in flat)
