@@ -82,6 +82,8 @@ class RecordedBackward:
     def checked_grad_out(self, grad_out) -> np.ndarray:
         """``grad_out`` as an array of the output's shape and dtype, or a clear error."""
         shape, dtype = self.expected
+        if isinstance(grad_out, np.ndarray) and grad_out.shape == shape and grad_out.dtype == dtype:
+            return grad_out  # the usual case, a layer's own gradient: nothing to convert
         grad = np.asarray(grad_out)
         if grad.shape != shape:
             raise ValueError(
@@ -102,6 +104,8 @@ class RecordedBackward:
 
     def run_hooks(self, grad_in, grad_out):
         """The module's full backward hooks, in order; each may replace ``grad_in``."""
+        if not self.module._backward_hooks:  # most modules have none: no list to copy
+            return grad_in
         for hook in list(self.module._backward_hooks.values()):
             result = hook(self.module, (grad_in,), (grad_out,))
             if result is not None:
