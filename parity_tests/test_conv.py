@@ -268,6 +268,21 @@ def test_conv_in_row_slices_equals_the_oracle_and_the_single_gemm(monkeypatch, d
         assert_close(got, single, what=what, **tol)
 
 
+def test_conv_with_many_filters_per_group_is_not_sliced(monkeypatch):
+    """Slices pay only for a memory-bound GEMM (few filters): the basic CNN's conv2 runs as one GEMM."""
+    from scratchnet.functional import conv
+
+    monkeypatch.setattr(conv, "SLICE_BYTES", 1)
+    calls, real = [], conv._conv2d_sliced
+    monkeypatch.setattr(conv, "_conv2d_sliced", lambda *a: calls.append(1) or real(*a))
+    rng = np.random.default_rng(24)
+    x = rng.standard_normal((2, 10, 12, 12)).astype(np.float32)
+    F.conv2d(x, rng.standard_normal((conv.SLICED_MAX_CHANNELS + 1, 10, 5, 5)).astype(np.float32))
+    assert calls == []
+    F.conv2d(x, rng.standard_normal((conv.SLICED_MAX_CHANNELS, 10, 5, 5)).astype(np.float32))
+    assert calls == [1]
+
+
 def test_conv_in_row_slices_skips_the_input_gradient_when_not_needed(monkeypatch):
     from scratchnet.functional import conv
 

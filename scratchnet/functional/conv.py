@@ -200,9 +200,11 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     ho, wo = geo.out_hw
     w_mat = w.reshape(groups, og, w[0].size)  # spelled out: -1 is ambiguous for C_in = 0
 
-    slices = _row_slices(geo, n, w_mat.shape[2], x.dtype.itemsize)
-    if len(slices) > 1:  # cache blocking: an im2col matrix larger than L2 is built and used in slices
-        return _conv2d_sliced(x, unbatched, w, b, geo, groups, slices)
+    if og <= SLICED_MAX_CHANNELS:
+        # Cache blocking: an im2col matrix larger than L2 is built and used in slices.
+        slices = _row_slices(geo, n, w_mat.shape[2], x.dtype.itemsize)
+        if len(slices) > 1:
+            return _conv2d_sliced(x, unbatched, w, b, geo, groups, slices)
 
     cols = _im2col(x, geo, groups)
     # (g, O/g, Ho*Wo*N): the output as (C_out, Ho, Wo, N) memory, bias added in place.
@@ -240,6 +242,15 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 #: Bytes of im2col columns one slice of :func:`_conv2d_sliced` holds: with its GEMM
 #: output it stays in L2 (2 MiB per core here).
 SLICE_BYTES = 256 * 1024
+
+#: Slicing pays only where the GEMM is memory-bound. Each im2col column of K numbers
+#: meets O/groups filters, 2 O/groups FLOPs per number read: for the lectures' first
+#: layers (6 and 10 filters) that is far below these cores' GEMM rate over their
+#: bandwidth (about 11 FLOPs per byte), and slicing took 0.8 of their time; for the
+#: second layers (16 and 20 filters, K = 150 and 250) the GEMM is compute-bound and
+#: slices only make OpenBLAS split smaller products over its threads: 1.2-1.3x slower
+#: with 2 threads (paired, in one process, batch 64).
+SLICED_MAX_CHANNELS = 12
 
 
 def _row_slices(geo: WindowGeometry, n: int, k: int, itemsize: int) -> list:

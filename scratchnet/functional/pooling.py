@@ -169,7 +169,8 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
         """
         if "mask" not in saved:
             windows = saved.get("windows")
-            saved["mask"] = None if windows is None or not _tiles(geo) else _max_mask(windows, best, x, geo)
+            usable = windows is not None and _tiles(geo) and _batch_innermost(x)
+            saved["mask"] = _max_mask(windows, best, x, geo) if usable else None
             if saved["mask"] is not None:
                 del saved["windows"]
         return saved["mask"]
@@ -457,6 +458,16 @@ def _first_in_bounds(geo: WindowGeometry) -> tuple:
     ok_rows = (a0 < kh) & (rows + a0 * dh < h)
     ok_cols = (b0 < kw) & (cols + b0 * dw < w)
     return a0[:, None], b0[None, :], ok_rows[:, None] & ok_cols[None, :]
+
+
+def _batch_innermost(x: np.ndarray) -> bool:
+    """The batch axis is ``x``'s innermost in memory, as in a conv's output (see :mod:`.conv`).
+
+    The mask route's passes then run along long contiguous rows of the batch; in a
+    C-ordered ``(N, C, H, W)`` array their inner loops would be only ``kw`` long, and
+    the per-tap route is about 3x faster there (basic CNN's first pool, batch 64).
+    """
+    return x.ndim == 4 and x.shape[0] > 1 and abs(x.strides[0]) == min(abs(s) for s in x.strides)
 
 
 def _split_windows(a: np.ndarray, geo: WindowGeometry) -> np.ndarray:
