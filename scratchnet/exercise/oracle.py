@@ -1,14 +1,15 @@
 """What a learner's op should return: torch autograd, or central finite differences.
 
-:class:`TorchOracle` runs torch's op on copies of the arguments and differentiates it
-with the upstream gradient. Without torch, :class:`FiniteDifferenceOracle` takes the
-forward from scratchnet's own op (proven equal to torch by the parity suite) and each
-gradient from central differences of :math:`\\langle f(x), g \\rangle` in float64, one
+:class:`~scratchnet.exercise.torch_oracle.TorchOracle` runs torch's op on copies of
+the arguments and differentiates it with the upstream gradient. Without torch,
+:class:`FiniteDifferenceOracle` takes the forward from scratchnet's own op (proven
+equal to torch by the parity suite) and each gradient from central differences of :math:`\\langle f(x), g \\rangle` in float64, one
 input element at a time. Two ops are not differentiable where the grader looks on
 purpose, ``relu`` at 0 and ``max_pool2d`` at tied maxima, where torch's gradient is a
 convention: for those the oracle without torch is scratchnet's own backward.
 
-torch is imported only by :class:`TorchOracle`, when a check builds one.
+torch is imported only by :mod:`scratchnet.exercise.torch_oracle`, when a check builds
+its oracle there.
 """
 from __future__ import annotations
 
@@ -47,58 +48,11 @@ def make_oracle(kind: str = "auto"):
     """``'torch'``, ``'fd'`` or ``'auto'`` (torch when it is installed)."""
     if kind == "auto":
         kind = "torch" if torch_available() else "fd"
-    return TorchOracle() if kind == "torch" else FiniteDifferenceOracle()
+    if kind == "torch":
+        from .torch_oracle import TorchOracle  # torch is imported only here, when asked for
 
-
-class TorchOracle:
-    name = "torch"
-    tolerances = TOLERANCES["torch"]
-
-    def __init__(self):
-        import torch
-        import torch.nn.functional as TF
-
-        self.torch = torch
-        self.ops = {
-            "relu": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh,
-            "linear": TF.linear, "softmax": TF.softmax, "log_softmax": TF.log_softmax,
-            "cross_entropy": TF.cross_entropy, "nll_loss": TF.nll_loss, "mse_loss": TF.mse_loss,
-            "max_pool2d": TF.max_pool2d, "avg_pool2d": TF.avg_pool2d,
-            "conv2d": TF.conv2d, "conv2d_naive": TF.conv2d,
-        }
-
-    def run(self, function, names, args, kwargs, make_g):
-        """``(out, g, {name: gradient})`` of ``function(*args, **kwargs)`` with upstream ``g``."""
-        torch = self.torch
-        graded = dict(graded_arguments(function, names, args))
-        tensors = []
-        for i, a in enumerate(args):
-            if isinstance(a, np.ndarray):
-                t = torch.from_numpy(a.copy())
-                if i in graded:
-                    t.requires_grad_(True)
-                tensors.append(t)
-            else:
-                tensors.append(a)
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            out = self.ops[function](*tensors, **kwargs)
-        primary = out[0] if isinstance(out, tuple) else out
-        out_np = tuple(o.detach().numpy() for o in out) if isinstance(out, tuple) \
-            else out.detach().numpy()
-        g = make_g(primary.shape, out_np[0].dtype if isinstance(out, tuple) else out_np.dtype)
-        grads = {}
-        if graded and primary.requires_grad:
-            wrt = [tensors[i] for i in graded]
-            result = torch.autograd.grad(primary, wrt, torch.from_numpy(np.array(g, copy=True)),
-                                         allow_unused=True)
-            for (i, name), gr in zip(graded.items(), result):
-                grads[name] = np.zeros_like(args[i]) if gr is None else gr.numpy()
-        else:
-            grads = {name: np.zeros_like(args[i]) for i, name in graded.items()}
-        return out_np, g, grads
+        return TorchOracle()
+    return FiniteDifferenceOracle()
 
 
 class FiniteDifferenceOracle:
@@ -151,16 +105,9 @@ def reference_call(function, args, kwargs):
 def sgd_trajectory(kind: str, param, grads, hyper, dtype):
     """The parameter after each step of torch's SGD (``kind='torch'``) or scratchnet's rule."""
     if kind == "torch":
-        import torch
+        from .torch_oracle import torch_sgd_trajectory
 
-        p = torch.nn.Parameter(torch.from_numpy(param.copy()))
-        opt = torch.optim.SGD([p], **hyper)
-        out = []
-        for g in grads:
-            p.grad = torch.from_numpy(g.copy())
-            opt.step()
-            out.append(p.detach().numpy().copy())
-        return out
+        return torch_sgd_trajectory(param, grads, hyper)
     sgd = resolve("scratchnet.exercise.reference:sgd_momentum")
     out, buf, p = [], None, param.copy()
     for g in grads:

@@ -52,7 +52,9 @@ def expected_sequential(case, oracle):
     x = case.args[0]
     positions = [i for i, layer in enumerate(layers) if layer[1]]
     if oracle.name == "torch":
-        out, g, gx, use_grads = _torch_chain(layers, x, case.seed)
+        from .torch_oracle import torch_chain
+
+        out, g, gx, use_grads = torch_chain(layers, x, case.seed)
     else:
         out, g, gx, use_grads = _fd_chain(layers, x, case.seed)
     expected, per_use = {}, {}
@@ -64,35 +66,6 @@ def expected_sequential(case, oracle):
             expected[f"{key}.{name}"] = total if pre is None else pre + total
             per_use[f"{key}.{name}"] = (pre, uses)
     return out, g, gx, expected, per_use
-
-
-def _torch_chain(layers, x, seed):
-    import torch
-    import torch.nn.functional as TF
-
-    h = torch.from_numpy(x.copy()).requires_grad_(True)
-    x_t = h
-    leaves = {}
-    for i, (kind, arrays, _) in enumerate(layers):
-        if kind == "linear":
-            w = torch.from_numpy(arrays["weight"].copy()).requires_grad_(True)
-            b = torch.from_numpy(arrays["bias"].copy()).requires_grad_(True)
-            leaves[i] = {"weight": w, "bias": b}
-            h = TF.linear(h, w, b)
-        else:
-            h = getattr(torch, kind)(h)
-    out = h.detach().numpy()
-    g = np.random.default_rng(seed).standard_normal(out.shape).astype(out.dtype)
-    wrt = [x_t] + [t for i in sorted(leaves) for t in leaves[i].values()]
-    grads = torch.autograd.grad(h, wrt, torch.from_numpy(g))
-    gx = grads[0].numpy()
-    use, k = {}, 1
-    for i in sorted(leaves):
-        use[i] = {}
-        for name in leaves[i]:
-            use[i][name] = grads[k].numpy()
-            k += 1
-    return out, g, gx, use
 
 
 def _chain_np(layers, x, arrays_at):
