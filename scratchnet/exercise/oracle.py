@@ -3,10 +3,11 @@
 :class:`~scratchnet.exercise.torch_oracle.TorchOracle` runs torch's op on copies of
 the arguments and differentiates it with the upstream gradient. Without torch,
 :class:`FiniteDifferenceOracle` takes the forward from scratchnet's own op (proven
-equal to torch by the parity suite) and each gradient from central differences of :math:`\\langle f(x), g \\rangle` in float64, one
-input element at a time. Two ops are not differentiable where the grader looks on
-purpose, ``relu`` at 0 and ``max_pool2d`` at tied maxima, where torch's gradient is a
-convention: for those the oracle without torch is scratchnet's own backward.
+equal to torch by the parity suite) and each gradient from central differences of
+:math:`\\langle f(x), g \\rangle` in float64, one input element at a time. Two ops
+are not differentiable where the grader looks on purpose, ``relu`` at 0 and
+``max_pool2d`` at tied maxima, where torch's gradient is a convention: for those the
+oracle without torch is scratchnet's own backward.
 
 torch is imported only by :mod:`scratchnet.exercise.torch_oracle`, when a check builds
 its oracle there.
