@@ -21,7 +21,8 @@ import numpy as np
 
 from . import diagnoses
 from .catalogue import Exercise
-from .oracle import graded_arguments, make_oracle, sgd_trajectory
+from .graded import graded_arguments
+from .oracle import make_oracle, sgd_trajectory
 from .properties import Case, properties
 from .reference import Param
 from .strategies import PROFILE_EXAMPLES

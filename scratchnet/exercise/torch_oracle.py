@@ -12,7 +12,7 @@ import numpy as np
 import torch
 import torch.nn.functional as TF
 
-from .oracle import TOLERANCES, graded_arguments
+from .graded import TOLERANCES, graded_arguments
 
 
 class TorchOracle:
