@@ -34,13 +34,11 @@ import torch
 import torchvision
 from torchvision import datasets, transforms
 
-from .data import (MNIST_MEAN, MNIST_STD, SOURCE_FULL, DownloadError, default_data_dir, find_mnist,
-                   load_embedded_mnist, write_idx)
+from .data import (MNIST_MEAN, MNIST_STD, SOURCE_FULL, SPLIT_FILES, DownloadError, default_data_dir,
+                   find_mnist, load_embedded_mnist, write_idx)
 
 __all__ = ["TorchvisionFeed", "attach_feed", "download_with_torchvision", "lecture_transform", "torchvision_root"]
 
-_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-          "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 #: The lecture's 4-vs-9 task: digit -> label.
 _BINARY_LABELS = {4: -1.0, 9: 1.0}
 
@@ -76,7 +74,7 @@ def torchvision_root(source: str, data_dir=None, scratch=None) -> tuple:
         return _embedded_root(scratch), "embedded digits as IDX"
     data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
     raw = data_dir / "MNIST" / "raw"
-    if all((raw / name).is_file() for name in _FILES):
+    if all((raw / name).is_file() for pair in SPLIT_FILES.values() for name in pair):
         return str(data_dir), "in place"
     paths = find_mnist(data_dir)
     if paths is None:
@@ -101,12 +99,13 @@ def _embedded_root(scratch) -> str:
     data = load_embedded_mnist()
     root = Path(scratch if scratch is not None else tempfile.mkdtemp(prefix="scratchnet-torchvision-"))
     raw = root / "MNIST" / "raw"
-    for split, prefix in ((data.train, "train"), (data.test, "t10k")):
+    for split, (images_file, labels_file) in ((data.train, SPLIT_FILES["train"]),
+                                              (data.test, SPLIT_FILES["test"])):
         images, labels = split.arrays
         # The loader's floats are pixel/255 in float32: rounding x*255 gives the bytes back.
         pixels = np.rint(images[:, 0] * np.float32(255)).astype(np.uint8)
-        write_idx(raw / f"{prefix}-images-idx3-ubyte", pixels)
-        write_idx(raw / f"{prefix}-labels-idx1-ubyte", labels.astype(np.uint8))
+        write_idx(raw / images_file, pixels)
+        write_idx(raw / labels_file, labels.astype(np.uint8))
     return str(root)
 
 

