@@ -7,6 +7,10 @@ loop of :mod:`scratchnet.train`:
 
 * ``build(cfg, state_dict=None, ...)``: the model of a :class:`~scratchnet.config.TrainConfig`;
 * ``put(x, y)`` a whole split where the engine computes, ``gather(data, idx)`` a batch of it;
+  ``feed``: None, or an object that supplies the batches itself (``--loader torchvision``);
+* ``warm_up(n_train, n_test, cfg)`` before the first epoch (torch.compile compiles there),
+  ``synchronize()`` before the loop reads its clock, ``setup()`` the engine's own record
+  for the run's JSON;
 * ``train()`` / ``eval()``; ``train_step(x, y, lap=no_lap)`` returns the loss;
   ``test_batch(x, y)`` returns (sum of losses, number correct);
 * ``state_dict()`` as NumPy arrays;

@@ -18,6 +18,7 @@ class NumpyEngine:
 
     name = "numpy"
     device = "cpu"
+    feed = None  # the batches always come from the loop's seeded loader
 
     def __init__(self, model, loss: str, optimizer):
         self.model = model
@@ -41,6 +42,17 @@ class NumpyEngine:
     def gather(self, data, idx):
         x, y = data
         return x[idx], y[idx]
+
+    def synchronize(self) -> None:
+        """Nothing to wait for: NumPy has finished when a call returns."""
+
+    def warm_up(self, n_train: int, n_test: int, cfg: TrainConfig) -> float:
+        """Nothing to compile; returns the seconds it took (none)."""
+        return 0.0
+
+    def setup(self) -> dict:
+        """The engine's own record for the run's JSON: nothing beyond the config."""
+        return {}
 
     def train(self):
         self.model.train()

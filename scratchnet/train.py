@@ -85,7 +85,7 @@ class EpochLoop:
         test_x, test_y = test_data
         # An engine with a feed (the torch engine under --loader torchvision) reads its own
         # data and batches; every other engine gathers the seeded index batches below.
-        self.feed = getattr(engine, "feed", None)
+        self.feed = engine.feed
         if self.feed is not None:
             self.n_train, self.n_test = self.feed.n_train, self.feed.n_test
         else:
@@ -109,10 +109,8 @@ class EpochLoop:
         self.result = RunResult(cfg.model, engine.name, engine.device, dataset, config=asdict(cfg))
         self.epoch = 0
         # torch.compile compiles here, timed apart from the epochs (engine.setup() records it).
-        if hasattr(engine, "warm_up"):
-            engine.warm_up(self.n_train, self.n_test, cfg)
-        if hasattr(engine, "setup"):
-            self.result.engine_setup = engine.setup()
+        engine.warm_up(self.n_train, self.n_test, cfg)
+        self.result.engine_setup = engine.setup()
 
     def log(self, line: str) -> None:
         if self._log is None:  # quiet
@@ -133,7 +131,7 @@ class EpochLoop:
         n_batches = len(self.feed if self.feed is not None else self.batches)
         # float(loss) waits for a GPU: evaluated only for a line that is printed.
         logging = verbose and cfg.log_interval and self._log is not None
-        self._sync()
+        engine.synchronize()  # a GPU's queued work finishes before the clock is read
         t0 = time.perf_counter()
         engine.train()
         losses = []
@@ -146,7 +144,7 @@ class EpochLoop:
             if logging and batch_idx % cfg.log_interval == 0:
                 self.log(f"Train Epoch: {epoch} [{seen}/{n_train} ({100.0 * seen / n_train:.0f}%)]"
                          f"\tLoss: {float(loss):.6f}")
-        self._sync()
+        engine.synchronize()
         t1 = time.perf_counter()
         engine.eval()
         test_loss_sum, correct = 0.0, 0
@@ -154,7 +152,7 @@ class EpochLoop:
             l, c = engine.test_batch(x, y)
             test_loss_sum += l
             correct += c
-        self._sync()
+        engine.synchronize()
         t2 = time.perf_counter()
         # float() only now: a GPU engine's losses stay on the device during the epoch.
         train_loss = float(np.mean([float(l) for l in losses]))
@@ -188,10 +186,6 @@ class EpochLoop:
         return (self.engine.gather(self.test_dev, np.arange(s, min(s + self.cfg.test_batch_size, self.n_test)))
                 for s in range(0, self.n_test, self.cfg.test_batch_size))
 
-    def _sync(self) -> None:
-        """Let a GPU engine finish its queued work before the clock is read."""
-        if hasattr(self.engine, "synchronize"):
-            self.engine.synchronize()
 
 
 def interrupted(loops) -> "TrainingInterrupted":
