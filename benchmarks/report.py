@@ -22,8 +22,6 @@ import sys
 from collections import OrderedDict
 from pathlib import Path
 
-import numpy as np
-
 from . import targets as _targets
 from .flops import BACKWARD_FACTOR
 
@@ -364,6 +362,10 @@ def _write_op_dots(plt, idx, series, passes, batches, versus, data, path: Path) 
     its dots shows how the ratio moves with the batch, and the sort (by the
     forward+backward ratio at the middle batch size) ranks them.
     """
+    # Imported here, not at the top: the benchmark workers import this package before they
+    # set their thread counts (see benchmarks.worker).
+    import numpy as np
+
     vs = _run_label(*versus)
     names = list(OrderedDict.fromkeys(name for name, _, _ in series))
     mid = batches[len(batches) // 2]

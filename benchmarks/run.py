@@ -43,8 +43,6 @@ import tempfile
 import time
 from pathlib import Path
 
-from scratchnet import run_options
-
 from . import OUT_DIR
 from . import cases as _cases
 from . import env as _env
@@ -88,6 +86,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="threads for each engine's pools, the same for both (default: all cores, %(default)s)")
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32",
                    help="floating-point type of operands and models (default: %(default)s)")
+    # Imported here: importing scratchnet loads NumPy, and the modules that import this one
+    # are also worker entry points that must set their thread counts first.
+    from scratchnet import run_options
+
     run_options.add_torch_options(p, loader=False)  # --amp, --compile, --tf32, as scratchnet train's
     p.add_argument("--no-plots", action="store_true", help="write JSON and Markdown only")
     p.add_argument("--rounds", type=positive_int, default=1,

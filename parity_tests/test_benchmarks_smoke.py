@@ -337,3 +337,12 @@ def test_the_console_summary_gives_every_ratio_with_its_per_round_range():
     assert row.split() == ["mlp3", "0.45", "[0.4–0.5]", "0.85", "[0.6–1]"]
     assert "  MLP-3 step ≤ 0.9: 0.85, per round 0.6–1 (1 of 3 over): yes" in lines
     assert lines[-1].startswith("WARNING: the machine was busy") and "50%" in lines[-1]
+
+
+@pytest.mark.parametrize("module", ["run", "worker", "profile", "floor", "gemm_shapes", "gpu_check"])
+def test_a_benchmark_entry_point_loads_no_numpy_on_import(module):
+    """Each is also a worker's entry point, which sets its thread counts before NumPy loads."""
+    code = f"import sys, benchmarks.{module}; print('numpy' in sys.modules)"
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "False"
