@@ -335,7 +335,11 @@ def test_the_console_summary_gives_every_ratio_with_its_per_round_range():
     lines = run_summary(data)
     row = next(line for line in lines if line.strip().startswith("mlp3"))
     assert row.split() == ["mlp3", "0.45", "[0.4–0.5]", "0.85", "[0.6–1]"]
-    assert "  MLP-3 step ≤ 0.9: 0.85, per round 0.6–1 (1 of 3 over): yes" in lines
+    assert ("  MLP-5, MLP-3, sigmoid MLP, basic CNN, LeNet-5 step (per-epoch target) ≤ 0.8: 0.85, "
+            "per round 0.6–1 (2 of 3 over): no: mlp3 0.85") in lines
+    # batch 1 and 8 cover every lecture model: with only MLP-3 measured, nothing is decided
+    assert ("  every lecture model's step at batch 1 and 8 ≤ 0.9: 0.45, per round 0.4–0.5: "
+            "undecided: 1 case(s) not measured") in lines
     assert lines[-1].startswith("WARNING: the machine was busy") and "50%" in lines[-1]
 
 

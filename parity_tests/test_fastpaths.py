@@ -421,3 +421,16 @@ def test_the_memo_starts_over_when_full(monkeypatch):
         F.max_pool2d(np.zeros((1, 1, size, size), np.float32), 2)
         assert 1 <= len(_windows._MEMO) <= 4
     _windows._MEMO.clear()
+
+
+@pytest.mark.parametrize("l2_bytes,expected", [
+    (2 << 20, 1 << 16),      # Intel Xeon's 2 MiB: four 64Ki-element float32 slices fill half of it
+    (4 << 20, 1 << 17),
+    (3 << 20, 1 << 16),      # rounded down to a power of two
+    (512 << 10, None),       # AMD EPYC's 512 KiB: 16Ki-element slices would cost more than they save
+    (None, None),            # unknown: whole arrays
+])
+def test_sgd_slices_only_where_the_l2_holds_large_slices(l2_bytes, expected):
+    from scratchnet.optim import sgd
+
+    assert sgd._slice_size(l2_bytes) == expected
