@@ -365,6 +365,7 @@ def _write_op_dots(plt, idx, series, passes, batches, versus, data, path: Path) 
     # Imported here, not at the top: the benchmark workers import this package before they
     # set their thread counts (see benchmarks.worker).
     import numpy as np
+    from matplotlib import ticker
 
     vs = _run_label(*versus)
     names = list(OrderedDict.fromkeys(name for name, _, _ in series))
@@ -397,6 +398,10 @@ def _write_op_dots(plt, idx, series, passes, batches, versus, data, path: Path) 
                 ax.plot([min(vals), max(vals)], [i, i], color="#bbbbbb", linewidth=1.2, zorder=2)
         ax.axvline(1.0, color="black", linewidth=0.9)
         ax.set_xscale("log")
+        # Labels on the decades only: matplotlib's minor labels collide on a wide range.
+        ax.xaxis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(ticker.FormatStrFormatter("%g"))
+        ax.xaxis.set_minor_formatter(ticker.NullFormatter())
         ax.set_title(p)
         ax.set_xlabel(f"time NumPy / time {vs}  (< 1: NumPy faster, > 1: torch faster)")
         ax.grid(True, axis="x", which="both", alpha=0.3)
