@@ -185,6 +185,48 @@ def test_train_ops_runs_the_learners_ops(tmp_path, capsys, monkeypatch):
     assert F.linear(x, np.ones((3, 2))).shape == (1, 3)
 
 
+def test_train_ops_chains_the_backwards_with_the_learners_sequential(tmp_path, capsys, monkeypatch):
+    """With sequential_backward passed, nn.Sequential runs the learner's chain, and training
+    gives the numbers scratchnet's own Sequential gives."""
+    from scratchnet import nn
+
+    names = ["activations", "linear", "log_softmax", "cross_entropy", "max_pool2d", "conv2d"]
+    _workspace_with(tmp_path, names)
+    plain = tmp_path / "plain.json"
+    code, out, _ = run(["train", "--model", "basic-cnn", "--engine", "numpy", "--epochs", "1",
+                        "--ops", str(tmp_path), "--quiet", "--json", str(plain)], capsys)
+    assert code == 0, out
+    assert "sequential_backward" not in out
+
+    _workspace_with(tmp_path, ["sequential_backward"])
+    calls = []
+    original = catalogue.Exercise.reference
+
+    def counting(self, function):
+        fn = original(self, function)
+
+        def wrapped(*a, **k):
+            calls.append(function)
+            return fn(*a, **k)
+        return wrapped
+
+    monkeypatch.setattr(catalogue.Exercise, "reference", counting)
+    chained = tmp_path / "chained.json"
+    own_forward = nn.Sequential.forward
+    code, out, _ = run(["train", "--model", "basic-cnn", "--engine", "numpy", "--epochs", "1",
+                        "--ops", str(tmp_path), "--quiet", "--json", str(chained)], capsys)
+    assert code == 0, out
+    assert "sequential_backward" in out and "sequential" in calls
+    assert nn.Sequential.forward is own_forward  # restored after the run
+    import json
+
+    a, b = (json.loads(p.read_text())["runs"][0]["epochs"][0] for p in (plain, chained))
+    # The same gradients added in the same order: the same training, to float32 rounding.
+    assert b["correct"] == a["correct"]
+    np.testing.assert_allclose(b["train_loss"], a["train_loss"], rtol=1e-6)
+    np.testing.assert_allclose(b["test_loss"], a["test_loss"], rtol=1e-6)
+
+
 def test_list_start_hint_and_a_finite_difference_check_never_import_torch(tmp_path):
     import subprocess
     import sys

@@ -2,7 +2,9 @@
 
 :func:`learner_ops` is a context manager. Inside it, every op the model and its loss
 call (``scratchnet.nn`` layers run their op's *registered* forward) runs the learner's
-function instead, and so does SGD's update when ``sgd_momentum`` has passed. It
+function instead; so does SGD's update when ``sgd_momentum`` has passed, and
+``nn.Sequential``'s chaining of the layers' backwards when ``sequential_backward``
+has. It
 refuses, naming them, while any op the model needs has not passed its check (or its
 file changed since).
 """
@@ -71,12 +73,17 @@ def learner_ops(directory, model, criterion, optimizer_name: str = "sgd", log=pr
         swaps.append(_registration_for(op, loaded[ex.name][op]))
     sgd_ex = catalogue.get("sgd_momentum")
     use_sgd = optimizer_name == "sgd" and workspace.passed(sgd_ex, directory)
-    log(f"--ops {directory}: your {', '.join(needed)}"
-        + (" and sgd_momentum" if use_sgd else "") + " replace scratchnet's"
+    chain_ex = catalogue.get("sequential_backward")
+    use_chain = workspace.passed(chain_ex, directory)
+    extras = [name for name, used in (("sequential_backward", use_chain), ("sgd_momentum", use_sgd))
+              if used]
+    log(f"--ops {directory}: your {', '.join(needed + extras)} replace scratchnet's"
         + ("" if use_sgd or optimizer_name != "sgd" else
            " (SGD stays scratchnet's: sgd_momentum has not passed)"))
     saved = [(op, _vjp._REGISTRY[op]) for op, _ in swaps]
-    sgd_update = None
+    sgd_update = sequential_forward = None
+    from ..nn import Sequential
+
     try:
         for op, reg in swaps:
             _vjp._REGISTRY[op] = reg
@@ -86,6 +93,9 @@ def learner_ops(directory, model, criterion, optimizer_name: str = "sgd", log=pr
             sgd_update = SGD._update
             rule = workspace.load(sgd_ex, directory)["sgd_momentum"]
             SGD._update = _learner_update(rule)
+        if use_chain:
+            sequential_forward = Sequential.forward
+            Sequential.forward = _learner_chain(workspace.load(chain_ex, directory)["sequential"])
         yield needed
     finally:
         for op, reg in saved:
@@ -94,6 +104,55 @@ def learner_ops(directory, model, criterion, optimizer_name: str = "sgd", log=pr
             from ..optim import SGD
 
             SGD._update = sgd_update
+        if sequential_forward is not None:
+            Sequential.forward = sequential_forward
+
+
+def _learner_chain(sequential):
+    """``nn.Sequential.forward`` on the learner's ``sequential(input, layers)``.
+
+    Each child becomes a ``(forward, params)`` layer of the exercise's form. A layer
+    that runs one functional op on its own parameters (Linear, Conv2d) hands the
+    learner its trainable parameters and returns the op's gradients for them without
+    adding them anywhere, so the learner's chain is what fills their ``.grad``; any
+    other layer (activations, pools, Flatten, LeNet's sparse C3, a nested Sequential)
+    back-propagates through its own recorded backward, parameters included.
+    """
+    from ..nn import is_grad_enabled
+
+    def forward(self, input):
+        if not is_grad_enabled():
+            for module in self._modules.values():
+                input = module(input)
+            return input
+        out, backward = sequential(input, [_as_layer(m) for m in self._modules.values()])
+        self._set_grad_fn(lambda grad_out: backward(grad_out)["input"], out)
+        return out
+
+    return forward
+
+
+def _as_layer(module):
+    """``(forward, params)``: ``module`` as a layer of the ``sequential_backward`` exercise."""
+    from ..nn.recorded_backward import OpBackward
+
+    own = type(module).__name__ in MODULE_OPS
+    params = {name: p for name, p in module.named_parameters(recurse=False)
+              if p.requires_grad} if own else {}
+
+    def forward(x, **_arrays):  # the arrays are the params' .data, which the module reads itself
+        out = module(x)
+        recorded = module._grad_fn
+
+        def backward(grad_out):
+            grad_out = recorded.checked_grad_out(grad_out)
+            if params and isinstance(recorded.grad_fn, OpBackward):
+                return recorded.grad_fn.op_gradients(grad_out, True)
+            return {"input": recorded(grad_out)}
+
+        return out, backward
+
+    return forward, params
 
 
 def _learner_update(rule):
