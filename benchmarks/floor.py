@@ -461,7 +461,9 @@ def markdown(data: dict) -> str:
 
 
 def parse_args(argv=None):
-    from scratchnet.cli_args import ArgumentParser, csv_list, non_negative_float, positive_float, positive_int
+    from scratchnet.cli_args import ArgumentParser, csv_list, positive_int
+
+    from .worker import add_turn_options, parse_step_args
 
     p = ArgumentParser(prog="python -m benchmarks.floor", description=__doc__.split("\n\n")[0])
     p.add_argument("--steps", type=csv_list("experiment names"), default=list(DEFAULT_STEPS),
@@ -469,27 +471,18 @@ def parse_args(argv=None):
     p.add_argument("--batch", type=positive_int, default=64, help="batch size (default: the lectures' 64)")
     p.add_argument("--threads", type=positive_int, default=_env.available_cores(),
                    help="threads per engine (default: every core available)")
-    p.add_argument("--rounds", type=positive_int, default=3, help="alternating rounds per engine")
-    p.add_argument("--target-s", type=positive_float, default=0.2, help="seconds of samples per measurement")
-    p.add_argument("--settle-s", type=non_negative_float, default=0.1,
-                   help="pause before an engine measures after the other one did")
+    add_turn_options(p, target_s=0.2)
     p.add_argument("--out", type=Path, default=OUT_DIR,
                    help="directory for FLOOR.md and floor.json (default: benchmarks/out, which git ignores; "
                         "`make floor-results` writes the committed ones with --out benchmarks/results)")
-    args = p.parse_args(argv)
-    try:
-        _cases.select(_cases.step_cases(), args.steps, "step")
-    except ValueError as exc:
-        p.error(f"--steps: {exc}")
-    return args
+    return parse_step_args(p, argv)
 
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["--serve"]:
-        from .worker import serve
+    from .worker import serve_session
 
-        serve(FloorSession(json.loads(Path(argv[1]).read_text())))
+    if serve_session(argv, FloorSession):
         return 0
     args = parse_args(argv)
     started = time.perf_counter()

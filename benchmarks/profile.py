@@ -264,8 +264,9 @@ def markdown(data: dict) -> str:
 def parse_args(argv=None):
     # Imported here: this module is also the workers' entry point, which must not import
     # NumPy (scratchnet does) before its thread counts are set.
-    from scratchnet.cli_args import (ArgumentParser, csv_list, non_negative_float, positive_float,
-                                     positive_int, positive_ints)
+    from scratchnet.cli_args import ArgumentParser, csv_list, positive_ints
+
+    from .worker import add_turn_options, parse_step_args
 
     p = ArgumentParser(prog="python -m benchmarks.profile", description=__doc__.split("\n\n")[0])
     p.add_argument("--steps", type=csv_list("experiment names"), default=list(DEFAULT_STEPS),
@@ -276,29 +277,20 @@ def parse_args(argv=None):
     p.add_argument("--threads", type=positive_ints("thread counts"), default=threads,
                    help="comma-separated thread counts, one profile each (default: all cores and one, "
                         f"{','.join(map(str, threads))})")
-    p.add_argument("--rounds", type=positive_int, default=3, help="alternating rounds per engine")
-    p.add_argument("--target-s", type=positive_float, default=0.3, help="seconds of samples per measurement")
-    p.add_argument("--settle-s", type=non_negative_float, default=0.1,
-                   help="pause before an engine measures after the other one did")
+    add_turn_options(p, target_s=0.3)
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     p.add_argument("--out", type=Path, default=OUT_DIR,
                    help="directory for PROFILE.md and profile.json (default: benchmarks/out, which git "
                         "ignores; `make profile-results` writes the committed ones with --out "
                         "benchmarks/results)")
-    args = p.parse_args(argv)
-    try:
-        _cases.select(_cases.step_cases(), args.steps, "step")
-    except ValueError as exc:
-        p.error(f"--steps: {exc}")
-    return args
+    return parse_step_args(p, argv)
 
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["--serve"]:
-        from .worker import serve
+    from .worker import serve_session
 
-        serve(ProfileSession(json.loads(Path(argv[1]).read_text())))
+    if serve_session(argv, ProfileSession):
         return 0
     from .console import profile_summary
 

@@ -385,14 +385,44 @@ def serve(session, commands=sys.stdin, replies=sys.stdout) -> None:
             return
 
 
+def serve_session(argv, session_class) -> bool:
+    """Run as a worker when ``argv`` is ``--serve CONFIG.json``: serve a ``session_class`` session.
+
+    Returns whether it did; any other ``argv`` is left to the entry point's own options.
+    """
+    if len(argv) != 2 or argv[0] != "--serve":
+        return False
+    with open(argv[1]) as f:
+        serve(session_class(json.load(f)))
+    return True
+
+
+def add_turn_options(p, *, target_s: float) -> None:
+    """``--rounds``, ``--target-s`` and ``--settle-s`` of an entry point whose engines take turns."""
+    from scratchnet.cli_args import non_negative_float, positive_float, positive_int
+
+    p.add_argument("--rounds", type=positive_int, default=3, help="alternating rounds per engine")
+    p.add_argument("--target-s", type=positive_float, default=target_s,
+                   help="seconds of samples per measurement")
+    p.add_argument("--settle-s", type=non_negative_float, default=0.1,
+                   help="pause before an engine measures after the other one did")
+
+
+def parse_step_args(p, argv):
+    """``p.parse_args(argv)``, refusing a ``--steps`` name that is no lecture experiment."""
+    args = p.parse_args(argv)
+    try:
+        _cases.select(_cases.step_cases(), args.steps, "step")
+    except ValueError as exc:
+        p.error(f"--steps: {exc}")
+    return args
+
+
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 2 or argv[0] != "--serve":
+    if not serve_session(argv, Session):
         print("usage: python -m benchmarks.worker --serve CONFIG.json  (commands on stdin)", file=sys.stderr)
         return 2
-    with open(argv[1]) as f:
-        config = json.load(f)
-    serve(Session(config))
     return 0
 
 

@@ -148,6 +148,27 @@ def _workspace_with(tmp_path, names):
         workspace.record(ex, tmp_path, True, "core")
 
 
+def _count_learner_calls(monkeypatch) -> list:
+    """The names of the learner functions called from now on, in order.
+
+    The learner files of :func:`_workspace_with` call ``Exercise.reference`` when
+    imported: each function it hands out is wrapped to record its calls.
+    """
+    calls = []
+    original = catalogue.Exercise.reference
+
+    def counting(self, function):
+        fn = original(self, function)
+
+        def wrapped(*a, **k):
+            calls.append(function)
+            return fn(*a, **k)
+        return wrapped
+
+    monkeypatch.setattr(catalogue.Exercise, "reference", counting)
+    return calls
+
+
 def test_train_ops_is_refused_naming_the_ops_that_have_not_passed(tmp_path, capsys):
     _workspace_with(tmp_path, ["activations", "linear"])
     code, _, err = run(["train", "--model", "basic-cnn", "--engine", "numpy", "--epochs", "1",
@@ -161,19 +182,7 @@ def test_train_ops_is_refused_naming_the_ops_that_have_not_passed(tmp_path, caps
 def test_train_ops_runs_the_learners_ops(tmp_path, capsys, monkeypatch):
     names = ["activations", "linear", "log_softmax", "cross_entropy", "sgd_momentum"]
     _workspace_with(tmp_path, names)
-    calls = []
-    original = catalogue.Exercise.reference
-
-    def counting(self, function):
-        fn = original(self, function)
-
-        def wrapped(*a, **k):
-            calls.append(function)
-            return fn(*a, **k)
-        return wrapped
-
-    # The learner files call Exercise.reference when imported: count what runs through them.
-    monkeypatch.setattr(catalogue.Exercise, "reference", counting)
+    calls = _count_learner_calls(monkeypatch)
     code, out, _ = run(["train", "--model", "softmax-toy", "--engine", "numpy", "--epochs", "2",
                         "--ops", str(tmp_path), "--quiet"], capsys)
     assert code == 0, out
@@ -199,18 +208,7 @@ def test_train_ops_chains_the_backwards_with_the_learners_sequential(tmp_path, c
     assert "sequential_backward" not in out
 
     _workspace_with(tmp_path, ["sequential_backward"])
-    calls = []
-    original = catalogue.Exercise.reference
-
-    def counting(self, function):
-        fn = original(self, function)
-
-        def wrapped(*a, **k):
-            calls.append(function)
-            return fn(*a, **k)
-        return wrapped
-
-    monkeypatch.setattr(catalogue.Exercise, "reference", counting)
+    calls = _count_learner_calls(monkeypatch)
     chained = tmp_path / "chained.json"
     own_forward = nn.Sequential.forward
     code, out, _ = run(["train", "--model", "basic-cnn", "--engine", "numpy", "--epochs", "1",
