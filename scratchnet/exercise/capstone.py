@@ -13,6 +13,8 @@ from __future__ import annotations
 import contextlib
 
 from ..functional import _vjp
+from ..nn import Sequential, is_grad_enabled
+from ..nn.recorded_backward import OpBackward
 from . import catalogue, workspace
 
 #: A layer or loss module -> the functional op it calls.
@@ -82,8 +84,6 @@ def learner_ops(directory, model, criterion, optimizer_name: str = "sgd", log=pr
            " (SGD stays scratchnet's: sgd_momentum has not passed)"))
     saved = [(op, _vjp._REGISTRY[op]) for op, _ in swaps]
     sgd_update = sequential_forward = None
-    from ..nn import Sequential
-
     try:
         for op, reg in swaps:
             _vjp._REGISTRY[op] = reg
@@ -95,7 +95,8 @@ def learner_ops(directory, model, criterion, optimizer_name: str = "sgd", log=pr
             SGD._update = _learner_update(rule)
         if use_chain:
             sequential_forward = Sequential.forward
-            Sequential.forward = _learner_chain(workspace.load(chain_ex, directory)["sequential"])
+            Sequential.forward = _learner_chain(workspace.load(chain_ex, directory)["sequential"],
+                                                sequential_forward)
         yield needed
     finally:
         for op, reg in saved:
@@ -108,7 +109,7 @@ def learner_ops(directory, model, criterion, optimizer_name: str = "sgd", log=pr
             Sequential.forward = sequential_forward
 
 
-def _learner_chain(sequential):
+def _learner_chain(sequential, own_forward):
     """``nn.Sequential.forward`` on the learner's ``sequential(input, layers)``.
 
     Each child becomes a ``(forward, params)`` layer of the exercise's form. A layer
@@ -116,15 +117,13 @@ def _learner_chain(sequential):
     learner its trainable parameters and returns the op's gradients for them without
     adding them anywhere, so the learner's chain is what fills their ``.grad``; any
     other layer (activations, pools, Flatten, LeNet's sparse C3, a nested Sequential)
-    back-propagates through its own recorded backward, parameters included.
+    back-propagates through its own recorded backward, parameters included. Under
+    ``no_grad`` (the test pass) there is no backward to chain, and ``own_forward``,
+    scratchnet's, runs.
     """
-    from ..nn import is_grad_enabled
-
     def forward(self, input):
         if not is_grad_enabled():
-            for module in self._modules.values():
-                input = module(input)
-            return input
+            return own_forward(self, input)
         out, backward = sequential(input, [_as_layer(m) for m in self._modules.values()])
         self._set_grad_fn(lambda grad_out: backward(grad_out)["input"], out)
         return out
@@ -134,8 +133,6 @@ def _learner_chain(sequential):
 
 def _as_layer(module):
     """``(forward, params)``: ``module`` as a layer of the ``sequential_backward`` exercise."""
-    from ..nn.recorded_backward import OpBackward
-
     own = type(module).__name__ in MODULE_OPS
     params = {name: p for name, p in module.named_parameters(recurse=False)
               if p.requires_grad} if own else {}
