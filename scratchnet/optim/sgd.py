@@ -123,6 +123,7 @@ def _slice_size(l2_bytes):
 def _l2_bytes(cpu: int = 0):
     """One core's L2 cache in bytes, from Linux's sysfs; ``None`` where it cannot be read."""
     root = f"/sys/devices/system/cpu/cpu{cpu}/cache"
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
     try:
         for index in sorted(os.listdir(root)):
             with open(os.path.join(root, index, "level")) as f:
@@ -130,10 +131,9 @@ def _l2_bytes(cpu: int = 0):
                     continue
             with open(os.path.join(root, index, "size")) as f:
                 text = f.read().strip().upper()
-            units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
             return int(text[:-1]) * units[text[-1]] if text[-1] in units else int(text)
     except (OSError, ValueError):
-        return None
+        pass
     return None
 
 
