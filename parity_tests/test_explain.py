@@ -255,8 +255,7 @@ def test_numbers_refuses_big_inputs_and_default_seed_is_fixed():
 # --------------------------------------------------------------------------- the self-check
 def _corrupt(monkeypatch, op, forward_delta=0.0, grad_scale=1.0):
     """Make ``vjp(op)`` (the op side of the check) return a perturbed result."""
-    registration = _vjp.registration(op)
-    forward = registration.forward
+    forward = _vjp.dispatch(op).forward
 
     def bad_forward(*args, **kwargs):
         out, backward = forward(*args, **kwargs)
@@ -270,7 +269,8 @@ def _corrupt(monkeypatch, op, forward_delta=0.0, grad_scale=1.0):
             return {name: (v * grad_scale if v is not None else v) for name, v in grads.items()}
         return out, bad_backward
 
-    monkeypatch.setitem(_vjp._REGISTRY, op, dataclasses.replace(registration, forward=bad_forward))
+    # What a call of ``op`` runs, replaced for this test only (monkeypatch restores it).
+    monkeypatch.setitem(_vjp._ACTIVE, op, dataclasses.replace(_vjp.dispatch(op), forward=bad_forward))
 
 
 @pytest.mark.parametrize("op,options", [CASES[0], CASES[3], CASES[6], CASES[8], CASES[10], CASES[12]])

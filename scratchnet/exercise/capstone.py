@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 
-from ..functional import _vjp
+from .. import functional as F
 from ..nn import Sequential, is_grad_enabled
 from ..nn.recorded_backward import OpBackward
 from . import catalogue, workspace
@@ -43,16 +43,6 @@ def needed_ops(model, criterion) -> list:
     return ops
 
 
-def _registration_for(op_name: str, learner_fn):
-    """A :class:`Registration` running ``learner_fn`` with the original op's signature."""
-    from .. import functional as F
-
-    op = getattr(F, op_name)
-    original = F.registration(op)
-    # Honours no needs_input_grad, promises no fresh gradients: nn then copies them.
-    return op, _vjp.Registration(learner_fn, original.signature, original.positional, False, False)
-
-
 @contextlib.contextmanager
 def learner_ops(directory, model, criterion, optimizer_name: str = "sgd", log=print):
     """Run ``model`` and ``criterion`` on the learner's passed ops (and SGD rule) inside the block."""
@@ -66,13 +56,13 @@ def learner_ops(directory, model, criterion, optimizer_name: str = "sgd", log=pr
         raise OpsNotPassed(f"--ops {directory}: the model needs ops that have not passed their "
                            f"check: {', '.join(missing)}; run `scratchnet exercise check NAME "
                            f"--dir {directory}`")
-    swaps = []
+    swaps = {}
     loaded = {}
     for op in needed:
         ex = catalogue.exercise_of(op)
         if ex.name not in loaded:
             loaded[ex.name] = workspace.load(ex, directory)
-        swaps.append(_registration_for(op, loaded[ex.name][op]))
+        swaps[getattr(F, op)] = loaded[ex.name][op]
     sgd_ex = catalogue.get("sgd_momentum")
     use_sgd = optimizer_name == "sgd" and workspace.passed(sgd_ex, directory)
     chain_ex = catalogue.get("sequential_backward")
@@ -82,11 +72,10 @@ def learner_ops(directory, model, criterion, optimizer_name: str = "sgd", log=pr
     log(f"--ops {directory}: your {', '.join(needed + extras)} replace scratchnet's"
         + ("" if use_sgd or optimizer_name != "sgd" else
            " (SGD stays scratchnet's: sgd_momentum has not passed)"))
-    saved = [(op, _vjp._REGISTRY[op]) for op, _ in swaps]
     sgd_update = sequential_forward = None
+    stack = contextlib.ExitStack()
     try:
-        for op, reg in swaps:
-            _vjp._REGISTRY[op] = reg
+        stack.enter_context(F.override(swaps))
         if use_sgd:
             from ..optim import SGD
 
@@ -99,8 +88,7 @@ def learner_ops(directory, model, criterion, optimizer_name: str = "sgd", log=pr
                                                 sequential_forward)
         yield needed
     finally:
-        for op, reg in saved:
-            _vjp._REGISTRY[op] = reg
+        stack.close()
         if sgd_update is not None:
             from ..optim import SGD
 

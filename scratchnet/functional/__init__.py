@@ -13,7 +13,8 @@ namespace, which is torch.nn.functional's.
 
 This package never imports torch.
 """
-from ._vjp import vjp, differentiable, is_op, registration, Registration
+from ._vjp import (vjp, differentiable, is_op, registration, Registration, dispatch,
+                   register_kernel, kernel_of, override, textbook)
 from .activation import relu, sigmoid, tanh, logsigmoid
 from .softmax import softmax, log_softmax
 from .linear import linear
@@ -24,7 +25,8 @@ from .loss import cross_entropy, nll_loss
 from .elementwise_loss import mse_loss, binary_cross_entropy_with_logits
 
 __all__ = [
-    "vjp", "differentiable", "is_op", "registration", "Registration",
+    "vjp", "differentiable", "is_op", "registration", "Registration", "dispatch",
+    "register_kernel", "kernel_of", "override", "textbook",
     "relu", "sigmoid", "tanh", "logsigmoid",
     "softmax", "log_softmax",
     "linear", "flatten",

@@ -21,9 +21,20 @@ products as a ``{parameter_name: gradient}`` dict::
 There is no tape and no graph: composing ops is the caller's job (``scratchnet.nn``
 does it layer by layer), which is exactly what the lectures' hand-derived
 backpropagation does.
+
+**Which forward runs.** The registered forward is the textbook one, the version the
+op's page shows. A tuned kernel with the same contract (same signature, same
+``(out, backward)``, same numbers) may be attached to an op with
+:func:`register_kernel`; :mod:`scratchnet.functional.fast` attaches its kernels when
+``scratchnet.functional`` is imported, and the suite proves each equal to its
+textbook op. :func:`override` swaps any op's forward for a ``with`` block (the
+practice track's capstone runs a learner's ops that way), and :func:`textbook` runs
+the textbook forwards alone.
 """
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import functools
 import inspect
 from dataclasses import dataclass
@@ -32,6 +43,11 @@ from typing import Callable
 import numpy as np
 
 _REGISTRY: dict = {}
+#: op -> the :class:`Registration` that ``op(...)``, :func:`vjp` and ``scratchnet.nn``
+#: run now: an override, else a registered kernel, else the textbook forward. One dict
+#: lookup per call, kept up to date by :func:`register_kernel` and :func:`override`.
+_ACTIVE: dict = {}
+_KERNELS: dict = {}
 
 
 @dataclass(frozen=True)
@@ -85,9 +101,7 @@ def differentiable(forward: Callable = None, *, honors_needs_input_grad: bool = 
 
     @functools.wraps(forward)
     def op(*args, **kwargs):
-        # The registered forward, not ``forward`` itself: scratchnet.exercise's capstone
-        # registers a learner's forward in its place for a training run.
-        return _REGISTRY[op].forward(*args, **kwargs)[0]
+        return _ACTIVE[op].forward(*args, **kwargs)[0]
 
     sig = inspect.signature(forward)
     positional = tuple(
@@ -95,7 +109,8 @@ def differentiable(forward: Callable = None, *, honors_needs_input_grad: bool = 
         for name, p in sig.parameters.items()
         if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
     )
-    _REGISTRY[op] = Registration(forward, sig, positional, honors_needs_input_grad, fresh_grads)
+    _REGISTRY[op] = _ACTIVE[op] = Registration(forward, sig, positional, honors_needs_input_grad,
+                                               fresh_grads)
     return op
 
 
@@ -116,6 +131,111 @@ def registration(fn: Callable) -> Registration:
             f"vjp: {getattr(fn, '__name__', fn)!r} is not a scratchnet.functional op "
             f"with a hand-written backward"
         ) from None
+
+
+def dispatch(fn: Callable) -> Registration:
+    """The :class:`Registration` a call of op ``fn`` runs now.
+
+    An :func:`override` in force, else the kernel attached by :func:`register_kernel`,
+    else the op's own textbook registration, :func:`registration`.
+    """
+    try:
+        return _ACTIVE[fn]
+    except (KeyError, TypeError):
+        return registration(fn)  # raises the not-an-op TypeError
+
+
+def register_kernel(fn: Callable, kernel: Callable) -> None:
+    """Make ``kernel`` the forward op ``fn`` runs by default, in place of its textbook forward.
+
+    ``kernel`` keeps the op's whole contract: the same parameters, the same ``(out,
+    backward)`` with the same numbers (up to the order of floating-point sums), and
+    what its backward promises (``honors_needs_input_grad``, ``fresh_grads``).
+    """
+    reg = registration(fn)
+    _check_signature(fn, kernel, reg)
+    _KERNELS[fn] = dataclasses.replace(reg, forward=kernel)
+    _ACTIVE[fn] = _KERNELS[fn]
+
+
+def _check_signature(fn, forward, reg) -> None:
+    """A forward in an op's place takes the op's parameters by the op's names, in order."""
+    if not callable(forward):
+        raise TypeError(f"{fn.__name__}: a forward in its place must be callable, got {forward!r}")
+    try:
+        sig = inspect.signature(forward)
+    except (TypeError, ValueError):  # a builtin or C callable: nothing to compare
+        return
+    names = [name for name, p in sig.parameters.items()
+             if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    takes_rest = any(p.kind is p.VAR_POSITIONAL for p in sig.parameters.values())
+    if names != list(reg.positional[:len(names)]) or not (names or takes_rest):
+        raise TypeError(
+            f"{fn.__name__}: a forward in its place must take the op's parameters in "
+            f"order ({', '.join(reg.positional)}), got ({', '.join(sig.parameters)})"
+        )
+
+
+@contextlib.contextmanager
+def override(forwards: dict):
+    """Run other forwards in place of some ops' for the ``with`` block.
+
+    Parameters
+    ----------
+    forwards : dict
+        ``{op: forward}``: each ``forward`` takes the op's arguments and returns
+        ``(out, backward)`` as the op's textbook forward does. Every call of the op
+        inside the block, direct, through :func:`vjp` or through a ``scratchnet.nn``
+        module, runs it. Overrides nest; leaving the block restores what ran before.
+
+    Examples
+    --------
+    >>> import numpy as np, scratchnet.functional as F
+    >>> def leaky(input, inplace=False):
+    ...     out = np.where(input > 0, input, 0.1 * input)
+    ...     return out, lambda g: {"input": np.where(input > 0, g, 0.1 * g)}
+    >>> with F.override({F.relu: leaky}):
+    ...     F.relu(np.array([-1.0, 2.0]))
+    array([-0.1,  2. ])
+    >>> F.relu(np.array([-1.0, 2.0]))
+    array([0., 2.])
+    """
+    replacements = {}
+    for fn, forward in dict(forwards).items():
+        reg = registration(fn)
+        _check_signature(fn, forward, reg)
+        # A forward from outside promises nothing about its backward: it is called with
+        # the gradient alone, and what it returns is copied before it is kept.
+        replacements[fn] = dataclasses.replace(reg, forward=forward, honors_needs_input_grad=False,
+                                               fresh_grads=False)
+    saved = {fn: _ACTIVE[fn] for fn in replacements}
+    _ACTIVE.update(replacements)
+    try:
+        yield
+    finally:
+        _ACTIVE.update(saved)
+
+
+@contextlib.contextmanager
+def textbook():
+    """Run every op's textbook forward (no tuned kernel) for the ``with`` block.
+
+    The oracle of the kernels' tests, and a way to train on exactly the code the
+    pages show.
+    """
+    saved = {fn: _ACTIVE[fn] for fn in _KERNELS}
+    _ACTIVE.update({fn: _REGISTRY[fn] for fn in _KERNELS})
+    try:
+        yield
+    finally:
+        _ACTIVE.update(saved)
+
+
+def kernel_of(fn: Callable):
+    """The tuned kernel attached to op ``fn``, or ``None``."""
+    registration(fn)
+    kernel = _KERNELS.get(fn)
+    return None if kernel is None else kernel.forward
 
 
 def _is_float_array(x) -> bool:
@@ -152,7 +272,7 @@ def vjp(fn: Callable, *args, **kwargs):
     """
     reg = registration(fn)
     positional = reg.positional
-    out, backward_dict = reg.forward(*args, **kwargs)
+    out, backward_dict = dispatch(fn).forward(*args, **kwargs)
     n = len(args)
     for name, value in kwargs.items():
         if name in positional and _is_float_array(value):

@@ -59,7 +59,7 @@ from typing import Callable, Iterator, Optional
 import numpy as np
 
 from ..checks import FLOAT_DTYPES, check_device, shape_str
-from ..functional import registration
+from ..functional import dispatch
 from .error_location import LOCATED_ERRORS, locate_error
 from .grad_mode import is_grad_enabled
 from .hooks import RemovableHandle
@@ -158,7 +158,7 @@ class Module:
 
         Under :class:`~scratchnet.nn.no_grad` the op runs without keeping anything.
         """
-        op = registration(fn)
+        op = dispatch(fn)
         positional = op.positional
         if len(args) > len(positional):
             op.signature.bind(*args, **kwargs)  # raises the signature's own TypeError
