@@ -3,7 +3,7 @@
 Cases are engine-neutral: an :class:`OpCase` builds its operands as NumPy arrays from
 a seeded generator, and each worker turns them into its own engine's arrays, so both
 engines compute on bit-identical inputs. Step cases come from
-:mod:`scratchnet.experiments`, which holds each lecture experiment's model, loss and
+:mod:`scratchnet.training.experiments`, which holds each lecture experiment's model, loss and
 SGD settings (learning rate, momentum): the benchmark times exactly the step the
 lecture trains with.
 """
@@ -135,7 +135,7 @@ class StepCase:
     Attributes
     ----------
     name : str
-        The experiment's name in :mod:`scratchnet.experiments`.
+        The experiment's name in :mod:`scratchnet.training.experiments`.
     model : str
         The model it trains (:func:`scratchnet.models.build`).
     loss : str
@@ -158,8 +158,8 @@ class StepCase:
 
 
 def step_cases() -> tuple[StepCase, ...]:
-    """Every lecture experiment, read from :mod:`scratchnet.experiments`."""
-    from scratchnet import experiments
+    """Every lecture experiment, read from :mod:`scratchnet.training.experiments`."""
+    from scratchnet.training import experiments
 
     return tuple(
         StepCase(e.name, e.model, e.loss, float(e.lr), float(e.momentum), int(e.batch_size),

@@ -111,30 +111,30 @@ def _mem_total_gib() -> float | None:
     return None
 
 
-# The readings are scratchnet's own (scratchnet.environment, which the training CLI uses
+# The readings are scratchnet's own (scratchnet.training.environment, which the training CLI uses
 # too); imported when called, so that importing this module loads no NumPy (the torch
 # worker never loads NumPy's BLAS pool).
 def load_average():
     """The 1, 5 and 15 minute load averages (how busy the machine was), or ``None``."""
-    from scratchnet.environment import load_average as read
+    from scratchnet.training.environment import load_average as read
 
     return read()
 
 
 def _proc_stat_seconds():
     """``(busy, total)`` CPU seconds summed over every core since boot, from ``/proc/stat``."""
-    from scratchnet.environment import proc_stat_seconds
+    from scratchnet.training.environment import proc_stat_seconds
 
     return proc_stat_seconds()
 
 
 def OtherLoad():
     """How much CPU *other* processes used while the worker processes ran (Linux):
-    :class:`scratchnet.environment.OtherLoad` measuring this process's children. A
+    :class:`scratchnet.training.environment.OtherLoad` measuring this process's children. A
     worker that had the machine to itself scores about 0; 0.5 on 2 cores means another
     process kept one core busy the whole time, and the worker's timings (its thread
     pools especially) are not to be trusted."""
-    from scratchnet.environment import OtherLoad as Measure
+    from scratchnet.training.environment import OtherLoad as Measure
 
     return Measure(of="children")
 

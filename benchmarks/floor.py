@@ -282,7 +282,7 @@ class FloorSession:
 
         from .profile import _layers, _phase_times
         from .worker import step_batch, train_config
-        from scratchnet.run_setup import build_engine
+        from scratchnet.cli.run_setup import build_engine
 
         engine_name, dtype = self.config["engine"], self.config["dtype"]
         if i == 0:
@@ -461,7 +461,7 @@ def markdown(data: dict) -> str:
 
 
 def parse_args(argv=None):
-    from scratchnet.cli_args import ArgumentParser, csv_list, positive_int
+    from scratchnet.cli.arguments import ArgumentParser, csv_list, positive_int
 
     from .worker import add_turn_options, parse_step_args
 

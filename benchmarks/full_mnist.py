@@ -26,7 +26,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from scratchnet.cli_args import ArgumentParser
+from scratchnet.cli.arguments import ArgumentParser
 
 #: (file stem, model, extra ``scratchnet diagnose`` arguments)
 DIAGNOSES = [
@@ -82,7 +82,7 @@ def run_fixes(data_dir: str, out: Path) -> None:
 
 
 def plot_comparisons(out: Path) -> None:
-    from scratchnet.diagnose import plot_comparison
+    from scratchnet.training.diagnose import plot_comparison
 
     for stem, title, members in COMPARISONS:
         results = {label: json.loads((out / "diagnose" / f"{name}.json").read_text())

@@ -69,7 +69,7 @@ def _worker(engine: str, threads: int) -> list:
 
 
 def parse_args(argv=None):
-    from scratchnet.cli_args import ArgumentParser
+    from scratchnet.cli.arguments import ArgumentParser
 
     parser = ArgumentParser(prog="python -m benchmarks.gemm_shapes", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=OUT_DIR,

@@ -125,7 +125,7 @@ def cuda_tests(timeout) -> tuple:
 
 
 def parse_args(argv=None):
-    from scratchnet.cli_args import ArgumentParser
+    from scratchnet.cli.arguments import ArgumentParser
 
     p = ArgumentParser(prog="python -m benchmarks.gpu_check", description=__doc__.splitlines()[0])
     p.add_argument("--data-dir", help="full MNIST (default: $SCRATCHNET_DATA, ../shared/mnist, ./shared/mnist)")

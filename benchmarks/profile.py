@@ -5,7 +5,7 @@ For each lecture experiment and batch size it measures, in each engine:
 
 * **Phases.** The training loop's own ``engine.train_step`` with a ``lap`` hook that
   reads the clock as ``zero_grad``, forward, loss, backward and the optimizer step
-  end (:data:`scratchnet.engine.STEP_PHASES`). Each phase's median over many steps.
+  end (:data:`scratchnet.training.engine.STEP_PHASES`). Each phase's median over many steps.
 * **Layers.** Every child of the model alone, on the very activations it sees in the
   step (one forward pass through the model builds them): forward, and forward plus
   backward with a random upstream gradient laid out in memory as the layer's output (as
@@ -53,7 +53,7 @@ ENGINES = ("numpy", "torch")
 
 def _phase_times(engine, x, y, target_s: float, min_steps: int = 20, max_steps: int = 2000) -> dict:
     """Median seconds of each phase of ``engine.train_step(x, y)``, over enough steps."""
-    from scratchnet.engine import STEP_PHASES
+    from scratchnet.training.engine import STEP_PHASES
 
     laps = {p: [] for p in STEP_PHASES}
     totals = []
@@ -142,7 +142,7 @@ class ProfileSession:
     def measure(self, i: int) -> list:
         import numpy as np
 
-        from scratchnet.run_setup import build_engine
+        from scratchnet.cli.run_setup import build_engine
 
         from .worker import step_batch, train_config
 
@@ -264,7 +264,7 @@ def markdown(data: dict) -> str:
 def parse_args(argv=None):
     # Imported here: this module is also the workers' entry point, which must not import
     # NumPy (scratchnet does) before its thread counts are set.
-    from scratchnet.cli_args import ArgumentParser, csv_list, positive_ints
+    from scratchnet.cli.arguments import ArgumentParser, csv_list, positive_ints
 
     from .worker import add_turn_options, parse_step_args
 

@@ -429,7 +429,7 @@ def write(data: dict, out: Path, plots: bool = True) -> list[Path]:
 
 
 def main(argv=None) -> int:
-    from scratchnet.cli_args import ArgumentParser
+    from scratchnet.cli.arguments import ArgumentParser
 
     p = ArgumentParser(prog="python -m benchmarks.report",
                        description="Re-render RESULTS.md and the plots from a saved results.json.")

@@ -55,7 +55,7 @@ DEFAULT_OUT = OUT_DIR
 def parse_args(argv=None) -> argparse.Namespace:
     # Imported here, not at the top: a worker imports this package before it sets its
     # thread counts, and scratchnet imports NumPy.
-    from scratchnet.cli_args import (ArgumentParser, csv_list, non_negative_float, positive_float,
+    from scratchnet.cli.arguments import (ArgumentParser, csv_list, non_negative_float, positive_float,
                                      positive_int, positive_ints)
 
     p = ArgumentParser(
@@ -81,14 +81,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--ops", type=csv_list("op names"), default=None,
                    help="comma-separated op cases (or op names: conv2d picks every conv2d case)")
     p.add_argument("--steps", type=csv_list("experiment names"), default=None,
-                   help="comma-separated lecture experiments (scratchnet.experiments names)")
+                   help="comma-separated lecture experiments (scratchnet.training.experiments names)")
     p.add_argument("--threads", type=positive_int, default=_env.available_cores(),
                    help="threads for each engine's pools, the same for both (default: all cores, %(default)s)")
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32",
                    help="floating-point type of operands and models (default: %(default)s)")
     # Imported here: importing scratchnet loads NumPy, and the modules that import this one
     # are also worker entry points that must set their thread counts first.
-    from scratchnet import run_options
+    from scratchnet.training import run_options
 
     run_options.add_torch_options(p, loader=False)  # --amp, --compile, --tf32, as scratchnet train's
     p.add_argument("--no-plots", action="store_true", help="write JSON and Markdown only")

@@ -85,7 +85,7 @@ class PeakMemory:
 
 
 class NumpyRunner:
-    """scratchnet: ops from :mod:`scratchnet.functional`, steps from :mod:`scratchnet.numpy_engine`."""
+    """scratchnet: ops from :mod:`scratchnet.functional`, steps from :mod:`scratchnet.training.numpy_engine`."""
 
     name = "numpy"
     device = "cpu"
@@ -114,13 +114,13 @@ class NumpyRunner:
 
     def step(self, case, x, y):
         """One training step of ``case``: exactly the training loop's, on the batch ``(x, y)``."""
-        from scratchnet.run_setup import build_engine
+        from scratchnet.cli.run_setup import build_engine
 
         return _train_step(build_engine("numpy", train_config(case, self.dtype)), x, y)
 
 
 class TorchRunner:
-    """torch: ``torch.nn.functional`` ops, steps from :mod:`scratchnet.torch_engine` (the twins)."""
+    """torch: ``torch.nn.functional`` ops, steps from :mod:`scratchnet.training.torch_engine` (the twins)."""
 
     name = "torch"
 
@@ -166,7 +166,7 @@ class TorchRunner:
         return {"forward": forward, "forward+backward": forward_backward}, tuple(out.shape)
 
     def step(self, case, x, y):
-        from scratchnet.run_setup import build_engine
+        from scratchnet.cli.run_setup import build_engine
 
         step = _train_step(build_engine("torch", train_config(case, self.np_dtype), device=self.device,
                                         amp=self.amp, compile=self.compile, tf32=self.tf32), x, y)
@@ -177,7 +177,7 @@ class TorchRunner:
 
 def train_config(case, dtype):
     """The training loop's config for ``case``: the lecture's model, loss and SGD settings."""
-    from scratchnet.train import TrainConfig
+    from scratchnet.training.loop import TrainConfig
 
     return TrainConfig(model=case.model, loss=case.loss, optimizer="sgd", lr=case.lr,
                        momentum=case.momentum, init=case.init, dtype=str(dtype), seed=0)
@@ -399,7 +399,7 @@ def serve_session(argv, session_class) -> bool:
 
 def add_turn_options(p, *, target_s: float) -> None:
     """``--rounds``, ``--target-s`` and ``--settle-s`` of an entry point whose engines take turns."""
-    from scratchnet.cli_args import non_negative_float, positive_float, positive_int
+    from scratchnet.cli.arguments import non_negative_float, positive_float, positive_int
 
     p.add_argument("--rounds", type=positive_int, default=3, help="alternating rounds per engine")
     p.add_argument("--target-s", type=positive_float, default=target_s,

@@ -36,7 +36,7 @@ def test_every_functional_op_has_a_benchmark_case():
 
 
 def test_every_lecture_experiment_is_a_step_case():
-    from scratchnet import experiments
+    from scratchnet.training import experiments
 
     assert [c.name for c in cases.step_cases()] == experiments.names()
 
@@ -160,16 +160,16 @@ def test_cuda_request_without_a_gpu_is_skipped_with_a_message(tmp_path):
 def test_train_step_laps_name_every_phase_in_order(engine_kind):
     import numpy as np
 
-    from scratchnet.engine import STEP_PHASES
-    from scratchnet.train import TrainConfig
+    from scratchnet.training.engine import STEP_PHASES
+    from scratchnet.training.loop import TrainConfig
 
     cfg = TrainConfig(model="mlp3", seed=0)
     if engine_kind == "numpy":
-        from scratchnet.numpy_engine import NumpyEngine
+        from scratchnet.training.numpy_engine import NumpyEngine
 
         engine = NumpyEngine.build(cfg)
     else:
-        from scratchnet.torch_engine import TorchEngine
+        from scratchnet.training.torch_engine import TorchEngine
 
         engine = TorchEngine.build(cfg, device="cpu")
     rng = np.random.default_rng(0)

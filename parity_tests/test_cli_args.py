@@ -1,7 +1,7 @@
 """Argument errors are one line naming the option and what it allows; ``--help`` shows the defaults.
 
 For ``scratchnet`` and for ``python -m benchmarks.run`` / ``benchmarks.profile``
-(all built on :class:`scratchnet.cli_args.ArgumentParser`).
+(all built on :class:`scratchnet.cli.arguments.ArgumentParser`).
 """
 import argparse
 import sys
@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scratchnet import cli, cli_args
-from scratchnet.train import TrainConfig
+from scratchnet import cli
+from scratchnet.cli import arguments as cli_args
+from scratchnet.training.loop import TrainConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # ``benchmarks`` is a top-level package beside ``scratchnet``

@@ -7,11 +7,11 @@ import pytest
 import torch
 
 from scratchnet import cli, nn
-from scratchnet.diagnose import (diagnose, findings, max_abs_diff, output_stats, records_at,
+from scratchnet.training.diagnose import (diagnose, findings, max_abs_diff, output_stats, records_at,
                                  recorded_steps, weight_layers)
-from scratchnet.torch_engine import TorchEngine
-from scratchnet.numpy_engine import NumpyEngine
-from scratchnet.train import TrainConfig
+from scratchnet.training.torch_engine import TorchEngine
+from scratchnet.training.numpy_engine import NumpyEngine
+from scratchnet.training.loop import TrainConfig
 
 
 def _digits(n=192):

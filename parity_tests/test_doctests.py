@@ -17,7 +17,7 @@ import scratchnet
 #: ``...`` stands for any text, and line breaks in printed arrays may differ.
 OPTIONFLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 #: Modules that are the torch side of the project; they need torch to import.
-NEEDS_TORCH = {"scratchnet.torch_models", "scratchnet.torch_engine"}
+NEEDS_TORCH = {"scratchnet.torch_models", "scratchnet.training.torch_engine"}
 
 
 def _module_names():

@@ -5,12 +5,12 @@ CI sets SCRATCHNET_DATA to the build machines' copy; elsewhere these tests skip.
 import numpy as np
 import pytest
 
-from scratchnet import experiments
+from scratchnet.training import experiments
 from scratchnet.data import binary_subset, load_dataset, load_mnist
-from scratchnet.torch_engine import TorchEngine
-from scratchnet.lockstep import compare, fit_lockstep
-from scratchnet.numpy_engine import NumpyEngine
-from scratchnet.train import TrainConfig
+from scratchnet.training.torch_engine import TorchEngine
+from scratchnet.training.lockstep import compare, fit_lockstep
+from scratchnet.training.numpy_engine import NumpyEngine
+from scratchnet.training.loop import TrainConfig
 
 # The published label counts of MNIST's training and test sets, digits 0..9.
 TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from scratchnet import cli, nn
-from scratchnet.lockstep import compare, fit_lockstep
-from scratchnet.numpy_engine import NumpyEngine
-from scratchnet.train import EpochResult, RunResult, TrainConfig, TrainingInterrupted, _Progress, fit
+from scratchnet.training.lockstep import compare, fit_lockstep
+from scratchnet.training.numpy_engine import NumpyEngine
+from scratchnet.training.loop import EpochResult, RunResult, TrainConfig, TrainingInterrupted, _Progress, fit
 
 
 def _digits(n_train=128, n_test=64):
@@ -57,7 +57,7 @@ class _Clocked:
 
 
 def _toy():
-    from scratchnet.experiments import TOY_X, TOY_Y
+    from scratchnet.training.experiments import TOY_X, TOY_Y
 
     return (TOY_X, TOY_Y), (TOY_X, TOY_Y)
 
@@ -94,7 +94,7 @@ def test_compare_reports_per_epoch_ratio_spread():
 
 def test_cli_interrupt_writes_what_finished(tmp_path, monkeypatch, capsys):
     """Ctrl-C in epoch 3: epochs 1-2 of both engines reach --json, marked interrupted."""
-    import scratchnet.train as train
+    import scratchnet.training.loop as train
 
     real = train.EpochLoop.run_epoch
 
@@ -127,7 +127,7 @@ def test_progress_bar_is_cleared_before_each_log_line():
 
     train, test = _digits(64, 16)
     cfg = TrainConfig(model="softmax-regression", epochs=1, batch_size=16, log_interval=1)
-    from scratchnet.train import EpochLoop
+    from scratchnet.training.loop import EpochLoop
 
     loop = EpochLoop(NumpyEngine.build(cfg), train, test, cfg, log=log, progress=bar)
     loop.run_epoch()

@@ -1,7 +1,7 @@
 """The layer above the engine: one run setup below the commands, no import cycle, no arrow up.
 
-The commands (``scratchnet/commands/``, ``scratchnet/explain/cli.py``, ``scratchnet/cli.py``)
-sit on :mod:`scratchnet.run_setup`; nothing below them imports a command, and no module
+The commands (``scratchnet/cli/commands/``, ``scratchnet/explain/cli.py``, ``scratchnet/cli/__init__.py``)
+sit on :mod:`scratchnet.cli.run_setup`; nothing below them imports a command, and no module
 imports one that (through others) imports it back, not even inside a function.
 """
 from __future__ import annotations
@@ -11,11 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from scratchnet import cli, experiments, run_setup
-from scratchnet.config import Recipe, TrainConfig, config_from
+from scratchnet import cli
+from scratchnet.training import experiments
+from scratchnet.cli import run_setup
+from scratchnet.training.config import Recipe, TrainConfig, config_from
 
 ROOT = Path(__file__).resolve().parent.parent / "scratchnet"
-COMMAND_MODULES = ("scratchnet.__main__", "scratchnet.cli", "scratchnet.commands", "scratchnet.explain.cli")
+COMMAND_MODULES = ("scratchnet.__main__", "scratchnet.cli", "scratchnet.cli.commands", "scratchnet.explain.cli")
 
 
 def _is_command(module: str) -> bool:

@@ -17,12 +17,12 @@ import numpy as np
 import pytest
 import torch
 
-from scratchnet import diagnose as diagnose_mod, torch_engine
-from scratchnet.commands import training_run
+from scratchnet.training import diagnose as diagnose_mod, torch_engine
+from scratchnet.cli.commands import training_run
 from scratchnet.data import load_embedded_mnist
-from scratchnet.numpy_engine import NumpyEngine
-from scratchnet.train import TrainConfig, fit
-from scratchnet.torch_engine import TorchEngine
+from scratchnet.training.numpy_engine import NumpyEngine
+from scratchnet.training.loop import TrainConfig, fit
+from scratchnet.training.torch_engine import TorchEngine
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -157,7 +157,7 @@ def dict_replace(cfg, **changes):
 
 
 def test_compile_time_is_reported_apart_in_the_summary(capsys):
-    from scratchnet.train import RunResult, EpochResult
+    from scratchnet.training.loop import RunResult, EpochResult
 
     r = RunResult("basic-cnn", "torch", "cpu", "x", epochs=[EpochResult(1, 1.0, 1.0, 0.5, 5, 10, 0.1)],
                   engine_setup={"data": {"loader": "scratchnet"}, "compile": True, "compile_seconds": 12.34})
@@ -217,7 +217,7 @@ def test_train_and_test_times_are_read_after_a_synchronize():
         real = getattr(engine, name)
         setattr(engine, name, functools.partial(lambda real, name, *a: (events.append(name), real(*a))[1], real, name))
     real_clock = time.perf_counter
-    import scratchnet.train as train_mod
+    import scratchnet.training.loop as train_mod
 
     class Clock:
         @staticmethod

@@ -22,11 +22,11 @@ import torch
 torchvision = pytest.importorskip("torchvision")
 from torchvision import datasets, transforms  # noqa: E402
 
-from scratchnet import torch_data  # noqa: E402
+from scratchnet.training import torch_data  # noqa: E402
 from scratchnet.data import (SOURCE_EMBEDDED, SOURCE_FULL, binary_subset, load_embedded_mnist,  # noqa: E402
                              load_mnist, write_idx)
-from scratchnet.torch_engine import TorchEngine  # noqa: E402
-from scratchnet.train import TrainConfig, fit  # noqa: E402
+from scratchnet.training.torch_engine import TorchEngine  # noqa: E402
+from scratchnet.training.loop import TrainConfig, fit  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NORMALIZE = transforms.Normalize((0.1307,), (0.3081,))

@@ -8,12 +8,13 @@ import numpy as np
 import pytest
 import torch
 
-from scratchnet import cli, experiments, models
+from scratchnet import cli, models
+from scratchnet.training import experiments
 from scratchnet.data import write_idx
-from scratchnet.lockstep import compare
-from scratchnet.numpy_engine import NumpyEngine
-from scratchnet.train import TrainConfig, fit
-from scratchnet.torch_engine import TorchEngine
+from scratchnet.training.lockstep import compare
+from scratchnet.training.numpy_engine import NumpyEngine
+from scratchnet.training.loop import TrainConfig, fit
+from scratchnet.training.torch_engine import TorchEngine
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -162,11 +163,11 @@ def test_cli_lists_experiments_and_models():
 
 def test_every_experiment_is_wired():
     """Each lecture experiment names a real model, a loss that fits it and data that exists."""
-    from scratchnet.engine import check_loss
+    from scratchnet import models
 
     for name in experiments.names():
         e = experiments.get(name)
-        check_loss(e.model, e.loss)
+        assert models.loss_for(e.model, e.loss) == e.loss
         assert e.dataset in ("toy", "mnist", "mnist-4v9")
 
 

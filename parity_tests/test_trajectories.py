@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-import scratchnet.experiments as experiments
+import scratchnet.training.experiments as experiments
 import scratchnet.models as models
 import scratchnet.optim as optim
 import scratchnet.torch_models as tm

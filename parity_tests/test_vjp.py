@@ -42,7 +42,7 @@ def test_numpy_engine_does_not_import_torch():
 
     code = (
         "import sys, scratchnet, scratchnet.functional, scratchnet.nn, scratchnet.optim, "
-        "scratchnet.models, scratchnet.data, scratchnet.train, scratchnet.cli, scratchnet.checkpoint; "
+        "scratchnet.models, scratchnet.data, scratchnet.training.loop, scratchnet.cli, scratchnet.checkpoint; "
         "assert 'torch' not in sys.modules, 'torch imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

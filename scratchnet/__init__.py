@@ -9,7 +9,7 @@ models       every lecture model by name
 data         MNIST (IDX files or the embedded offline digits), CSV datasets, batching
 train        one training loop for both engines
 
-``scratchnet.torch_models`` holds the torch twins and ``scratchnet.torch_engine`` trains them;
+``scratchnet.torch_models`` holds the torch twins and ``scratchnet.training.torch_engine`` trains them;
 they are the only modules that import torch.
 """
 __version__ = "0.1.0"

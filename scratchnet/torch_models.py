@@ -8,7 +8,7 @@ for LeNet-5 (``c3.weight`` packs the sparse C3's kernels). Copying a state_dict 
 (:func:`numpy_to_torch`, :func:`torch_to_numpy`) makes the two compute the same
 function, which is what the parity suite and the benchmarks rely on.
 
-torch is imported here and in :mod:`scratchnet.torch_engine` only; the NumPy engine
+torch is imported here and in :mod:`scratchnet.training.torch_engine` only; the NumPy engine
 never imports it.
 """
 from __future__ import annotations

@@ -153,9 +153,9 @@ def _learner_update(rule):
 
 
 def learner_ops_for(cfg, directory, log=print):
-    """:func:`learner_ops` for the model and loss of a :class:`~scratchnet.train.TrainConfig`."""
+    """:func:`learner_ops` for the model and loss of a :class:`~scratchnet.training.loop.TrainConfig`."""
     from .. import models
-    from ..engine import resolve_loss
+    from ..training.engine import resolve_loss
 
     model = models.build(cfg.model, seed=cfg.seed)
     return learner_ops(directory, model, models.criterion(resolve_loss(cfg)), cfg.optimizer, log=log)

@@ -9,8 +9,8 @@ import argparse
 import json
 import sys
 
-from ..cli_args import positive_int, seed
-from ..run_setup import SetupError, check_outputs
+from ..cli.arguments import positive_int, seed
+from ..cli.run_setup import SetupError, check_outputs
 from .api import OPS, explain, options_of
 from .trace import NUMBERS_LIMIT, ExplainError
 

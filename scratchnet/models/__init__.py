@@ -38,6 +38,7 @@ from .softmax import SoftmaxRegression
 
 __all__ = [
     "ModelSpec", "names", "spec", "build", "criterion", "LOSSES", "BINARY_LOSSES", "is_binary_loss",
+    "loss_for",
     "FAMILY_CLASSES", "architecture",
     "SoftmaxRegression", "MLP", "BasicCNN", "LeNet5", "SparseConv2d", "LECUN_C3_TABLE",
     "BinaryLinear", "BinaryLogisticLoss", "SigmoidMSELoss", "signs_from_digits",
@@ -70,7 +71,7 @@ class ModelSpec:
     description : str
 
     How each lecture *trains* a model (learning rate, momentum, batch size, epochs)
-    is the lecture's recipe, kept once, in :mod:`scratchnet.experiments`.
+    is the lecture's recipe, kept once, in :mod:`scratchnet.training.experiments`.
     """
 
     name: str
@@ -187,6 +188,23 @@ BINARY_LOSSES = ("binary", "binary_ce", "binary_mse")
 def is_binary_loss(loss: str) -> bool:
     """Whether ``loss`` scores one logit against ±1 targets (else: class logits against indices)."""
     return loss in BINARY_LOSSES
+
+
+def loss_for(model_name: str, loss: str = None) -> str:
+    """The loss to train ``model_name`` with: ``loss`` if it fits the model, else its own.
+
+    ``None`` gives the model's own loss (``spec(model_name).losses[0]``: ``nll`` after a
+    ``log_softmax``); a loss that cannot fit the model's output (NLL on a one-logit
+    model) is refused with a ``ValueError`` naming the ones that fit.
+    """
+    s = spec(model_name)
+    if loss is None:
+        return s.losses[0]
+    if is_binary_loss(s.loss) != is_binary_loss(loss):
+        raise ValueError(
+            f"loss {loss!r} does not fit model {model_name!r}; use one of: {', '.join(s.losses)}"
+        )
+    return loss
 
 #: Loss name -> class name, the same in both engines (scratchnet.nn / torch.nn, and
 #: each engine's binary losses).

@@ -1,14 +1,14 @@
 """The NumPy side of the training loop: scratchnet's own model, loss and optimizer.
 
-The twin of :mod:`scratchnet.torch_engine`, method for method (see
-:mod:`scratchnet.engine` for the interface both offer to :func:`scratchnet.train.fit`).
+The twin of :mod:`scratchnet.training.torch_engine`, method for method (see
+:mod:`scratchnet.training.engine` for the interface both offer to :func:`scratchnet.training.loop.fit`).
 The data stay NumPy arrays in the model's dtype; a batch is a fancy-indexed copy.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from . import models, nn, optim
+from .. import models, nn, optim
 from .config import TrainConfig
 from .engine import make_optimizer, no_lap, predictions_correct, resolve_loss
 
@@ -64,7 +64,7 @@ class NumpyEngine:
         """zero_grad, forward, loss, backward, step; returns the loss.
 
         ``lap(phase)`` is called as each phase ends, with the names of
-        :data:`scratchnet.engine.STEP_PHASES` (``benchmarks.profile`` times the phases with it).
+        :data:`scratchnet.training.engine.STEP_PHASES` (``benchmarks.profile`` times the phases with it).
         """
         self.optimizer.zero_grad()
         lap("zero_grad")
@@ -90,7 +90,7 @@ class NumpyEngine:
     def state_dict(self):
         return self.model.state_dict()
 
-    # scratchnet.diagnose's view: the model's layers, in order (the children of the
+    # scratchnet.training.diagnose's view: the model's layers, in order (the children of the
     # lecture models' Sequential), their outputs, gradients and parameters.
     def layers(self):
         """``[(name, kind)]`` of the model's top-level layers, in order."""

@@ -1,7 +1,7 @@
 """Two engines compared: trained taking turns epoch by epoch, and how their runs differ.
 
-:func:`fit_lockstep` is :func:`scratchnet.train.fit` for several engines at once, built on
-the same epoch step (:meth:`scratchnet.train.EpochLoop.run_epoch`); only the order in
+:func:`fit_lockstep` is :func:`scratchnet.training.loop.fit` for several engines at once, built on
+the same epoch step (:meth:`scratchnet.training.loop.EpochLoop.run_epoch`); only the order in
 time and a short settling pause are added, which a speed comparison on a shared,
 drifting machine needs and the lectures' loop does not. :func:`compare` reads the two runs.
 """
@@ -14,7 +14,7 @@ from typing import Callable, List, Optional
 import numpy as np
 
 from .config import TrainConfig
-from .train import EpochLoop, RunResult, interrupted, progress_bar
+from .loop import EpochLoop, RunResult, interrupted, progress_bar
 
 
 def fit_lockstep(engines, train_data, test_data, cfg: TrainConfig, *, dataset: str = "",
@@ -23,7 +23,7 @@ def fit_lockstep(engines, train_data, test_data, cfg: TrainConfig, *, dataset: s
     """Train several engines taking turns epoch by epoch: A B, B A, A B, ...
 
     Each engine keeps its own model, optimizer and copy of the data, and draws the same
-    seeded batches, so every engine's run is exactly what :func:`~scratchnet.train.fit` would give; only
+    seeded batches, so every engine's run is exactly what :func:`~scratchnet.training.loop.fit` would give; only
     the order in time changes. On a machine whose speed drifts over minutes, epoch
     ``e`` of each engine is then measured under nearly the same conditions, and the
     per-epoch time ratios (:func:`compare`) say how noisy the comparison is. The order

@@ -18,10 +18,10 @@ import argparse
 import os
 import sys
 
-from .cli_args import ArgumentParser
+from .arguments import ArgumentParser
 from .commands import diagnose, list_experiments, list_models, reproduce, train
-from .exercise import cli as exercise
-from .explain import cli as explain
+from ..exercise import cli as exercise
+from ..explain import cli as explain
 from .run_setup import SetupError
 
 #: The sub-commands, in the order ``--help`` lists them: each a module with

@@ -1,7 +1,7 @@
 """``scratchnet models``: the models, their sizes, inputs and losses."""
 from __future__ import annotations
 
-from .. import models
+from ... import models
 
 
 def add_parser(subparsers):

@@ -1,6 +1,6 @@
 """Setting up a run, below every command: options, data, output checks, engines, config.
 
-The commands (:mod:`scratchnet.commands`, :mod:`scratchnet.explain.cli`) and the
+The commands (:mod:`scratchnet.cli.commands`, :mod:`scratchnet.explain.cli`) and the
 benchmarks build on these, and nothing here imports a command:
 
 * the **options** a run takes, each declared once (:func:`add_engine_options`,
@@ -20,11 +20,13 @@ import importlib.util
 import os
 from pathlib import Path
 
-from . import experiments, models, run_options
-from .cli_args import non_negative_float, non_negative_int, positive_int, seed
-from .config import TrainConfig, config_from
-from .engine import LOSSES, OPTIMIZERS
-from .nn.init import INIT_SCHEMES
+from ..training import experiments
+from .. import models
+from ..training import run_options
+from .arguments import non_negative_float, non_negative_int, positive_int, seed
+from ..training.config import TrainConfig, config_from
+from ..training.engine import OPTIMIZERS
+from ..nn.init import INIT_SCHEMES
 
 #: The engines a run can train with; ``both`` trains NumPy and torch from identical weights.
 ENGINES = ("numpy", "torch", "both")
@@ -37,7 +39,7 @@ class SetupError(Exception):
 # --------------------------------------------------------------------------- options
 def add_engine_options(p, *, default: str = "both", devices: bool = True) -> None:
     """``--engine`` and ``--dtype``; with ``devices`` also ``--device`` and the torch engine's
-    options (:func:`scratchnet.run_options.add_torch_options`: ``--loader``, ``--amp``,
+    options (:func:`scratchnet.training.run_options.add_torch_options`: ``--loader``, ``--amp``,
     ``--compile``, ``--tf32``)."""
     p.add_argument("--engine", choices=ENGINES, default=default,
                    help=f"which engine trains (default: {default}"
@@ -81,7 +83,7 @@ def add_log_options(p, *, quiet_help: str = "only the summary") -> None:
 
 
 def add_recipe_options(p, defaults: TrainConfig = TrainConfig()) -> None:
-    """One option per hyper-parameter of :class:`~scratchnet.config.TrainConfig`, with its default."""
+    """One option per hyper-parameter of :class:`~scratchnet.training.config.TrainConfig`, with its default."""
     p.add_argument("--model", choices=models.names(), default=defaults.model)
     p.add_argument("--epochs", type=positive_int, default=defaults.epochs)
     p.add_argument("--batch-size", type=positive_int, default=defaults.batch_size)
@@ -90,7 +92,7 @@ def add_recipe_options(p, defaults: TrainConfig = TrainConfig()) -> None:
     p.add_argument("--momentum", type=non_negative_float, default=defaults.momentum)
     p.add_argument("--weight-decay", type=non_negative_float, default=defaults.weight_decay)
     p.add_argument("--optimizer", choices=OPTIMIZERS, default=defaults.optimizer)
-    p.add_argument("--loss", choices=LOSSES, default=None,
+    p.add_argument("--loss", choices=models.LOSSES, default=None,
                    help="default: the model's own (NLL after log_softmax, else cross-entropy)")
     p.add_argument("--seed", type=seed, default=defaults.seed)
     p.add_argument("--drop-last", action="store_true")
@@ -144,7 +146,7 @@ def load_data(kind: str, data_dir, download: bool, note=print):
     if kind == "toy":
         x, y = experiments.TOY_X, experiments.TOY_Y
         return (x, y), (x, y), "lecture toy data (8 samples x 4 features)"
-    from .data import default_data_dir, find_mnist, load_dataset
+    from ..data import default_data_dir, find_mnist, load_dataset
 
     if data_dir is not None:
         path = Path(data_dir)
@@ -194,7 +196,7 @@ def check_outputs(*, engine: str = "numpy", device: str = "cpu", json=None, plot
     if device == "cuda":
         if engine == "numpy":
             raise SetupError("--device cuda applies to the torch engine; the NumPy engine runs on the CPU")
-        from .torch_engine import cuda_available
+        from ..training.torch_engine import cuda_available
 
         if not cuda_available():
             raise SetupError("--device cuda: CUDA was asked for, but torch sees no CUDA device on this machine")
@@ -243,11 +245,11 @@ def build_engine(name: str, cfg: TrainConfig, *, state_dict=None, device: str = 
     (the benchmarks pass their own).
     """
     if name == "numpy":
-        from .numpy_engine import NumpyEngine
+        from ..training.numpy_engine import NumpyEngine
 
         return NumpyEngine.build(cfg, state_dict=state_dict)
     if name == "torch":
-        from .torch_engine import TorchEngine
+        from ..training.torch_engine import TorchEngine
 
         return TorchEngine.build(cfg, state_dict=state_dict, device=device, amp=amp, compile=compile, tf32=tf32)
     raise SetupError(f"unknown engine {name!r}; expected numpy or torch")

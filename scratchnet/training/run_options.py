@@ -1,10 +1,10 @@
 """The torch engine's options of a run (``--loader``, ``--amp``, ``--compile``, ``--tf32``).
 
 Each of them changes what a NumPy/torch comparison measures, so each is recorded in the
-run's config (:class:`scratchnet.train.TrainConfig`) and said in the summary:
+run's config (:class:`scratchnet.training.loop.TrainConfig`) and said in the summary:
 
 * ``--loader torchvision``: the torch engine reads MNIST as the lectures do
-  (:mod:`scratchnet.torch_data`); the NumPy engine keeps scratchnet's seeded batches, so
+  (:mod:`scratchnet.training.torch_data`); the NumPy engine keeps scratchnet's seeded batches, so
   the engines no longer see the same batches and their drift is no longer a parity measure.
 * ``--amp``: bf16 autocast; the drift is then bf16's, not the engines'.
 * ``--tf32``: TF32 in cuDNN convolutions and float32 matmuls on a GPU (off by default, so
@@ -39,7 +39,7 @@ def add_torch_options(p, *, loader: bool = True) -> None:
 
 
 def config_fields(args) -> dict:
-    """The :class:`~scratchnet.train.TrainConfig` fields these options set."""
+    """The :class:`~scratchnet.training.loop.TrainConfig` fields these options set."""
     return {"loader": getattr(args, "loader", "scratchnet"),
             **{flag: bool(getattr(args, flag, False)) for flag in _TORCH_FLAGS}}
 

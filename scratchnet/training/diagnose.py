@@ -45,7 +45,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from .data import DataLoader
+from ..data import DataLoader
 from .engine import no_lap
 
 #: Output within this distance of a sigmoid's or tanh's bound counts as saturated.
@@ -141,11 +141,11 @@ def diagnose(engine, train_data, *, steps: int = 100, every: int = 10, batch_siz
 
     Parameters
     ----------
-    engine : scratchnet.numpy_engine.NumpyEngine or scratchnet.torch_engine.TorchEngine
+    engine : scratchnet.training.numpy_engine.NumpyEngine or scratchnet.training.torch_engine.TorchEngine
         Its model, loss and optimizer; it is trained in place.
     train_data : (ndarray, ndarray)
         Images and labels; batches are drawn by a :class:`~scratchnet.data.DataLoader`
-        seeded with ``seed``, reshuffled each pass (the same batches as :func:`scratchnet.train.fit`).
+        seeded with ``seed``, reshuffled each pass (the same batches as :func:`scratchnet.training.loop.fit`).
     steps : int
         Optimizer steps to take.
     every : int

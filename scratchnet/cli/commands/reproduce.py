@@ -8,10 +8,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import experiments, models, run_options
+from ...training import experiments
+from ... import models
+from ...training import run_options
 from ..run_setup import (add_data_options, add_engine_options, add_init_option, add_log_options,
                          add_output_options, add_override_options, check_outputs, experiment_config)
-from ..train import TrainConfig, TrainingInterrupted
+from ...training.loop import TrainConfig, TrainingInterrupted
 from .training_run import comparison as finished_comparison
 from .training_run import interrupted, results_json, run, run_environment, summarize
 
@@ -162,7 +164,7 @@ def _write_reproduction(out_dir: Path, done: list, markdown_path, args, interrup
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "RESULTS.md").write_text(
             f"# Lecture experiments, both engines\n\n{MARKDOWN_METHOD}\n\n{table}")
-        from ..plot import plot_runs
+        from ...training.plot import plot_runs
 
         for d in done:
             name = d["stem"]
@@ -173,6 +175,6 @@ def _write_reproduction(out_dir: Path, done: list, markdown_path, args, interrup
         Path(args.json).write_text(json.dumps(
             {"experiments": [d["payload"] for d in done], "interrupted": interrupted}, indent=2))
     if getattr(args, "plot", None) and done:
-        from ..plot import plot_runs
+        from ...training.plot import plot_runs
 
         plot_runs([r for d in done for r in d["results"]], args.plot)

@@ -6,12 +6,12 @@ batches; then ``eval()`` and a test pass printing ``Average loss`` and
 ``Accuracy: c/N (pct%)``, with the time per epoch, the total and the device.
 
 :func:`fit` is that loop; :class:`EpochLoop` is one epoch of it. The loop does not
-know which engine it drives (:mod:`scratchnet.engine` says what an engine is;
-:class:`scratchnet.numpy_engine.NumpyEngine` and
-:class:`scratchnet.torch_engine.TorchEngine` are the two). Batches are drawn as
+know which engine it drives (:mod:`scratchnet.training.engine` says what an engine is;
+:class:`scratchnet.training.numpy_engine.NumpyEngine` and
+:class:`scratchnet.training.torch_engine.TorchEngine` are the two). Batches are drawn as
 *index* arrays from one seeded :class:`~scratchnet.data.DataLoader`, so two engines
 given the same seed see exactly the same samples in the same order; comparing them
-(:mod:`scratchnet.lockstep`) is built on the same epoch step.
+(:mod:`scratchnet.training.lockstep`) is built on the same epoch step.
 
 This module does not import torch.
 """
@@ -26,7 +26,7 @@ from typing import Callable, List, Optional
 import numpy as np
 
 from .config import TrainConfig
-from .data import DataLoader
+from ..data import DataLoader
 
 __all__ = ["fit", "EpochLoop", "TrainingInterrupted", "EpochResult", "RunResult", "TrainConfig",
            "interrupted", "progress_bar"]
@@ -38,7 +38,7 @@ def fit(engine, train_data, test_data, cfg: TrainConfig, *, dataset: str = "",
 
     Parameters
     ----------
-    engine : scratchnet.numpy_engine.NumpyEngine or scratchnet.torch_engine.TorchEngine
+    engine : scratchnet.training.numpy_engine.NumpyEngine or scratchnet.training.torch_engine.TorchEngine
     train_data, test_data : (ndarray, ndarray)
         Images and labels as NumPy arrays; the engine moves them where it computes.
     cfg : TrainConfig
@@ -75,7 +75,7 @@ class EpochLoop:
     """One engine's side of training: its copy of the data, its batches, its epochs.
 
     :func:`fit` runs one loop to the end, epoch by epoch (:meth:`run_epoch`);
-    :func:`scratchnet.lockstep.fit_lockstep` runs several, taking turns epoch by epoch.
+    :func:`scratchnet.training.lockstep.fit_lockstep` runs several, taking turns epoch by epoch.
     """
 
     def __init__(self, engine, train_data, test_data, cfg: TrainConfig, *, dataset: str = "",

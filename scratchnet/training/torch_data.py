@@ -20,7 +20,7 @@ is ``--download`` through ``datasets.MNIST(download=True)`` (torchvision's mirro
 checks); it leaves the ``.gz`` files and the extracted ones in ``root/MNIST/raw``, which
 scratchnet's NumPy-only loader reads as they are.
 
-This module, with :mod:`scratchnet.torch_engine` and :mod:`scratchnet.torch_models`, is
+This module, with :mod:`scratchnet.training.torch_engine` and :mod:`scratchnet.torch_models`, is
 scratchnet's torch side: nothing in the NumPy engine imports it.
 """
 from __future__ import annotations
@@ -34,7 +34,7 @@ import torch
 import torchvision
 from torchvision import datasets, transforms
 
-from .data import (MNIST_MEAN, MNIST_STD, SOURCE_FULL, SPLIT_FILES, DownloadError, default_data_dir,
+from ..data import (MNIST_MEAN, MNIST_STD, SOURCE_FULL, SPLIT_FILES, DownloadError, default_data_dir,
                    find_mnist, load_embedded_mnist, write_idx)
 
 __all__ = ["TorchvisionFeed", "attach_feed", "download_with_torchvision", "lecture_transform", "torchvision_root"]

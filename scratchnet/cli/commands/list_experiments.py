@@ -1,7 +1,7 @@
 """``scratchnet experiments``: the lecture experiments and their settings."""
 from __future__ import annotations
 
-from .. import experiments
+from ...training import experiments
 
 
 def add_parser(subparsers):

@@ -1,11 +1,11 @@
 """What an engine is, and what both engines build with.
 
-An engine (:class:`scratchnet.numpy_engine.NumpyEngine`,
-:class:`scratchnet.torch_engine.TorchEngine`) owns a model, its loss and its optimizer,
+An engine (:class:`scratchnet.training.numpy_engine.NumpyEngine`,
+:class:`scratchnet.training.torch_engine.TorchEngine`) owns a model, its loss and its optimizer,
 keeps the data where it computes, and exposes the five lines of a training step to the
-loop of :mod:`scratchnet.train`:
+loop of :mod:`scratchnet.training.loop`:
 
-* ``build(cfg, state_dict=None, ...)``: the model of a :class:`~scratchnet.config.TrainConfig`;
+* ``build(cfg, state_dict=None, ...)``: the model of a :class:`~scratchnet.training.config.TrainConfig`;
 * ``put(x, y)`` a whole split where the engine computes, ``gather(data, idx)`` a batch of it;
   ``feed``: None, or an object that supplies the batches itself (``--loader torchvision``);
 * ``warm_up(n_train, n_test, cfg)`` before the first epoch (torch.compile compiles there),
@@ -14,7 +14,7 @@ loop of :mod:`scratchnet.train`:
 * ``train()`` / ``eval()``; ``train_step(x, y, lap=no_lap)`` returns the loss;
   ``test_batch(x, y)`` returns (sum of losses, number correct);
 * ``state_dict()`` as NumPy arrays;
-* for :mod:`scratchnet.diagnose`: ``layers()``, ``watch(on_output, on_grad_output)``,
+* for :mod:`scratchnet.training.diagnose`: ``layers()``, ``watch(on_output, on_grad_output)``,
   ``parameter_arrays()``.
 
 Both build their optimizer and loss from the tables below, so a name means the same in both.
@@ -23,10 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import models
+from .. import models
 from .config import TrainConfig
-
-LOSSES = models.LOSSES
 
 #: Optimizer name -> (class name in ``scratchnet.optim`` and ``torch.optim`` alike, the
 #: TrainConfig fields it takes). Both engines build their optimizer from this one table.
@@ -38,25 +36,9 @@ OPTIMIZER_CLASSES = {
 OPTIMIZERS = tuple(OPTIMIZER_CLASSES)
 
 
-def default_loss(model_name: str) -> str:
-    """The loss a lecture model is trained with (``nll`` after a ``log_softmax``)."""
-    return models.spec(model_name).losses[0]
-
-
 def resolve_loss(cfg: "TrainConfig") -> str:
     """The run's loss: the configured one, checked against the model, else the model's own."""
-    loss = cfg.loss or default_loss(cfg.model)
-    check_loss(cfg.model, loss)
-    return loss
-
-
-def check_loss(model_name: str, loss: str) -> None:
-    """Refuse a loss that cannot fit the model's output (e.g. NLL on a one-logit model)."""
-    s = models.spec(model_name)
-    if models.is_binary_loss(s.loss) != models.is_binary_loss(loss):
-        raise ValueError(
-            f"loss {loss!r} does not fit model {model_name!r}; use one of: {', '.join(s.losses)}"
-        )
+    return models.loss_for(cfg.model, cfg.loss)
 
 
 def make_optimizer(cfg: TrainConfig, params, namespace):

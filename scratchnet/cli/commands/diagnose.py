@@ -1,13 +1,14 @@
 """``scratchnet diagnose MODEL``: record what happens inside each layer while a model trains
-(the statistics, tables and plots are :mod:`scratchnet.diagnose`'s)."""
+(the statistics, tables and plots are :mod:`scratchnet.training.diagnose`'s)."""
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from .. import experiments, models
-from ..cli_args import positive_int, seed
-from ..diagnose import diagnose, findings, max_abs_diff, plot, recorded_steps, records_at, table
+from ...training import experiments
+from ... import models
+from ..arguments import positive_int, seed
+from ...training.diagnose import diagnose, findings, max_abs_diff, plot, recorded_steps, records_at, table
 from ..run_setup import (add_data_options, add_engine_options, add_init_option, add_output_options,
                          add_override_options, build_engines, check_outputs, experiment_config, load_data)
 

@@ -1,8 +1,8 @@
 """The torch side of the training loop, on the CPU or on a CUDA device.
 
-This is, with :mod:`scratchnet.torch_models` and :mod:`scratchnet.torch_data`, the only
+This is, with :mod:`scratchnet.torch_models` and :mod:`scratchnet.training.torch_data`, the only
 place in scratchnet that imports torch. It drives the lecture models' torch twins
-through the same :func:`scratchnet.train.fit` loop as :mod:`scratchnet.numpy_engine`.
+through the same :func:`scratchnet.training.loop.fit` loop as :mod:`scratchnet.training.numpy_engine`.
 
 On ``cuda`` the whole dataset is copied to the GPU once (MNIST is 188 MB as float32),
 and every mini-batch is gathered there by an index tensor, so no image crosses the
@@ -28,10 +28,10 @@ import time
 import numpy as np
 import torch
 
-from . import models, torch_models
+from .. import models, torch_models
 from .config import TrainConfig
 from .engine import make_optimizer, no_lap, predictions_correct, resolve_loss
-from .models.binary import bad_labels_message
+from ..models.binary import bad_labels_message
 from .run_options import check_amp_dtype
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -99,7 +99,7 @@ class TorchEngine:
         self.dtype = next(model.parameters()).dtype
         self.input_shape = tuple(input_shape) if input_shape is not None else None
         self.compile_seconds = None  # set by warm_up
-        self.feed = None  # a scratchnet.torch_data.TorchvisionFeed: the batches come from it
+        self.feed = None  # a scratchnet.training.torch_data.TorchvisionFeed: the batches come from it
         self._forward = torch.compile(model) if compile else model
 
     @classmethod
@@ -218,7 +218,7 @@ class TorchEngine:
     def train_step(self, x, y, lap=no_lap):
         """One step; returns the loss as a 0-d tensor so a GPU step never waits on the host.
 
-        ``lap(phase)`` as in :meth:`scratchnet.numpy_engine.NumpyEngine.train_step`; on a GPU
+        ``lap(phase)`` as in :meth:`scratchnet.training.numpy_engine.NumpyEngine.train_step`; on a GPU
         the phases are only queued when it is called (synchronize inside ``lap`` to time them).
         """
         self.optimizer.zero_grad()
@@ -246,7 +246,7 @@ class TorchEngine:
     def state_dict(self):
         return {k: v.detach().cpu().numpy() for k, v in self.model.state_dict().items()}
 
-    # scratchnet.diagnose's view, as NumpyEngine's, through torch's hooks.
+    # scratchnet.training.diagnose's view, as NumpyEngine's, through torch's hooks.
     def layers(self):
         """``[(name, kind)]`` of the model's top-level layers, in order."""
         return [(name, type(m).__name__) for name, m in self.model.named_children()]

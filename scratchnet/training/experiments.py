@@ -26,7 +26,7 @@ TOY_Y = np.array([2, 2, 2, 1, 1, 1, 0, 0], dtype=np.int64)
 
 @dataclass(frozen=True)
 class Experiment(Recipe):
-    """One lecture experiment: a :class:`~scratchnet.config.Recipe` with its name and the
+    """One lecture experiment: a :class:`~scratchnet.training.config.Recipe` with its name and the
     figures the slides report.
 
     Attributes
@@ -65,7 +65,7 @@ class Experiment(Recipe):
     @property
     def dataset(self) -> str:
         """``'mnist'``, ``'mnist-4v9'`` (digits 4 and 9, labels ±1) or ``'toy'``: the model's."""
-        from . import models
+        from .. import models
 
         return models.spec(self.model).dataset
 

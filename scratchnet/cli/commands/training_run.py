@@ -4,32 +4,32 @@ from __future__ import annotations
 import json
 import sys
 
-from ..environment import OtherLoad, environment, load_average
-from ..lockstep import compare, fit_lockstep
-from .. import run_options
+from ...training.environment import OtherLoad, environment, load_average
+from ...training.lockstep import compare, fit_lockstep
+from ...training import run_options
 from ..run_setup import build_engines, load_data
-from ..train import TrainConfig, TrainingInterrupted
+from ...training.loop import TrainConfig, TrainingInterrupted
 
 
 def run(cfg: TrainConfig, args, dataset_kind: str):
     """Train with the engines of ``--engine``; both take turns epoch by epoch.
 
     Returns ``(results, source, other_load)``. On Ctrl-C raises
-    :class:`~scratchnet.train.TrainingInterrupted` with what finished, and its
+    :class:`~scratchnet.training.loop.TrainingInterrupted` with what finished, and its
     ``source`` and ``other_load`` set.
     """
     log = None if args.quiet else print  # None: no log line, so no loss read back per line
     run_options.check_torch_options(args, dataset_kind)
     download = args.download
     if download and cfg.loader == "torchvision":  # torchvision's own downloader
-        from ..torch_data import download_with_torchvision
+        from ...training.torch_data import download_with_torchvision
 
         download_with_torchvision(args.data_dir)
         download = False  # the files are there now, in the layout scratchnet reads
     train_data, test_data, source = load_data(dataset_kind, args.data_dir, download, note=print)
     engines = build_engines(cfg, args.engine, device=args.device)
     if cfg.loader == "torchvision":  # the torch engine reads the lectures' pipeline
-        from ..torch_data import attach_feed
+        from ...training.torch_data import attach_feed
 
         attach_feed(engines, dataset_kind, source, args.data_dir, cfg)
     load = OtherLoad()
@@ -72,7 +72,7 @@ def summarize(results, other_load=None, out=print):
 
 
 def comparison(results):
-    """:func:`~scratchnet.lockstep.compare` of two runs that both finished an epoch, else None."""
+    """:func:`~scratchnet.training.lockstep.compare` of two runs that both finished an epoch, else None."""
     return compare(*results) if len(results) == 2 and all(r.epochs for r in results) else None
 
 
@@ -102,13 +102,13 @@ def write_outputs(results, args, payload: dict) -> None:
         with open(args.json, "w") as f:
             json.dump(payload, f, indent=2)
     if args.plot and any(r.epochs for r in results):
-        from ..plot import plot_runs
+        from ...training.plot import plot_runs
 
         plot_runs(results, args.plot)
 
 
 def run_environment(args, source, other_load) -> dict:
-    """Where the run ran (:func:`~scratchnet.environment.environment`) and how busy the machine was."""
+    """Where the run ran (:func:`~scratchnet.training.environment.environment`) and how busy the machine was."""
     env = environment(device=args.device, data_source=source)
     env["other_load_fraction"] = other_load
     env["load_average_end"] = load_average()

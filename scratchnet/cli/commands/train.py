@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import contextlib
 
-from .. import models
+from ... import models
 from ..run_setup import (add_data_options, add_engine_options, add_init_option, add_log_options,
                          add_output_options, add_recipe_options, check_outputs, config_from_args)
-from ..train import TrainingInterrupted
+from ...training.loop import TrainingInterrupted
 from .training_run import comparison, interrupted, results_json, run, run_environment, summarize, write_outputs
 
 
@@ -36,7 +36,7 @@ def command(args) -> int:
 
     ops = contextlib.nullcontext()
     if args.ops:  # the learner's ops in scratchnet's place, refused until each has passed
-        from ..exercise.capstone import learner_ops_for
+        from ...exercise.capstone import learner_ops_for
 
         ops = learner_ops_for(cfg, args.ops)
     try:

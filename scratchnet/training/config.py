@@ -2,7 +2,7 @@
 
 :class:`Recipe` holds what a lecture fixes (model, loss, optimizer, learning rate, batch
 size, epochs, ...); :class:`TrainConfig` adds the choices of one run (dtype, logging);
-a lecture experiment (:class:`scratchnet.experiments.Experiment`) is a recipe with its
+a lecture experiment (:class:`scratchnet.training.experiments.Experiment`) is a recipe with its
 name and the figures the slides report. :func:`config_from` turns a recipe and a run's
 overrides into the :class:`TrainConfig` the training loop takes.
 """

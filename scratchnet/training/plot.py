@@ -7,7 +7,7 @@ def plot_runs(results, path: str, title: str = "") -> None:
 
     Parameters
     ----------
-    results : list of scratchnet.train.RunResult
+    results : list of scratchnet.training.loop.RunResult
     path : str
         Output file (PNG).
     title : str, optional
