@@ -1,16 +1,20 @@
 """scratchnet: the MNIST lectures' deep learning in NumPy, every backward written by hand.
 
-Sub-packages
-------------
-functional   torch.nn.functional's ops with hand-written backward passes
+The textbook, what a learner reads (none of it imports torch):
+
+functional   torch.nn.functional's ops, each forward beside its hand-written backward;
+             ``functional.fast`` holds the tuned kernels they run by default
 nn           torch.nn-shaped modules over them
 optim        SGD, Adam, AdamW with torch's update rules
 models       every lecture model by name
 data         MNIST (IDX files or the embedded offline digits), CSV datasets, batching
-train        one training loop for both engines
+summary      a torchinfo-style summary; ``checkpoint`` saves and loads state dicts
 
-``scratchnet.torch_models`` holds the torch twins and ``scratchnet.training.torch_engine`` trains them;
-they are the only modules that import torch.
+The machinery around it: ``training`` (the loop, the engines, lockstep runs),
+``testing`` (the oracles the parity suite and the practice grader share), ``figures``,
+``explain``, ``exercise`` (the practice track) and ``cli``. torch is imported only by
+modules whose names start with ``torch_`` (``torch_models``, ``training.torch_engine``,
+``training.torch_data``) and by ``testing``'s torch oracle; the suite checks that rule.
 """
 __version__ = "0.1.0"
 
