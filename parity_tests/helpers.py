@@ -24,6 +24,7 @@ import scratchnet.functional as F
 from scratchnet.testing import TOLERANCES as TOL  # noqa: F401 (the tests' tolerance table)
 from scratchnet.testing import FD_DIRECTIONAL, FD_EPS, assert_close
 from scratchnet.testing.finite_differences import central_difference, inner_product, numeric_gradient
+from scratchnet.testing.strategies import LAYOUTS, in_layout
 from scratchnet.testing.strategies import randn  # noqa: F401 (the tests' array maker)
 from scratchnet.testing.torch_oracle import to_torch, torch_vjp
 
@@ -36,15 +37,20 @@ def _tolerances(args, rtol, atol):
 
 def check_op(np_fn, torch_fn, args, kwargs=None, *, torch_args=None, torch_kwargs=None,
              rtol=None, atol=None, grad=True, grad_rtol=None, grad_atol=None, seed=0,
-             grad_out=None):
+             grad_out=None, layout=None):
     """Compare ``np_fn(*args, **kwargs)`` with ``torch_fn`` forward and backward.
 
     ``torch_args``/``torch_kwargs`` override what torch receives (for ops whose torch
     spelling differs); arrays are converted to tensors, everything else passes as is.
     ``grad_out``, if given, is a function of the output's shape and dtype returning the
     upstream gradient (to plant non-finite values in it); the default is random normal.
-    Returns scratchnet's output and gradients for further checks.
+    ``layout`` (one of :data:`~scratchnet.testing.strategies.LAYOUTS`) is the memory
+    layout of scratchnet's array arguments and upstream gradient, the same values in
+    any case; by default it follows ``seed`` (seed 0: C order), so a hypothesis-drawn
+    seed draws every layout. Returns scratchnet's output and gradients for further checks.
     """
+    layout = LAYOUTS[seed % len(LAYOUTS)] if layout is None else layout
+    args = [in_layout(a, layout) if isinstance(a, np.ndarray) else a for a in args]
     kwargs = dict(kwargs or {})
     torch_kwargs = dict(kwargs if torch_kwargs is None else torch_kwargs)
     rtol, atol = _tolerances(args, rtol, atol)
@@ -73,7 +79,7 @@ def check_op(np_fn, torch_fn, args, kwargs=None, *, torch_args=None, torch_kwarg
         g = rng.standard_normal(out_primary.shape).astype(out_primary.dtype)
     else:
         g = np.asarray(grad_out(out_primary.shape, out_primary.dtype), dtype=out_primary.dtype)
-    grads = backward(g)
+    grads = backward(in_layout(g, layout))
     assert isinstance(grads, tuple), f"{name}: backward must return a tuple"
     assert len(grads) == len(args), f"{name}: {len(grads)} gradients for {len(args)} positional args"
     if t_backward.differentiable:

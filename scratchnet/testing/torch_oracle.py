@@ -61,7 +61,7 @@ def torch_vjp(torch_fn, args, kwargs=None, *, wrt=(), quiet=False):
         if not backward.differentiable:
             return {i: np.zeros_like(args[i]) for i in wrt}
         grads = torch.autograd.grad(primary, [tensors[i] for i in wrt],
-                                    torch.from_numpy(np.array(g, copy=True)), allow_unused=True)
+                                    torch.from_numpy(np.array(g, order="C", copy=True)), allow_unused=True)
         return {i: np.zeros_like(args[i]) if gr is None else gr.numpy() for i, gr in zip(wrt, grads)}
 
     backward.differentiable = bool(wrt) and primary.requires_grad
