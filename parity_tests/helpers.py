@@ -45,13 +45,14 @@ def check_op(np_fn, torch_fn, args, kwargs=None, *, torch_args=None, torch_kwarg
     ``grad_out``, if given, is a function of the output's shape and dtype returning the
     upstream gradient (to plant non-finite values in it); the default is random normal.
     ``layout`` (one of :data:`~scratchnet.testing.strategies.LAYOUTS`) is the memory
-    layout of scratchnet's array arguments and upstream gradient, the same values in
-    any case; by default it follows ``seed`` (seed 0: C order), so a hypothesis-drawn
-    seed draws every layout. Returns scratchnet's output and gradients for further checks.
+    layout of scratchnet's array arguments (keywords too) and upstream gradient, the
+    same values in any case; by default it follows ``seed`` (seed 0: C order), so a
+    hypothesis-drawn seed draws every layout. Returns scratchnet's output and
+    gradients for further checks.
     """
     layout = LAYOUTS[seed % len(LAYOUTS)] if layout is None else layout
     args = [in_layout(a, layout) if isinstance(a, np.ndarray) else a for a in args]
-    kwargs = dict(kwargs or {})
+    kwargs = {k: in_layout(v, layout) if isinstance(v, np.ndarray) else v for k, v in (kwargs or {}).items()}
     torch_kwargs = dict(kwargs if torch_kwargs is None else torch_kwargs)
     rtol, atol = _tolerances(args, rtol, atol)
     grad_rtol = rtol if grad_rtol is None else grad_rtol
