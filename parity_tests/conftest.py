@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
 
-from scratchnet.exercise.strategies import PROFILE_EXAMPLES
+from scratchnet.testing.strategies import PROFILE_EXAMPLES
 
 _common = dict(
     deadline=None,

@@ -10,46 +10,23 @@ output and the gradient of every floating-point argument.
 
 ``check_raises`` insists that an input torch rejects is rejected by scratchnet too.
 
-Tolerances are explicit knobs. The default ``atol`` is scaled by the largest
-magnitude in the reference array, so a float32 sum of a thousand terms is compared
-at float32's resolution for its size, not at an absolute 1e-5.
+They are thin: the oracles, the tolerance table and the comparison are
+:mod:`scratchnet.testing`'s, the very ones the practice grader uses. Tolerances are
+explicit knobs; the default ``atol`` is scaled by the largest magnitude in the
+reference array, so a float32 sum of a thousand terms is compared at float32's
+resolution for its size, not at an absolute 1e-5.
 """
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 import scratchnet.functional as F
-from scratchnet.exercise.strategies import randn  # noqa: F401 (the tests' array maker)
-
-TOL = {
-    np.dtype(np.float64): dict(rtol=1e-7, atol=1e-10),
-    np.dtype(np.float32): dict(rtol=1e-4, atol=1e-5),
-}
-
-
-def _to_torch(x, requires_grad):
-    if isinstance(x, np.ndarray):
-        t = torch.from_numpy(x.copy())
-        if requires_grad and x.dtype.kind == "f":
-            t.requires_grad_(True)
-        return t
-    return x
-
-
-def assert_close(actual, expected, *, rtol, atol, what=""):
-    actual = np.asarray(actual)
-    expected = np.asarray(expected)
-    assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != torch {expected.shape}"
-    assert actual.dtype == expected.dtype, f"{what}: dtype {actual.dtype} != torch {expected.dtype}"
-    if expected.dtype.kind != "f":
-        np.testing.assert_array_equal(actual, expected, err_msg=what)
-        return
-    finite = np.isfinite(expected)
-    scale = float(np.max(np.abs(expected[finite]), initial=1.0))
-    np.testing.assert_allclose(
-        actual, expected, rtol=rtol, atol=atol * max(scale, 1.0), equal_nan=True, err_msg=what
-    )
+from scratchnet.testing import TOLERANCES as TOL  # noqa: F401 (the tests' tolerance table)
+from scratchnet.testing import FD_DIRECTIONAL, FD_EPS, assert_close
+from scratchnet.testing.finite_differences import central_difference, inner_product, numeric_gradient
+from scratchnet.testing.strategies import LAYOUTS, in_layout
+from scratchnet.testing.strategies import randn  # noqa: F401 (the tests' array maker)
+from scratchnet.testing.torch_oracle import to_torch, torch_vjp
 
 
 def _tolerances(args, rtol, atol):
@@ -60,35 +37,41 @@ def _tolerances(args, rtol, atol):
 
 def check_op(np_fn, torch_fn, args, kwargs=None, *, torch_args=None, torch_kwargs=None,
              rtol=None, atol=None, grad=True, grad_rtol=None, grad_atol=None, seed=0,
-             grad_out=None):
+             grad_out=None, layout=None):
     """Compare ``np_fn(*args, **kwargs)`` with ``torch_fn`` forward and backward.
 
     ``torch_args``/``torch_kwargs`` override what torch receives (for ops whose torch
     spelling differs); arrays are converted to tensors, everything else passes as is.
     ``grad_out``, if given, is a function of the output's shape and dtype returning the
     upstream gradient (to plant non-finite values in it); the default is random normal.
-    Returns scratchnet's output and gradients for further checks.
+    ``layout`` (one of :data:`~scratchnet.testing.strategies.LAYOUTS`) is the memory
+    layout of scratchnet's array arguments (keywords too) and upstream gradient, the
+    same values in any case; by default it follows ``seed`` (seed 0: C order), so a
+    hypothesis-drawn seed draws every layout. Returns scratchnet's output and
+    gradients for further checks.
     """
-    kwargs = dict(kwargs or {})
+    layout = LAYOUTS[seed % len(LAYOUTS)] if layout is None else layout
+    args = [in_layout(a, layout) if isinstance(a, np.ndarray) else a for a in args]
+    kwargs = {k: in_layout(v, layout) if isinstance(v, np.ndarray) else v for k, v in (kwargs or {}).items()}
     torch_kwargs = dict(kwargs if torch_kwargs is None else torch_kwargs)
     rtol, atol = _tolerances(args, rtol, atol)
     grad_rtol = rtol if grad_rtol is None else grad_rtol
     grad_atol = atol if grad_atol is None else grad_atol
 
-    targs = [_to_torch(a, grad) for a in (args if torch_args is None else torch_args)]
-    tkw = {k: _to_torch(v, grad) for k, v in torch_kwargs.items()}
-    t_out = torch_fn(*targs, **tkw)
+    targs = list(args if torch_args is None else torch_args)
+    wrt = range(len(targs)) if grad else ()
+    t_out, t_backward = torch_vjp(torch_fn, targs, torch_kwargs, wrt=wrt)
 
     out, backward = F.vjp(np_fn, *args, **kwargs)
     name = getattr(np_fn, "__name__", "op")
     if isinstance(t_out, tuple):
         assert isinstance(out, tuple) and len(out) == len(t_out), f"{name}: output arity"
         for i, (o, t) in enumerate(zip(out, t_out)):
-            assert_close(o, t.detach().numpy(), rtol=rtol, atol=atol, what=f"{name} output[{i}]")
-        out_primary, t_primary = out[0], t_out[0]
+            assert_close(o, t, rtol=rtol, atol=atol, what=f"{name} output[{i}]")
+        out_primary = out[0]
     else:
-        assert_close(out, t_out.detach().numpy(), rtol=rtol, atol=atol, what=f"{name} output")
-        out_primary, t_primary = out, t_out
+        assert_close(out, t_out, rtol=rtol, atol=atol, what=f"{name} output")
+        out_primary = out
 
     if not grad:
         return out, None
@@ -97,18 +80,13 @@ def check_op(np_fn, torch_fn, args, kwargs=None, *, torch_args=None, torch_kwarg
         g = rng.standard_normal(out_primary.shape).astype(out_primary.dtype)
     else:
         g = np.asarray(grad_out(out_primary.shape, out_primary.dtype), dtype=out_primary.dtype)
-    grads = backward(g)
+    grads = backward(in_layout(g, layout))
     assert isinstance(grads, tuple), f"{name}: backward must return a tuple"
     assert len(grads) == len(args), f"{name}: {len(grads)} gradients for {len(args)} positional args"
-    float_args = [i for i, a in enumerate(targs) if isinstance(a, torch.Tensor) and a.requires_grad]
-    if t_primary.requires_grad and float_args:
-        t_grads = torch.autograd.grad(
-            t_primary, [targs[i] for i in float_args], torch.from_numpy(g), allow_unused=True
-        )
-        for i, tg in zip(float_args, t_grads):
-            if torch_args is not None and i >= len(args):
+    if t_backward.differentiable:
+        for i, ref in t_backward(g).items():
+            if i >= len(args):  # an argument only torch's spelling has
                 continue
-            ref = np.zeros(targs[i].shape, dtype=args[i].dtype) if tg is None else tg.numpy()
             assert grads[i] is not None, f"{name}: no gradient for float argument {i}"
             assert_close(grads[i], ref, rtol=grad_rtol, atol=grad_atol, what=f"{name} grad[{i}]")
     for i, a in enumerate(args):
@@ -117,14 +95,14 @@ def check_op(np_fn, torch_fn, args, kwargs=None, *, torch_args=None, torch_kwarg
     return out, grads
 
 
-def check_fd(np_fn, args, kwargs=None, *, wrt=None, eps=1e-6, rtol=1e-5, atol=1e-8,
-             n_directions=12, seed=0):
+def check_fd(np_fn, args, kwargs=None, *, wrt=None, eps=FD_EPS, rtol=FD_DIRECTIONAL["rtol"],
+             atol=FD_DIRECTIONAL["atol"], n_directions=12, seed=0):
     """Finite-difference check of every float64 argument's gradient, no torch involved.
 
     Checks :math:`\\langle \\nabla_x \\langle f(x), g\\rangle, v\\rangle` against
     :math:`(\\langle f(x+\\epsilon v), g\\rangle - \\langle f(x-\\epsilon v), g\\rangle)/2\\epsilon`
-    for every basis vector ``v`` of a small argument, or for ``n_directions`` random
-    directions of a large one.
+    for every basis vector ``v`` of a small argument (the whole numeric gradient), or
+    for ``n_directions`` random directions of a large one.
     """
     kwargs = dict(kwargs or {})
     rng = np.random.default_rng(seed)
@@ -135,23 +113,17 @@ def check_fd(np_fn, args, kwargs=None, *, wrt=None, eps=1e-6, rtol=1e-5, atol=1e
     wrt = [i for i, a in enumerate(args) if isinstance(a, np.ndarray) and a.dtype == np.float64] \
         if wrt is None else wrt
 
-    def objective(i, x):
-        a = list(args)
-        a[i] = x
-        o = np_fn(*a, **kwargs)
-        o = o[0] if isinstance(o, tuple) else o
-        return float(np.sum(o * g))
-
     for i in wrt:
         x = args[i]
         assert grads[i] is not None, f"no gradient for argument {i}"
+        phi = inner_product(np_fn, args, kwargs, i, g)
         if x.size <= 48:
-            directions = [np.eye(x.size)[k].reshape(x.shape) for k in range(x.size)]
+            pairs = zip(numeric_gradient(phi, x, eps).reshape(-1), np.reshape(grads[i], -1))
         else:
             directions = [rng.standard_normal(x.shape) for _ in range(n_directions)]
-        for v in directions:
-            numeric = (objective(i, x + eps * v) - objective(i, x - eps * v)) / (2 * eps)
-            analytic = float(np.sum(grads[i] * v))
+            pairs = ((central_difference(phi, x, v, eps), float(np.sum(grads[i] * v))) for v in directions)
+        for numeric, analytic in pairs:
+            numeric, analytic = float(numeric), float(analytic)
             tol = atol + rtol * max(abs(numeric), abs(analytic), 1.0)
             assert abs(numeric - analytic) <= tol, (
                 f"{getattr(np_fn, '__name__', 'op')} arg {i}: finite difference {numeric!r} "
@@ -165,7 +137,7 @@ def check_raises(np_fn, torch_fn, args, kwargs=None, *, torch_args=None, match=N
     import pytest
 
     kwargs = dict(kwargs or {})
-    targs = [_to_torch(a, False) for a in (args if torch_args is None else torch_args)]
+    targs = [to_torch(a) for a in (args if torch_args is None else torch_args)]
     with pytest.raises(Exception):
         torch_fn(*targs, **kwargs)
     with pytest.raises((ValueError, TypeError, IndexError, RuntimeError)) as info:

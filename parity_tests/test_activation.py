@@ -7,7 +7,7 @@ from hypothesis import given, strategies as st
 
 import scratchnet.functional as F
 from helpers import check_fd, check_op, check_raises
-from scratchnet.exercise.strategies import elementwise_shapes as shapes
+from scratchnet.testing.strategies import elementwise_shapes as shapes
 
 ACTIVATIONS = [
     (F.relu, TF.relu),

@@ -12,7 +12,7 @@ from scratchnet import nn
 from scratchnet.functional.conv import conv2d_naive
 
 from helpers import assert_close, check_fd, check_op, check_raises, randn
-from scratchnet.exercise.strategies import conv_cases
+from scratchnet.testing.strategies import conv_cases
 
 TF = torch.nn.functional
 

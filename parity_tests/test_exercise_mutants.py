@@ -15,7 +15,7 @@ import pytest
 from scratchnet.exercise import catalogue
 from scratchnet.exercise.grader import grade
 from scratchnet.exercise.reference import sgd_momentum as sgd_ref
-from scratchnet.exercise.strategies import as_pair
+from scratchnet.testing.strategies import as_pair
 
 HERE = Path(__file__)
 

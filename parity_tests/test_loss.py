@@ -17,7 +17,7 @@ from hypothesis import given, strategies as st
 
 import scratchnet.functional as F
 from helpers import check_fd, check_op, check_raises
-from scratchnet.exercise.strategies import (broadcast_partner, classification_shapes, dtypes,
+from scratchnet.testing.strategies import (broadcast_partner, classification_shapes, dtypes,
                                            index_case, mse_case, reductions, seeds)
 
 smoothings = st.one_of(st.sampled_from([0.0, 0.0, 0.1, 1.0]), st.floats(0.0, 1.0))

@@ -9,7 +9,7 @@ import scratchnet.functional as F
 from scratchnet.functional.pooling import avg_pool2d_naive, max_pool2d_naive
 
 from helpers import assert_close, check_fd, check_op, check_raises, randn
-from scratchnet.exercise.strategies import as_pair as _as_pair, pool_cases
+from scratchnet.testing.strategies import as_pair as _as_pair, pool_cases
 
 TF = torch.nn.functional
 

@@ -9,7 +9,7 @@ from hypothesis import given, strategies as st
 
 import scratchnet.functional as F
 from helpers import check_fd, check_op, check_raises
-from scratchnet.exercise.strategies import shape_and_dim
+from scratchnet.testing.strategies import shape_and_dim
 
 OPS = [(F.softmax, TF.softmax), (F.log_softmax, TF.log_softmax)]
 IDS = ["softmax", "log_softmax"]

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..testing.strategies import as_pair
 from .oracle import reference_call
-from .strategies import as_pair
 
 MISTAKES = {
     "wrong_sign": ("wrong sign", "your {what} is the exact negative of the right one."),

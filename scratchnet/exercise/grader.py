@@ -8,6 +8,8 @@ no argument was modified and that dtypes are kept. A failure is shrunk by hypoth
 to the smallest case that still fails, and reported with expected and got side by
 side, the largest difference and where it is, and the named mistakes it matches
 (:mod:`.diagnoses`). An exception inside the learner's code names their file and line.
+The comparison, the oracles and the strategies are :mod:`scratchnet.testing`'s, the
+parity suite's own.
 """
 from __future__ import annotations
 
@@ -19,13 +21,12 @@ from typing import Optional
 
 import numpy as np
 
+from ..testing import compare, graded_arguments
+from ..testing.strategies import PROFILE_EXAMPLES
 from . import diagnoses
 from .catalogue import Exercise
-from .graded import graded_arguments
 from .oracle import make_oracle, sgd_trajectory
 from .properties import Case, properties
-from .reference import Param
-from .strategies import PROFILE_EXAMPLES
 from .workspace import describe_exception
 
 
@@ -83,53 +84,6 @@ def upstream(seed: int):
     return make
 
 
-# --------------------------------------------------------------------------- comparing
-def compare(what, got, expected, tol) -> Optional[list]:
-    """``None`` if ``got`` matches ``expected``; else the lines that say how it differs."""
-    got = np.asarray(got)
-    expected = np.asarray(expected)
-    if got.shape != expected.shape:
-        return [f"{what}: shape {tuple(got.shape)}, expected {tuple(expected.shape)}"]
-    if got.dtype != expected.dtype:
-        return [f"{what}: dtype {got.dtype}, expected {expected.dtype} (keep the input's dtype)"]
-    if expected.dtype.kind != "f":
-        if np.array_equal(got, expected):
-            return None
-        bad = np.argwhere(got != expected)
-        return [f"{what}: differs at {len(bad)} positions, first at {tuple(bad[0])}"] + side_by_side(got, expected)
-    rtol, atol = tol[expected.dtype]
-    finite = np.isfinite(expected)
-    scale = max(float(np.max(np.abs(expected[finite]), initial=1.0)), 1.0)
-    with np.errstate(all="ignore"):
-        diff = np.abs(got.astype(np.float64) - expected.astype(np.float64))
-        bad = ~(diff <= atol * scale + rtol * np.abs(expected.astype(np.float64)))
-        both_nan = np.isnan(got) & np.isnan(expected)
-        same_inf = np.isinf(expected) & (got == expected)
-        bad &= ~(both_nan | same_inf)
-    if not bad.any():
-        return None
-    diff = np.where(np.isnan(diff), np.inf, diff)
-    at = np.unravel_index(int(np.argmax(np.where(bad, diff, -1))), diff.shape) if diff.ndim else ()
-    lines = [f"{what}: {int(bad.sum())} of {bad.size} values differ; the largest difference is "
-             f"{diff[at]:.3g} at {tuple(int(i) for i in at) if at else '()'} "
-             f"(got {float(got[at]):.8g}, expected {float(expected[at]):.8g}; tolerance rtol {rtol:g}, "
-             f"atol {atol:g} x {scale:.3g})"]
-    return lines + side_by_side(got, expected)
-
-
-def side_by_side(got, expected, limit=48) -> list:
-    """``expected | got`` as two columns of printed arrays, for small arrays."""
-    if expected.size > limit or got.size > limit:
-        return []
-    left = ["expected"] + np.array2string(expected, precision=5, suppress_small=True).splitlines()
-    right = ["got"] + np.array2string(got, precision=5, suppress_small=True).splitlines()
-    width = max(len(s) for s in left) + 4
-    rows = max(len(left), len(right))
-    left += [""] * (rows - len(left))
-    right += [""] * (rows - len(right))
-    return ["    " + a.ljust(width) + b for a, b in zip(left, right)]
-
-
 # --------------------------------------------------------------------------- one example
 def evaluate(case: Case, functions: dict, oracle, path: Path) -> Optional[Failure]:
     """Run one case; ``None`` if every comparison holds, else the :class:`Failure`."""
@@ -182,7 +136,7 @@ def _evaluate_op(case, fn, oracle, path) -> Optional[Failure]:
     for what, got, exp in pairs:
         problem = compare(what, got, exp, oracle.tolerances)
         if problem:
-            return Failure(f"{case.function}: wrong {what}", case, problem,
+            return Failure(f"{case.function}: wrong {what}", case, problem.lines,
                            diagnoses.find(context, "output", got))
     grads = _call(backward, path, g.copy())
     failure = _modified(case, case.args, args)
@@ -201,7 +155,7 @@ def _evaluate_op(case, fn, oracle, path) -> Optional[Failure]:
             return f
         problem = compare(f"gradient of {name}", got, expected_grads[name], oracle.tolerances)
         if problem:
-            return Failure(f"{case.function}: wrong gradient of {name!r}", case, problem,
+            return Failure(f"{case.function}: wrong gradient of {name!r}", case, problem.lines,
                            diagnoses.find(context, name, np.asarray(got)))
     return None
 
@@ -219,7 +173,7 @@ def _evaluate_sequential(case, fn, oracle, path) -> Optional[Failure]:
     out, backward = result
     problem = compare("output", out, exp_out, oracle.tolerances)
     if problem:
-        return Failure("sequential: wrong output", case, problem)
+        return Failure("sequential: wrong output", case, problem.lines)
     grads = _call(backward, path, g.copy())
     if not isinstance(grads, dict) or grads.get("input") is None:
         f = Failure("sequential's backward must return {'input': gradient of the input}", case)
@@ -227,7 +181,7 @@ def _evaluate_sequential(case, fn, oracle, path) -> Optional[Failure]:
         return f
     problem = compare("gradient of input", grads["input"], exp_input_grad, oracle.tolerances)
     if problem:
-        return Failure("sequential: wrong gradient of the input", case, problem)
+        return Failure("sequential: wrong gradient of the input", case, problem.lines)
     for key, p in params.items():
         if p.grad is None:
             f = Failure(f"sequential: {key}.grad is still None after backward", case)
@@ -235,7 +189,7 @@ def _evaluate_sequential(case, fn, oracle, path) -> Optional[Failure]:
             return f
         problem = compare(f"{key}.grad", p.grad, exp_param_grads[key], oracle.tolerances)
         if problem:
-            return Failure(f"sequential: wrong {key}.grad", case, problem,
+            return Failure(f"sequential: wrong {key}.grad", case, problem.lines,
                            diagnoses.find_accumulation(case, key, np.asarray(p.grad), per_use[key],
                                                        oracle.tolerances))
     return None
@@ -264,7 +218,7 @@ def _evaluate_sgd(case, fn, oracle, path) -> Optional[Failure]:
         problem = compare(f"parameter after step {step}", p, expected[step - 1], oracle.tolerances)
         if problem:
             return Failure(f"sgd_momentum: wrong parameter after step {step} of {len(grads)}", case,
-                           problem, diagnoses.find_sgd(case, step, p, oracle.tolerances))
+                           problem.lines, diagnoses.find_sgd(case, step, p, oracle.tolerances))
     return None
 
 

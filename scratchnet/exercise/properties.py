@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from hypothesis import assume, strategies as st
 
-from . import strategies as S
 from ..functional.softmax import _log_softmax
+from ..testing import strategies as S
 from .catalogue import Exercise
 
 

@@ -7,6 +7,11 @@ restricts a strategy (``full=False``, a fixed ``stride`` strategy, ...) leaves t
 draws of the unrestricted strategy exactly as they were, so the parity suite's
 derandomized examples do not change.
 
+An op must give the same numbers whatever the memory layout of its arguments:
+:func:`layouts` draws one of :data:`LAYOUTS` (C order, Fortran order, axes permuted,
+negative strides, a step-sliced view) and :func:`in_layout` puts an array's values in
+it; the suite's ``check_op`` lays out its inputs and upstream gradient that way.
+
 The example counts of the project's three hypothesis profiles live here too: the
 suite's ``conftest.py`` registers them, the grader runs ``dev`` by default and
 ``deep`` with ``--thorough``.
@@ -35,6 +40,40 @@ def randn(rng, shape, dtype=np.float64, scale=1.0):
 def as_pair(v):
     """``k`` -> ``(k, k)``; a pair stays as it is."""
     return (v, v) if isinstance(v, int) else tuple(v)
+
+
+# --------------------------------------------------------------------------- memory layouts
+#: The memory layouts an op must accept, each holding the same values: C order, Fortran
+#: order, the first axis stored innermost (a transposed view: NCHW stored as CHWN),
+#: every axis reversed in memory (negative strides) and every second element of a
+#: larger buffer (a view sliced with a step, NaN in the gaps it must not read).
+LAYOUTS = ("C", "F", "permuted", "negative strides", "step-sliced")
+
+
+def in_layout(x, layout: str):
+    """A new array with ``x``'s values (shape, dtype) in the memory ``layout`` of :data:`LAYOUTS`."""
+    x = np.asarray(x)
+    every = (slice(None, None, -1),) * x.ndim
+    if layout == "C" or x.ndim == 0:
+        return np.array(x, order="C", copy=True)
+    if layout == "F":
+        return np.array(x, order="F", copy=True)
+    if layout == "permuted":  # stored with axis 0 last, viewed back in the original order
+        return np.moveaxis(np.ascontiguousarray(np.moveaxis(x, 0, -1)), -1, 0)
+    if layout == "negative strides":
+        return np.ascontiguousarray(x[every])[every]
+    if layout == "step-sliced":
+        gap = np.nan if x.dtype.kind in "fc" else 0
+        buffer = np.full(tuple(2 * n for n in x.shape), gap, dtype=x.dtype)
+        view = buffer[(slice(None, None, 2),) * x.ndim]
+        view[...] = x
+        return view
+    raise ValueError(f"in_layout: unknown layout {layout!r}; expected one of {LAYOUTS}")
+
+
+def layouts():
+    """A strategy of a layout name of :data:`LAYOUTS` (apply it with :func:`in_layout`)."""
+    return st.sampled_from(LAYOUTS)
 
 
 # --------------------------------------------------------------------------- element-wise
