@@ -1,10 +1,16 @@
-"""``explain conv2d``: pad, the window view, im2col, the GEMM; backward through col2im."""
+"""``explain conv2d``: pad, the window view, im2col, the GEMM; backward through col2im.
+
+It follows the forward a call runs by default, the tuned kernel
+:mod:`scratchnet.functional.fast.conv` (batch-innermost columns, every stride and byte
+of it); the textbook version's steps are the same with columns ordered ``(n, i, j)``.
+"""
 from __future__ import annotations
 
 import numpy as np
 
 from .. import functional as F
 from ..functional import conv as _conv
+from ..functional.fast import conv as _kernel
 from .recorder import Recorder, nbytes, size_line, validated
 
 
@@ -33,7 +39,7 @@ def explain_conv2d(r: Recorder, *, input, weight, bias=True, stride=1, padding=0
     ], shapes={"input": x.shape, "weight": w.shape, **({"bias": b.shape} if b is not None else {}),
                "output": (n, o, ho, wo)}, arrays={"input": x, "weight": w, **({"bias": b} if b is not None else {})})
 
-    buf, windows = _conv._window_view(x4, geo, groups)
+    buf, windows = _kernel._window_view(x4, geo, groups)
     copied = not np.shares_memory(buf, x4)
     text = [f"zero padding (top, bottom, left, right) = {geo.pad}, laid out as (C, Hp, Wp, N) "
             "memory, the sample fastest (batch-innermost)"]
@@ -54,7 +60,7 @@ def explain_conv2d(r: Recorder, *, input, weight, bias=True, stride=1, padding=0
     ], shapes={"windows (g, C/g, kh, kw, Ho, Wo, N)": windows.shape},
        strides={"windows (g, C/g, kh, kw, Ho, Wo, N)": windows.strides})
 
-    cols = _conv._im2col(x4, geo, groups)
+    cols = _kernel._im2col(x4, geo, groups)
     r.compare("im2col matrix vs window view", cols.reshape(windows.shape), windows)
     r.step("forward", "im2col (one copy of the view)", [
         f"K = C/g*kh*kw = {cg}*{kh}*{kwd} = {k_rows} rows (c, a, b): row = (c*{kh} + a)*{kwd} + b",
@@ -104,7 +110,7 @@ def explain_conv2d(r: Recorder, *, input, weight, bias=True, stride=1, padding=0
     ], shapes={"W_mat^T (g, K, O/g)": w_mat_t.shape, "dcols (g, K, M)": dcols.shape},
        flops=2 * groups * k_rows * og * m, read=nbytes(w_mat_t, g_cols), written=dcols.nbytes,
        arrays={"dcols": dcols})
-    grad_x = _conv._col2im(dcols, geo, n, c)
+    grad_x = _kernel._col2im(dcols, geo, n, c)
     padded_grad = (c,) + geo.padded_hw + (n,)
     text = [f"{kh * kwd} strided adds, one per kernel tap (a, b): dcols rows (c, a, b) of every "
             f"column, a (C, Ho, Wo, N) slab, += into the strided slice "
@@ -115,7 +121,7 @@ def explain_conv2d(r: Recorder, *, input, weight, bias=True, stride=1, padding=0
     routes = []
     if r.numbers:
         routes = _col2im_routes(geo)
-        counts = _conv._col2im(np.ones((groups, k_rows, ho * wo), x.dtype), geo, 1, c)[0, 0]
+        counts = _kernel._col2im(np.ones((groups, k_rows, ho * wo), x.dtype), geo, 1, c)[0, 0]
     r.step("backward", "col2im", text,
            shapes={"padded gradient (C, Hp, Wp, N)": padded_grad, "dx": grad_x.shape},
            strides={"dx": grad_x.strides}, flops=dcols.size,
