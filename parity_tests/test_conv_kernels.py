@@ -397,3 +397,34 @@ def test_sparse_conv_kernel_equals_its_textbook_version_and_loops(shape, kwargs,
         skipped = backward(g, needs_input_grad=False)
         assert set(skipped) == {"weight", "bias"}
         assert_close(skipped["weight"], page[2], what="weight grad", **_tol(dtype))
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("route,shape,weight,kwargs", [c for c in CASES if c[1][0] != 0])
+def test_kernel_equals_textbook_with_non_finite_values_and_a_non_contiguous_weight(route, shape, weight,
+                                                                                   kwargs, dtype):
+    """inf, -inf and nan planted in the input, the weight and the upstream gradient land in
+    the same places (with the same signs) in the kernel's results as in the textbook's."""
+    rng = np.random.default_rng(13)
+    x = rng.standard_normal(shape).astype(dtype)
+    w = np.asfortranarray(rng.standard_normal(weight).astype(dtype))
+    b = rng.standard_normal(weight[0]).astype(dtype)
+    for a, values in ((x, (np.inf, -np.inf, np.nan)), (w, (np.inf,))):
+        flat = a.reshape(-1, order="A")
+        flat[rng.choice(flat.size, size=len(values), replace=False)] = values
+    out = F.conv2d(x, w, b, **kwargs)
+    g = rng.standard_normal(out.shape).astype(dtype)
+    g.reshape(-1)[rng.choice(g.size, size=2, replace=False)] = (np.inf, np.nan)
+    with F.textbook():
+        ref_out, ref_backward = F.vjp(F.conv2d, x, w, b, **kwargs)
+    got_out, backward = F.vjp(F.conv2d, x, w, b, **kwargs)
+    for got, want, what in zip((got_out, *backward(g)), (ref_out, *ref_backward(g)),
+                               ("output", "input grad", "weight grad", "bias grad")):
+        for mask in (np.isnan, np.isposinf, np.isneginf):
+            np.testing.assert_array_equal(mask(got), mask(want), err_msg=f"{what} {mask.__name__}")
+        assert_close(got, want, what=what, **_tol(dtype))
+    # Not vacuous: the output and the input gradient hold both finite and non-finite values.
+    for a in (got_out, backward(g)[0]):
+        assert np.isfinite(a).any() and not np.isfinite(a).all()
