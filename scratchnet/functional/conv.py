@@ -223,7 +223,8 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     y = w_mat @ x_col                                            # (g, O/g, N*Ho*Wo)
     if b is not None:
         y += b.reshape(groups, out_per_group, 1)
-    out = y.reshape(out_channels, n, ho, wo).transpose(1, 0, 2, 3)  # columns are (n, i, j)
+    # Y's rows are the output channels and its columns (n, i, j): (C_out, N, Ho, Wo) as (N, C_out, Ho, Wo).
+    out = y.reshape(out_channels, n, ho, wo).transpose(1, 0, 2, 3)
 
     def backward(grad_out, needs_input_grad=True):
         g = grad_out[None] if unbatched else grad_out
