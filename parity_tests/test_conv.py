@@ -1,5 +1,6 @@
 """conv2d against torch (forward and backward), finite differences, the naive loop oracle,
 torch's errors, and the lectures' identities."""
+import contextlib
 import warnings
 
 import numpy as np
@@ -8,7 +9,6 @@ import torch
 from hypothesis import given, strategies as st
 
 import scratchnet.functional as F
-from scratchnet import nn
 from scratchnet.functional.conv import conv2d_naive
 
 from helpers import assert_close, check_fd, check_op, check_raises, randn
@@ -20,10 +20,13 @@ TF = torch.nn.functional
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same':UserWarning")
 
 
+@pytest.mark.parametrize("forward", ["kernel", "textbook"])
 @given(conv_cases())
-def test_conv2d_matches_torch(case):
+def test_conv2d_matches_torch(forward, case):
+    # The op runs its tuned kernel by default; F.textbook() runs the page's im2col + GEMM.
     args, kwargs = case
-    out, grads = check_op(F.conv2d, TF.conv2d, args, kwargs)
+    with F.textbook() if forward == "textbook" else contextlib.nullcontext():
+        out, grads = check_op(F.conv2d, TF.conv2d, args, kwargs)
     assert out.dtype == args[0].dtype
     assert all(g.dtype == a.dtype for g, a in zip(grads, args))
 
@@ -47,13 +50,15 @@ def test_conv2d_fast_equals_naive(case):
     dict(padding="same", dilation=2),
     dict(groups=2, padding=1),
 ])
-@pytest.mark.parametrize("fn", [F.conv2d, conv2d_naive], ids=["fast", "naive"])
-def test_conv2d_finite_differences(fn, kwargs):
+@pytest.mark.parametrize("fn,textbook", [(F.conv2d, False), (F.conv2d, True), (conv2d_naive, False)],
+                         ids=["kernel", "textbook", "naive"])
+def test_conv2d_finite_differences(fn, textbook, kwargs):
     rng = np.random.default_rng(3)
     x = rng.standard_normal((2, 4, 6, 5))
     w = rng.standard_normal((4, 4 // kwargs.get("groups", 1), 3, 2))
     b = rng.standard_normal(4)
-    check_fd(fn, (x, w, b), kwargs)
+    with F.textbook() if textbook else contextlib.nullcontext():
+        check_fd(fn, (x, w, b), kwargs)
 
 
 @pytest.mark.parametrize("fn", [F.conv2d, conv2d_naive], ids=["fast", "naive"])
@@ -215,7 +220,7 @@ def test_public_op_returns_only_the_output():
 
 
 def test_backward_twice_gives_the_same_gradients():
-    # The backward recycles the saved im2col columns; a second call must rebuild them.
+    # The kernel's backward recycles the saved im2col columns; a second call must rebuild them.
     rng = np.random.default_rng(12)
     for kwargs in (dict(padding=1), dict(stride=2, groups=2)):
         x, w, b = randn(rng, (2, 4, 7, 7)), randn(rng, (6, 4 // kwargs.get("groups", 1), 3, 3)), randn(rng, (6,))
@@ -226,71 +231,3 @@ def test_backward_twice_gives_the_same_gradients():
         for a, c in zip(first, second):
             np.testing.assert_array_equal(a, c)
         np.testing.assert_array_equal(out, F.conv2d(x, w, b, **kwargs))
-
-
-# -- cache blocking: im2col in slices of output rows, equal to the naive oracle ------------
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("shape, weight, kw", [
-    ((3, 2, 9, 7), (4, 2, 3, 3), dict()),
-    ((2, 4, 10, 9), (6, 2, 3, 2), dict(stride=(2, 1), padding=(1, 2), dilation=(1, 2), groups=2)),
-    ((3, 7, 8), (2, 3, 5, 5), dict(padding="same")),           # unbatched
-    ((2, 1, 12, 12), (3, 1, 5, 5), dict(stride=3, padding=2)),
-])
-@pytest.mark.parametrize("rows_per_slice", [1, 2])
-def test_conv_in_row_slices_equals_the_oracle_and_the_single_gemm(monkeypatch, dtype, shape, weight, kw,
-                                                                  rows_per_slice):
-    from scratchnet.functional import conv
-
-    rng = np.random.default_rng(21)
-    x = rng.standard_normal(shape).astype(dtype)
-    w = rng.standard_normal(weight).astype(dtype)
-    b = rng.standard_normal(weight[0]).astype(dtype)
-    tol = dict(rtol=1e-4, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-12)
-    calls, real = [], conv._conv2d_sliced
-    monkeypatch.setattr(conv, "_conv2d_sliced", lambda *a: calls.append(len(a[-1])) or real(*a))
-    results = {}
-    for sliced in (True, False):
-        n = 1 if len(shape) == 3 else shape[0]
-        wo = conv2d_naive(x, w, b, **kw).shape[-1]
-        # Bytes of one output row's columns times the rows wanted per slice (or all of them).
-        row_bytes = weight[1] * weight[2] * weight[3] * wo * n * x.itemsize
-        monkeypatch.setattr(conv, "SLICE_BYTES", row_bytes * rows_per_slice if sliced else 1 << 40)
-        out, backward = F.vjp(F.conv2d, x, w, b, **kw)
-        g = np.random.default_rng(22).standard_normal(out.shape).astype(dtype)
-        results[sliced] = (out, *backward(g))
-    assert len(calls) == 1 and calls[0] > 1  # the sliced path ran once, in several slices
-    ref_out, ref_backward = F.vjp(conv2d_naive, x, w, b, **kw)
-    g = np.random.default_rng(22).standard_normal(ref_out.shape).astype(dtype)
-    for got, single, ref, what in zip(results[True], results[False], (ref_out, *ref_backward(g)),
-                                      ("output", "input grad", "weight grad", "bias grad")):
-        assert got.dtype == dtype
-        assert_close(got, ref, what=what, **tol)
-        assert_close(got, single, what=what, **tol)
-
-
-def test_conv_with_many_filters_per_group_is_not_sliced(monkeypatch):
-    """Slices pay only for a memory-bound GEMM (few filters): the basic CNN's conv2 runs as one GEMM."""
-    from scratchnet.functional import conv
-
-    monkeypatch.setattr(conv, "SLICE_BYTES", 1)
-    calls, real = [], conv._conv2d_sliced
-    monkeypatch.setattr(conv, "_conv2d_sliced", lambda *a: calls.append(1) or real(*a))
-    rng = np.random.default_rng(24)
-    x = rng.standard_normal((2, 10, 12, 12)).astype(np.float32)
-    F.conv2d(x, rng.standard_normal((conv.SLICED_MAX_CHANNELS + 1, 10, 5, 5)).astype(np.float32))
-    assert calls == []
-    F.conv2d(x, rng.standard_normal((conv.SLICED_MAX_CHANNELS, 10, 5, 5)).astype(np.float32))
-    assert calls == [1]
-
-
-def test_conv_in_row_slices_skips_the_input_gradient_when_not_needed(monkeypatch):
-    from scratchnet.functional import conv
-
-    monkeypatch.setattr(conv, "SLICE_BYTES", 1)
-    rng = np.random.default_rng(23)
-    layer = nn.Conv2d(1, 3, 5, generator=rng)
-    x = rng.standard_normal((4, 1, 12, 12)).astype(np.float32)
-    out = layer(x)
-    assert layer.backward(np.ones_like(out), needs_input_grad=False) is None
-    ref = F.vjp(conv2d_naive, x, layer.weight.data, layer.bias.data)[1](np.ones_like(out))
-    assert_close(layer.weight.grad, ref[1], rtol=1e-4, atol=1e-5, what="weight grad")

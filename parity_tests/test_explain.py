@@ -138,22 +138,21 @@ def test_conv2d_shapes_im2col_gemm_flops_and_bytes(n, c, h, w, o, kh, kw, s, p, 
     assert step(ex, "output size").shapes["output"] == (n, o, ho, wo)
     assert f"H_out = floor(({h} + {2 * p} - {d}*({kh}-1) - 1) / {s}) + 1 = {ho}" in ex.render()
 
-    k, m, it = (c // g) * kh * kw, ho * wo * n, 4
+    k, m, it = (c // g) * kh * kw, n * ho * wo, 4
     hp, wp = h + 2 * p, w + 2 * p
-    view = step(ex, "window view")
-    key = "windows (g, C/g, kh, kw, Ho, Wo, N)"
-    assert view.shapes[key] == (g, c // g, kh, kw, ho, wo, n) and view.bytes == 0
-    # (C, Hp, Wp, N) memory: a row is Wp*N numbers, a column N, a sample 1
-    row, col = wp * n * it, n * it
-    assert view.strides[key] == ((c // g) * hp * row, hp * row, d * row, d * col, s * row, s * col, it)
+    pad = step(ex, "pad")
+    assert pad.shapes["xp (N, C, Hp, Wp)"] == (n, c, hp, wp)
+    assert pad.bytes == ((n * c * h * w + n * c * hp * wp) * it if p else 0)
     im2col = step(ex, "im2col")
-    assert im2col.shapes["cols (g, K, M)"] == (g, k, m)
+    assert im2col.shapes["X_col (C*kh*kw, N*Ho*Wo)"] == (g * k, m)
     assert im2col.bytes == 2 * g * k * m * it
+    # the output is Y (C_out, N, Ho, Wo) viewed as (N, C_out, Ho, Wo): no copy
+    assert step(ex, "output (a view").strides["output"] == (ho * wo * it, n * ho * wo * it, wo * it, it)
     gemm = step(ex, "GEMM  Y")
     assert gemm.flops == 2 * o * k * m  # g GEMMs of (O/g x K)(K x M)
     assert gemm.bytes == (o * k + g * k * m + o * m) * it
     assert step(ex, "GEMM  dW").flops == 2 * o * k * m
-    assert step(ex, "GEMM  dcols").flops == 2 * o * k * m
+    assert step(ex, "GEMM  dX_col").flops == 2 * o * k * m
     assert step(ex, "col2im").flops == g * k * m
     assert step(ex, "bias (in place)").flops == o * m
     assert ex.totals("forward")["flops"] == 2 * o * k * m + o * m
@@ -187,13 +186,13 @@ def test_conv2d_numbers_match_torch_and_col2im_counts():
     np.testing.assert_array_equal(col2im.arrays["taps adding into each input position"], counts)
     routes = col2im.routes
     centre = next(r for r in routes if r.strip().startswith("dx(1,1) ="))
-    assert centre.count("dcols[") == counts[1, 1] == 4
-    assert "dx(0,0) = dcols[tap (1,1), window (0,0)]" in "\n".join(routes)
-    # the im2col matrix: column (i, j, n), row (c, a, b), read straight from the padded input
-    cols = step(ex, "im2col").arrays["cols"][0]
+    assert centre.count("dX_col[") == counts[1, 1] == 4
+    assert "dx(0,0) = dX_col[tap (1,1), window (0,0)]" in "\n".join(routes)
+    # the im2col matrix: column (n, i, j), row (c, a, b), read straight from the padded input
+    cols = step(ex, "im2col").arrays["X_col"]
     xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
     for (i, j, n, c, a, bb) in [(0, 0, 0, 0, 0, 0), (1, 2, 1, 1, 2, 1), (2, 1, 0, 1, 1, 2)]:
-        assert cols[(c * 3 + a) * 3 + bb, (i * 3 + j) * 2 + n] == xp[n, c, 2 * i + a, 2 * j + bb]
+        assert cols[(c * 3 + a) * 3 + bb, (n * 3 + i) * 3 + j] == xp[n, c, 2 * i + a, 2 * j + bb]
 
 
 # --------------------------------------------------------------------------- the others
@@ -255,22 +254,25 @@ def test_numbers_refuses_big_inputs_and_default_seed_is_fixed():
 # --------------------------------------------------------------------------- the self-check
 def _corrupt(monkeypatch, op, forward_delta=0.0, grad_scale=1.0):
     """Make ``vjp(op)`` (the op side of the check) return a perturbed result."""
-    forward = _vjp.dispatch(op).forward
 
-    def bad_forward(*args, **kwargs):
-        out, backward = forward(*args, **kwargs)
-        if isinstance(out, tuple):
-            out = (out[0] + forward_delta,) + out[1:]
-        else:
-            out = out + forward_delta
+    def perturbed(forward):
+        def bad_forward(*args, **kwargs):
+            out, backward = forward(*args, **kwargs)
+            if isinstance(out, tuple):
+                out = (out[0] + forward_delta,) + out[1:]
+            else:
+                out = out + forward_delta
 
-        def bad_backward(*a, **k):
-            grads = backward(*a, **k)
-            return {name: (v * grad_scale if v is not None else v) for name, v in grads.items()}
-        return out, bad_backward
+            def bad_backward(*a, **k):
+                grads = backward(*a, **k)
+                return {name: (v * grad_scale if v is not None else v) for name, v in grads.items()}
+            return out, bad_backward
+        return bad_forward
 
-    # What a call of ``op`` runs, replaced for this test only (monkeypatch restores it).
-    monkeypatch.setitem(_vjp._ACTIVE, op, dataclasses.replace(_vjp.dispatch(op), forward=bad_forward))
+    # What a call of ``op`` runs, by default and under F.textbook() (explain conv2d checks
+    # against the textbook forward), replaced for this test only (monkeypatch restores it).
+    for table, reg in ((_vjp._ACTIVE, _vjp.dispatch(op)), (_vjp._REGISTRY, _vjp.registration(op))):
+        monkeypatch.setitem(table, op, dataclasses.replace(reg, forward=perturbed(reg.forward)))
 
 
 @pytest.mark.parametrize("op,options", [CASES[0], CASES[3], CASES[6], CASES[8], CASES[10], CASES[12]])
@@ -304,7 +306,7 @@ def test_cli_end_to_end_with_json(tmp_path, capsys):
     assert rc == 0
     text = capsys.readouterr().out
     assert "checked: matches F.conv2d forward and backward" in text and "max |diff| = 0" in text
-    assert "cols (g, K, M): (1, 27, 32)" in text
+    assert "X_col (C*kh*kw, N*Ho*Wo): (27, 32)" in text
     obj = json.loads(out.read_text())
     assert obj["op"] == "conv2d" and obj["check"]["passed"] is True
     names = [s["name"] for s in obj["steps"]]

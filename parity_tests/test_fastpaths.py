@@ -279,57 +279,6 @@ def test_grad_mode_is_per_thread_and_enabled_by_default_in_a_new_thread():
     assert seen == [True] and nn.is_grad_enabled()
 
 
-# ------------------------------------------------------------- batch-innermost layout
-def _batch_innermost(a):
-    """Whether an (N, C, H, W) array lies in memory as (C, H, W, N): samples adjacent,
-    then columns, rows and channels (a padded buffer's interior counts too)."""
-    s_n, s_c, s_h, s_w = a.strides
-    return s_n == a.itemsize and s_w == a.shape[0] * a.itemsize and s_c > s_h > s_w
-
-
-@pytest.mark.parametrize("padding", [0, 2])
-def test_conv_output_is_batch_innermost_and_pools_and_activations_keep_that_layout(padding):
-    # The speed of a CNN step rests on this layout reaching every layer (conv.py's
-    # docstring); values never depend on it, which the second half checks.
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((5, 3, 12, 12)).astype(np.float32)
-    w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
-    b = rng.standard_normal(4).astype(np.float32)
-    y, conv_backward = F.vjp(F.conv2d, x, w, b, padding=padding)
-    assert _batch_innermost(y)
-    chain = [(F.tanh, ()), (F.max_pool2d, (2,)), (F.relu, ()), (F.avg_pool2d, (2,))]
-    h, backwards = y, []
-    for fn, args in chain:
-        h, backward = F.vjp(fn, h, *args)
-        assert _batch_innermost(h), fn.__name__
-        backwards.append(backward)
-    g = rng.standard_normal(h.shape).astype(np.float32)
-    for backward in reversed(backwards):
-        (g,) = [d for d in backward(g) if d is not None][:1]
-        assert _batch_innermost(g)
-    assert _batch_innermost(conv_backward(g)[0])
-
-    # The same chain on C-ordered copies gives the same numbers, bit for bit.
-    h_c = np.ascontiguousarray(y)
-    for fn, args in chain:
-        h_c = fn(np.ascontiguousarray(h_c), *args)
-    np.testing.assert_array_equal(h, h_c)
-
-
-def test_conv_accepts_any_input_layout_with_the_same_result():
-    rng = np.random.default_rng(1)
-    x = rng.standard_normal((4, 2, 7, 9))
-    w = rng.standard_normal((3, 2, 3, 2))
-    g = rng.standard_normal((4, 3, 5, 8))
-    ref_out, ref_back = F.vjp(F.conv2d, x, w, stride=1, padding=0)
-    for view in (np.asfortranarray(x), np.ascontiguousarray(x.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2),
-                 np.ascontiguousarray(x[:, :, :, ::-1])[:, :, :, ::-1]):
-        out, back = F.vjp(F.conv2d, view, w, stride=1, padding=0)
-        np.testing.assert_array_equal(out, ref_out)
-        for got, want in zip(back(g), ref_back(g)):
-            np.testing.assert_array_equal(got, want)
-
-
 def test_only_a_fresh_gradient_becomes_grad_without_a_copy():
     p = Parameter(np.zeros(3))
     g = np.array([1.0, 2.0, 3.0])
@@ -376,7 +325,7 @@ def test_no_engine_module_reads_reference_counts():
 
 # ------------------------------------------------------------- memoized validation
 def test_a_memoized_conv_or_pool_call_gives_what_a_fresh_one_gives():
-    from scratchnet.functional import _windows
+    from scratchnet.functional.fast import _memo
 
     rng = np.random.default_rng(3)
     for dtype in DTYPES:
@@ -384,7 +333,7 @@ def test_a_memoized_conv_or_pool_call_gives_what_a_fresh_one_gives():
         w = rng.standard_normal((4, 3, 3, 3)).astype(dtype)
         g = rng.standard_normal((2, 4, 5, 4)).astype(dtype)
         runs = []
-        _windows._MEMO.clear()
+        _memo._MEMO.clear()
         for _ in range(2):  # the second call finds the first one's geometry in the memo
             out, backward = F.vjp(F.conv2d, x, w, None, 2, 1)
             pooled, pool_backward = F.vjp(F.max_pool2d, x, 3, 2, 1)
@@ -413,14 +362,15 @@ def test_a_bad_argument_after_a_memoized_valid_call_still_fails(bad):
 
 
 def test_the_memo_starts_over_when_full(monkeypatch):
-    from scratchnet.functional import _windows
+    from scratchnet.functional.fast import _memo
 
-    monkeypatch.setattr(_windows, "MEMO_LIMIT", 4)
-    _windows._MEMO.clear()
+    monkeypatch.setattr(_memo, "MEMO_LIMIT", 4)
+    _memo._MEMO.clear()
     for size in range(4, 12):
         F.max_pool2d(np.zeros((1, 1, size, size), np.float32), 2)
-        assert 1 <= len(_windows._MEMO) <= 4
-    _windows._MEMO.clear()
+        F.conv2d(np.zeros((1, 1, size, size), np.float32), np.zeros((1, 1, 3, 3), np.float32))
+        assert 1 <= len(_memo._MEMO) <= 4
+    _memo._MEMO.clear()
 
 
 @pytest.mark.parametrize("l2_bytes,expected", [

@@ -84,8 +84,8 @@ def test_draw_op_rejects_what_the_op_rejects(tmp_path):
 def test_col2im_counts_are_the_lectures_1_2_4_grid():
     x = np.zeros((1, 1, 3, 3))
     x4, _, _, _, geo = fconv._setup("conv2d", x, np.zeros((1, 1, 2, 2)), None, 1, 0, 1, 1)
-    cols = fconv._im2col(x4, geo, 1)
-    counts = fconv._col2im(np.ones_like(cols), geo, 1, 1)[0, 0]
+    cols = fconv.im2col(x4, geo)
+    counts = fconv.col2im(np.ones_like(cols), geo, x4.shape)[0, 0]
     np.testing.assert_array_equal(counts, [[1, 2, 1], [2, 4, 2], [1, 2, 1]])
 
 

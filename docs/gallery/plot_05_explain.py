@@ -32,9 +32,9 @@ pooling.draw_max_routing(plt.figure(figsize=(10, 4), layout="constrained"))
 #
 # The basic CNN's second convolution, batch 64
 # --------------------------------------------
-# ``scratchnet explain conv2d --input 64,10,12,12 --weight 20,10,5,5``: the window view
-# (no copy), the im2col matrix it is copied into, the one GEMM of the forward, and the
-# two GEMMs plus the col2im adds of the backward.
+# ``scratchnet explain conv2d --input 64,10,12,12 --weight 20,10,5,5``: the im2col
+# matrix (one strided slice per kernel tap), the one GEMM of the forward, and the two
+# GEMMs plus the col2im adds of the backward.
 print(explain("conv2d", input=(64, 10, 12, 12), weight=(20, 10, 5, 5)).render())
 conv.draw_conv_gemm(plt.figure(figsize=(10, 6), layout="constrained"))
 

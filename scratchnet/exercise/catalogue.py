@@ -225,7 +225,7 @@ EXERCISES = (
             "Loop over the kh*kw kernel taps, not the pixels: tap (a, b) of every window is one "
             "strided slice xpad[:, :, a:a+s*(Ho-1)+1:s, b:b+s*(Wo-1)+1:s].",
         ),
-        solution=(f"{_F}.conv:conv2d", f"{_F}.conv:_im2col", f"{_F}.conv:_col2im"),
+        solution=(f"{_F}.conv:conv2d", f"{_F}.conv:im2col", f"{_F}.conv:col2im"),
         docs="ops/conv2d.html"),
     Exercise(
         11, "sequential_backward", "Chain the layers' backwards, accumulate .grad",

@@ -2,8 +2,8 @@ r"""``scratchnet explain``: watch one op work, step by step, forward and backwar
 
 For given shapes and options, :func:`explain` runs an op of
 :mod:`scratchnet.functional` through its *own* pieces (the window geometry, the
-padded buffer, the zero-copy window view, the im2col matrix and the GEMM operands
-of ``conv2d``; the tap stack and argmax of ``max_pool2d``; the divisors of
+padded buffer, the im2col matrix gathered one kernel tap at a time and the GEMM
+operands of ``conv2d``; the tap stack and argmax of ``max_pool2d``; the divisors of
 ``avg_pool2d``; the log-softmax and loss core of ``cross_entropy``) and records
 every step: the shapes, the byte strides of the views, the memory it moves and the
 floating-point operations it does. It then checks the result of those steps

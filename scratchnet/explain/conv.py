@@ -1,4 +1,8 @@
-"""``explain conv2d``: pad, the window view, im2col, the GEMM; backward through col2im."""
+"""``explain conv2d``: pad, im2col (one strided slice per tap), the GEMM; backward through col2im.
+
+It runs the steps of the textbook :func:`scratchnet.functional.conv.conv2d` (the code
+the conv2d page shows) with its own helpers, and checks them against that op.
+"""
 from __future__ import annotations
 
 import numpy as np
@@ -13,18 +17,18 @@ def explain_conv2d(r: Recorder, *, input, weight, bias=True, stride=1, padding=0
     x = r.data(input, -3, 3)
     w = r.data(weight, -2, 2)
     b = r.data((weight[0],), -2, 2) if bias and len(weight) >= 1 else None
-    out_op, backward_op = validated("conv2d", F.conv2d, x, w, b, stride=stride, padding=padding,
-                                     dilation=dilation, groups=groups)
+    with F.textbook():
+        out_op, backward_op = validated("conv2d", F.conv2d, x, w, b, stride=stride, padding=padding,
+                                         dilation=dilation, groups=groups)
     x4, unbatched, w, b, geo = _conv._setup("conv2d", x, w, b, stride, padding, dilation, groups)
     n, c = x4.shape[:2]
     o = w.shape[0]
     og, cg = o // groups, c // groups
     (kh, kwd), (sh, sw), (dh, dw), (ho, wo) = geo.kernel, geo.stride, geo.dilation, geo.out_hw
     top, bottom, left, right = geo.pad
-    k_rows, m = cg * kh * kwd, ho * wo * n
-    r.limit(input=x.shape, weight=w.shape, **{"im2col matrix": (groups, k_rows, m)},
+    k_rows, m = cg * kh * kwd, n * ho * wo
+    r.limit(input=x.shape, weight=w.shape, **{"im2col matrix": (c * kh * kwd, m)},
             output=(n, o, ho, wo), **{"padded input": (n, c) + geo.padded_hw})
-    it = x.dtype.itemsize
 
     r.step("forward", "output size (torch's formula)", [
         size_line("H", geo.in_hw[0], kh, sh, top, bottom, dh, ho),
@@ -33,107 +37,96 @@ def explain_conv2d(r: Recorder, *, input, weight, bias=True, stride=1, padding=0
     ], shapes={"input": x.shape, "weight": w.shape, **({"bias": b.shape} if b is not None else {}),
                "output": (n, o, ho, wo)}, arrays={"input": x, "weight": w, **({"bias": b} if b is not None else {})})
 
-    buf, windows = _conv._window_view(x4, geo, groups)
-    copied = not np.shares_memory(buf, x4)
-    text = [f"zero padding (top, bottom, left, right) = {geo.pad}, laid out as (C, Hp, Wp, N) "
-            "memory, the sample fastest (batch-innermost)"]
-    if not any(geo.pad):
-        text[0] = ("no padding; the input is laid out as (C, H, W, N) memory, the sample fastest"
-                   + ("" if copied else " (it already is: no copy)"))
-    r.step("forward", "pad", text, shapes={"padded (C, Hp, Wp, N)": buf.shape},
-           strides={"padded (C, Hp, Wp, N)": buf.strides},
-           read=x.nbytes if copied else 0,
-           written=(buf.nbytes + (x.nbytes if any(geo.pad) else 0)) if copied else 0,
-           arrays={"padded input, shown as (N, C, Hp, Wp)": buf.transpose(3, 0, 1, 2)})
+    padded = any(geo.pad)
+    xp = np.pad(x4, ((0, 0), (0, 0), (top, bottom), (left, right)))
+    r.step("forward", "pad", [
+        f"zero padding (top, bottom, left, right) = {geo.pad}: xp = np.pad(x, ...)" if padded
+        else "no padding: xp is the input itself",
+    ], shapes={"xp (N, C, Hp, Wp)": xp.shape}, read=x.nbytes if padded else 0,
+       written=xp.nbytes if padded else 0, arrays={"padded input": xp})
 
-    s_h, s_w = buf.strides[1:3]
-    r.step("forward", "window view (as_strided, zero-copy)", [
-        "windows[g, c, a, b, i, j, n] = padded[g*C/g + c, i*s_h + a*d_h, j*s_w + b*d_w, n]",
-        f"a tap step moves d = ({dh}, {dw}) rows/columns ({dh}*{s_h}, {dw}*{s_w} bytes), "
-        f"an output step s = ({sh}, {sw}) ({sh}*{s_h}, {sw}*{s_w} bytes)",
-    ], shapes={"windows (g, C/g, kh, kw, Ho, Wo, N)": windows.shape},
-       strides={"windows (g, C/g, kh, kw, Ho, Wo, N)": windows.strides})
+    x_col = _conv.im2col(x4, geo)
+    r.step("forward", "im2col (one strided slice per kernel tap)", [
+        f"{kh * kwd} taps (a, b), each one slice of every window at once: "
+        f"xp[:, :, a*{dh} : a*{dh} + {sh}*(Ho-1)+1 : {sh}, b*{dw} : b*{dw} + {sw}*(Wo-1)+1 : {sw}], "
+        f"an (N, C, Ho, Wo) array, copied into rows (c, a, b)",
+        f"K = C*kh*kw = {c}*{kh}*{kwd} = {c * kh * kwd} rows (c, a, b): row = (c*{kh} + a)*{kwd} + b",
+        f"M = N*Ho*Wo = {n}*{ho}*{wo} = {m} columns (n, i, j): column = (n*{ho} + i)*{wo} + j",
+    ], shapes={"X_col (C*kh*kw, N*Ho*Wo)": x_col.shape}, read=x_col.nbytes, written=x_col.nbytes,
+       arrays={"X_col": x_col})
 
-    cols = _conv._im2col(x4, geo, groups)
-    r.compare("im2col matrix vs window view", cols.reshape(windows.shape), windows)
-    r.step("forward", "im2col (one copy of the view)", [
-        f"K = C/g*kh*kw = {cg}*{kh}*{kwd} = {k_rows} rows (c, a, b): row = (c*{kh} + a)*{kwd} + b",
-        f"M = Ho*Wo*N = {ho}*{wo}*{n} = {m} columns (i, j, n): column = (i*{wo} + j)*{n} + n",
-    ], shapes={"cols (g, K, M)": cols.shape}, read=cols.nbytes, written=cols.nbytes,
-       arrays={"cols": cols})
-
+    x_col_g = x_col.reshape(groups, k_rows, m)
     w_mat = w.reshape(groups, og, k_rows)
-    y = np.matmul(w_mat, cols)
-    r.step("forward", "GEMM  Y = W_mat @ cols", [
-        f"{groups} x ({og} x {k_rows}) @ ({k_rows} x {m}) -> ({og} x {m}): "
-        f"FLOPs = 2*g*(O/g)*K*M = 2*{groups}*{og}*{k_rows}*{m}",
-    ], shapes={"W_mat (g, O/g, K)": w_mat.shape, "cols (g, K, M)": cols.shape, "Y (g, O/g, M)": y.shape},
-       flops=2 * groups * og * k_rows * m, read=nbytes(w_mat, cols), written=y.nbytes,
+    y = w_mat @ x_col_g
+    r.step("forward", "GEMM  Y = W_mat @ X_col", [
+        f"{groups} x ({og} x {k_rows}) @ ({k_rows} x {m}) -> ({og} x {m}): one GEMM per group, on its "
+        f"{k_rows} rows of X_col; FLOPs = 2*g*(O/g)*(K/g)*M = 2*{groups}*{og}*{k_rows}*{m}",
+    ], shapes={"W_mat (g, O/g, K/g)": w_mat.shape, "X_col (g, K/g, M)": x_col_g.shape,
+               "Y (g, O/g, M)": y.shape},
+       flops=2 * groups * og * k_rows * m, read=nbytes(w_mat, x_col_g), written=y.nbytes,
        arrays={"W_mat": w_mat, "Y": y})
     if b is not None:
         y += b.reshape(groups, og, 1)
-        r.step("forward", "bias (in place)", f"Y[g, o, :] += b[g*O/g + o]",
+        r.step("forward", "bias (in place)", "Y[g, o, :] += b[g*O/g + o]",
                shapes={"Y (g, O/g, M)": y.shape}, flops=y.size, read=nbytes(y, b), written=y.nbytes,
                arrays={"Y + b": y})
-    out = y.reshape(o, ho, wo, n).transpose(3, 0, 1, 2)
+    out = y.reshape(o, n, ho, wo).transpose(1, 0, 2, 3)
     r.step("forward", "output (a view of Y)", [
-        "Y is (C_out, Ho, Wo, N) memory: viewed as (N, C_out, Ho, Wo) with no copy",
+        "Y's rows are the output channels, its columns (n, i, j): Y is (C_out, N, Ho, Wo), "
+        "transposed to (N, C_out, Ho, Wo) with no copy",
     ], shapes={"output": out.shape}, strides={"output": out.strides}, arrays={"output": out})
     r.compare("forward output", out[0] if unbatched else out, out_op)
 
     # ---- backward
     g = r.grad_like(out)
-    g_cols = np.ascontiguousarray(g.transpose(1, 2, 3, 0)).reshape(groups, og, m)
+    g_mat = g.transpose(1, 0, 2, 3).reshape(groups, og, m)
     r.step("backward", "upstream gradient G", [
-        "G = dL/d(output), random, in the output's memory layout (as the next layer hands it back):",
-        "as a (g, O/g, M) matrix it is a view, no copy",
-    ], shapes={"G": g.shape, "G as (g, O/g, M)": g_cols.shape}, arrays={"G": g})
-    grad_w = np.matmul(cols, g_cols.transpose(0, 2, 1)).transpose(0, 2, 1).reshape(w.shape)
-    r.step("backward", "GEMM  dW = G @ cols^T", [
+        "G = dL/d(output), random; as Y's matrix (g, O/g, M), its columns ordered (n, i, j) as X_col's",
+    ], shapes={"G": g.shape, "G as (g, O/g, M)": g_mat.shape}, arrays={"G": g})
+    grad_w = (g_mat @ x_col_g.transpose(0, 2, 1)).reshape(w.shape)
+    r.step("backward", "GEMM  dW = G @ X_col^T", [
         f"{groups} x ({og} x {m}) @ ({m} x {k_rows}) -> ({og} x {k_rows}), reshaped to the weight's "
         f"shape; FLOPs = 2*{groups}*{og}*{m}*{k_rows}",
-        "(computed as cols @ G^T, the faster orientation for OpenBLAS here)",
     ], shapes={"dW": grad_w.shape}, flops=2 * groups * og * m * k_rows,
-       read=nbytes(cols, g_cols), written=grad_w.nbytes, arrays={"dW": grad_w})
-    w_mat_t = np.ascontiguousarray(w_mat.transpose(0, 2, 1))
-    dcols = np.matmul(w_mat_t, g_cols)
-    r.step("backward", "GEMM  dcols = W_mat^T @ G", [
+       read=nbytes(x_col_g, g_mat), written=grad_w.nbytes, arrays={"dW": grad_w})
+    w_mat_t = w_mat.transpose(0, 2, 1)
+    dx_col = w_mat_t @ g_mat
+    r.step("backward", "GEMM  dX_col = W_mat^T @ G", [
         f"{groups} x ({k_rows} x {og}) @ ({og} x {m}) -> ({k_rows} x {m}); "
         f"FLOPs = 2*{groups}*{k_rows}*{og}*{m}",
-        "(written into the forward's cols memory, which is no longer needed)",
-    ], shapes={"W_mat^T (g, K, O/g)": w_mat_t.shape, "dcols (g, K, M)": dcols.shape},
-       flops=2 * groups * k_rows * og * m, read=nbytes(w_mat_t, g_cols), written=dcols.nbytes,
-       arrays={"dcols": dcols})
-    grad_x = _conv._col2im(dcols, geo, n, c)
-    padded_grad = (c,) + geo.padded_hw + (n,)
-    text = [f"{kh * kwd} strided adds, one per kernel tap (a, b): dcols rows (c, a, b) of every "
-            f"column, a (C, Ho, Wo, N) slab, += into the strided slice "
-            f"padded[:, a*{dh} + {sh}*i, b*{dw} + {sw}*j, :] (i < {ho}, j < {wo})",
+    ], shapes={"W_mat^T (g, K/g, O/g)": w_mat_t.shape, "dX_col (g, K/g, M)": dx_col.shape},
+       flops=2 * groups * k_rows * og * m, read=nbytes(w_mat_t, g_mat), written=dx_col.nbytes,
+       arrays={"dX_col": dx_col})
+    grad_x = _conv.col2im(dx_col.reshape(c * kh * kwd, m), geo, x4.shape)
+    padded_grad = (n, c) + geo.padded_hw
+    text = [f"{kh * kwd} strided adds, one per kernel tap (a, b): rows (c, a, b) of dX_col, an (N, C, Ho, Wo) "
+            f"array, += into the strided slice dxp[:, :, a*{dh} + {sh}*i, b*{dw} + {sw}*j] (i < {ho}, j < {wo})",
             "a tap's slice touches each input position at most once, so overlapping windows "
             "accumulate across taps (col2im is im2col's adjoint, not its inverse);",
             "the input gradient is the interior of the padded gradient (the padding's share is dropped)"]
     routes = []
     if r.numbers:
         routes = _col2im_routes(geo)
-        counts = _conv._col2im(np.ones((groups, k_rows, ho * wo), x.dtype), geo, 1, c)[0, 0]
+        ones = np.ones((c * kh * kwd, ho * wo), x.dtype)
+        counts = _conv.col2im(ones, geo, (1, c) + geo.in_hw)[0, 0]
     r.step("backward", "col2im", text,
-           shapes={"padded gradient (C, Hp, Wp, N)": padded_grad, "dx": grad_x.shape},
-           strides={"dx": grad_x.strides}, flops=dcols.size,
-           read=2 * dcols.nbytes, written=int(np.prod(padded_grad)) * it + dcols.nbytes,
+           shapes={"padded gradient dxp (N, C, Hp, Wp)": padded_grad, "dx": grad_x.shape},
+           flops=dx_col.size, read=2 * dx_col.nbytes,
+           written=int(np.prod(padded_grad)) * x.dtype.itemsize + dx_col.nbytes,
            arrays=({"taps adding into each input position": counts, "dx": grad_x} if r.numbers else {}),
            routes=routes)
     grads = {"input": grad_x[0] if unbatched else grad_x, "weight": grad_w}
     if b is not None:
-        grad_b = g_cols.sum(axis=2).reshape(o)
-        r.step("backward", "bias gradient", f"db[o] = sum over (n, i, j) of G[n, o, i, j]",
-               shapes={"db": grad_b.shape}, flops=g_cols.size, read=g_cols.nbytes,
+        grad_b = g.sum(axis=(0, 2, 3))
+        r.step("backward", "bias gradient", "db[o] = sum over (n, i, j) of G[n, o, i, j]",
+               shapes={"db": grad_b.shape}, flops=g.size, read=g.nbytes,
                written=grad_b.nbytes, arrays={"db": grad_b})
         grads["bias"] = grad_b
     theirs = backward_op(g[0] if unbatched else g)
     for i, name in enumerate(("input", "weight", "bias")):
         if name in grads:
             r.compare(f"{name} gradient", grads[name], theirs[i])
-    return "F.conv2d forward and backward (F.vjp)"
+    return "F.conv2d forward and backward (F.vjp), its textbook code"
 
 
 def _col2im_routes(geo) -> list:
@@ -150,7 +143,7 @@ def _col2im_routes(geo) -> list:
                                               if min(rows + cols) < 0 or max(rows) >= h or max(cols) >= w else ""))
         for i, u in enumerate(rows):
             for j, v in enumerate(cols):
-                into.setdefault((u, v), []).append(f"dcols[tap ({a},{b}), window ({i},{j})]")
+                into.setdefault((u, v), []).append(f"dX_col[tap ({a},{b}), window ({i},{j})]")
     lines.append("what adds into each input position (in every channel c of the tap's rows (c, a, b), "
                  "every sample n):")
     for u in range(h):

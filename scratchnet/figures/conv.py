@@ -1,8 +1,8 @@
 r"""conv2d's figures: the window geometry, im2col, the GEMM, col2im's overlap-add.
 
 Every number drawn comes from :mod:`scratchnet.functional.conv` itself: the window
-geometry from its argument checks (``_setup``), the columns from ``_im2col``, the
-overlap counts and input gradients from ``_col2im`` and the op's backward.
+geometry from its argument checks (``_setup``), the columns from ``im2col``, the
+overlap counts and input gradients from ``col2im`` and the op's backward.
 """
 from __future__ import annotations
 
@@ -93,13 +93,13 @@ def draw_im2col(fig, input_shape=(1, 1, 4, 4), kernel=(2, 2), stride=1, padding=
     """Each window of the input as a small picture, and the same colour as its column of X_col.
 
     The input holds 1, 2, 3, ... so that each entry of the matrix (computed by
-    ``_im2col``) names the input pixel it was copied from.
+    ``im2col``) names the input pixel it was copied from.
     """
     n, c, h, w = input_shape
     x = np.arange(1, n * c * h * w + 1, dtype=np.float64).reshape(input_shape)[:1]
     weight = np.ones((1, c) + tuple(np.broadcast_to(kernel, 2)))
     x4, _, _, _, geo = _conv._setup("conv2d", x, weight, None, stride, padding, dilation, 1)
-    cols = _conv._im2col(x4, geo, 1)[0]
+    cols = _conv.im2col(x4, geo)
     k_rows, m = cols.shape
     d.check_small("im2col", 3, output_height=geo.out_hw[0])
     d.check_small("im2col", 4, output_width=geo.out_hw[1])
@@ -145,7 +145,7 @@ def draw_im2col(fig, input_shape=(1, 1, 4, 4), kernel=(2, 2), stride=1, padding=
 
 
 def gemm_shapes(input_shape, weight_shape, stride=1, padding=0, dilation=1, groups=1) -> dict:
-    """The GEMM's dimensions for a conv2d call: ``O/g``, ``K = C/g kh kw``, ``M = Ho Wo N``."""
+    """The GEMM's dimensions for a conv2d call: ``O/g``, ``K = C/g kh kw``, ``M = N Ho Wo``."""
     x = np.zeros(input_shape)
     w = np.zeros(weight_shape)
     x4, _, w, _, geo = _conv._setup("conv2d", x, w, None, stride, padding, dilation, groups)
@@ -205,7 +205,7 @@ def draw_conv_gemm(fig, input_shape=(64, 10, 12, 12), weight_shape=(20, 10, 5, 5
     per = f" per group (x{groups})" if groups > 1 else ""
     draw_gemm(fig, dims, title=title or (
         f"conv2d as GEMM{per}: input {input_shape}, weight {weight_shape} -> "
-        f"K = {dims['K']:,}, M = Ho·Wo·N = {dims['out_hw'][0]}·{dims['out_hw'][1]}·{dims['N']} "
+        f"K = {dims['K']:,}, M = N·Ho·Wo = {dims['N']}·{dims['out_hw'][0]}·{dims['out_hw'][1]} "
         f"= {dims['M']:,}"))
 
 
@@ -217,9 +217,9 @@ def draw_col2im(fig, input_hw=(3, 3), kernel=(2, 2), stride=1) -> None:
     x = rng.integers(1, 6, size=(1, 1, h, w)).astype(np.float64)
     weight = rng.integers(-2, 3, size=(1, 1, kh, kw)).astype(np.float64)
     x4, _, weight, _, geo = _conv._setup("conv2d", x, weight, None, stride, 0, 1, 1)
-    cols = _conv._im2col(x4, geo, 1)
-    counts = _conv._col2im(np.ones_like(cols), geo, 1, 1)[0, 0]
-    round_trip = _conv._col2im(cols, geo, 1, 1)[0, 0]
+    cols = _conv.im2col(x4, geo)
+    counts = _conv.col2im(np.ones_like(cols), geo, x4.shape)[0, 0]
+    round_trip = _conv.col2im(cols, geo, x4.shape)[0, 0]
     out, backward = vjp(conv2d, x, weight, stride=stride)
     g = rng.integers(1, 4, size=out.shape).astype(np.float64)
     gx, _ = backward(g)

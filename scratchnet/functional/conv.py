@@ -1,4 +1,4 @@
-r"""2-D convolution (cross-correlation, as torch): im2col + one GEMM, and a naive oracle.
+r"""2-D convolution (cross-correlation, as torch): the loops, then im2col and one GEMM.
 
 Deep-learning "convolution" is a cross-correlation. With input :math:`x` of shape
 :math:`(N, C, H, W)`, weight :math:`w` of shape :math:`(O, C/g, k_h, k_w)` and
@@ -9,11 +9,12 @@ Deep-learning "convolution" is a cross-correlation. With input :math:`x` of shap
     y_{n,o,i,j} = b_o + \sum_{c,a,b} w_{o,c,a,b}\;
         x^{\text{pad}}_{n,\, c + \lfloor o/(O/g) \rfloor C/g,\; i s_h + a d_h,\; j s_w + b d_w}.
 
-**im2col.** Gather every window into a column: the :math:`K = (C/g) k_h k_w` numbers
-one output pixel reads become a column of :math:`X_\text{col} \in \mathbb{R}^{K
-\times N H_o W_o}`, and the whole layer is one matrix product per group,
-:math:`Y = W_\text{mat} X_\text{col}` with :math:`W_\text{mat} \in \mathbb{R}^{O/g
-\times K}`. Backward is then two more GEMMs and a scatter:
+**im2col.** Gather every window into a column: the :math:`K = C k_h k_w` numbers
+output pixel :math:`(i, j)` of sample :math:`n` reads become column :math:`(n, i, j)`
+of :math:`X_\text{col} \in \mathbb{R}^{K \times N H_o W_o}`, and the whole layer is one
+matrix product, :math:`Y = W_\text{mat} X_\text{col}` with :math:`W_\text{mat} \in
+\mathbb{R}^{O \times K}` the filters as rows (with groups, one product per group on
+its block of :math:`(C/g) k_h k_w` rows). Backward is two more GEMMs and a scatter:
 
 .. math::
 
@@ -21,25 +22,30 @@ one output pixel reads become a column of :math:`X_\text{col} \in \mathbb{R}^{K
     \frac{\partial L}{\partial X_\text{col}} = W_\text{mat}^\top G, \qquad
     \frac{\partial L}{\partial b_o} = \sum_{n,i,j} G_{n,o,i,j},
 
-and col2im adds each column of :math:`\partial L/\partial X_\text{col}` back onto the
-input pixels it was gathered from: the weight gradient is the correlation of the
-input with the upstream gradient, the input gradient (for stride 1) the full
-correlation of the upstream gradient with the flipped kernel; for stride > 1 the
-upstream gradient is first dilated with zeros between its entries.
+and **col2im** adds each column of :math:`\partial L/\partial X_\text{col}` back onto
+the input pixels it was gathered from (added, not assigned: overlapping windows
+share pixels). Both loop over the :math:`k_h k_w` kernel taps, never over pixels:
+tap :math:`(a, b)` of every window is one strided slice of the padded input,
+``xp[:, :, a*dh : a*dh + sh*(Ho-1)+1 : sh, b*dw : b*dw + sw*(Wo-1)+1 : sw]``.
 
-:func:`conv2d_naive`, plain loops over samples, channels and pixels, is the version
-to read and the oracle; :func:`conv2d` computes the same numbers with im2col and one
-GEMM (its column layout, batch-innermost, is described at :func:`_im2col`); the
-private helpers come last.
+The weight gradient is the correlation of the input with the upstream gradient, the
+input gradient (for stride 1) the full correlation of the upstream gradient with the
+flipped kernel; for stride > 1 the upstream gradient is first dilated with zeros
+between its entries.
+
+Read top-down: :func:`conv2d_naive`, plain loops over samples, channels and pixels
+(the definition, and the oracle); :func:`conv2d`, the same numbers with
+:func:`im2col`, one GEMM and :func:`col2im`; then the argument checks. A tuned kernel
+with the same contract, :mod:`scratchnet.functional.fast.conv`, runs by default and
+is tested equal to :func:`conv2d` (``with F.textbook():`` runs this page's code).
 """
 from __future__ import annotations
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 from ..checks import as_float_array, is_int, pair, same_dtype, shape_str
 from ._vjp import differentiable
-from ._windows import WindowGeometry, batched, conv_output_size, memo_get, memo_key, memo_put
+from ._windows import WindowGeometry, batched, conv_output_size
 
 
 @differentiable(fresh_grads=True)
@@ -47,9 +53,9 @@ def conv2d_naive(input, weight, bias=None, stride=1, padding=0, dilation=1, grou
     r"""Reference :func:`conv2d`: plain loops over samples, output channels and pixels.
 
     Same signature, semantics and checks as :func:`conv2d`, written CS231n style to
-    be read (and to serve as the oracle of the fast version), not to be fast. Each
-    output pixel is the sum of its window times the filter; backward visits the same
-    windows and sends :math:`G_{n,o,i,j}` back along each of them:
+    be read (and to serve as the oracle of the vectorized version), not to be fast.
+    Each output pixel is the sum of its window times the filter; backward visits the
+    same windows and sends :math:`G_{n,o,i,j}` back along each of them:
 
     .. math::
 
@@ -63,44 +69,49 @@ def conv2d_naive(input, weight, bias=None, stride=1, padding=0, dilation=1, grou
     """
     x, unbatched, w, b, geo = _setup("conv2d_naive", input, weight, bias, stride, padding,
                                      dilation, groups)
-    n_batch, channels = x.shape[:2]
-    out_channels, cg, kh, kw = w.shape
-    og = out_channels // groups
-    (sh, sw), (dh, dw), (ho, wo) = geo.stride, geo.dilation, geo.out_hw
-    xp = geo.pad_input(x, 0)
+    n_batch = x.shape[0]
+    out_channels, in_per_group, kh, kw = w.shape
+    out_per_group = out_channels // groups
+    (sh, sw), (dil_h, dil_w), (ho, wo) = geo.stride, geo.dilation, geo.out_hw
+    top, bottom, left, right = geo.pad
+    xp = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)))
 
     def window(i, j):
         """Rows and columns of the padded input that output pixel (i, j) reads."""
-        return (slice(i * sh, i * sh + dh * (kh - 1) + 1, dh),
-                slice(j * sw, j * sw + dw * (kw - 1) + 1, dw))
+        return (slice(i * sh, i * sh + dil_h * (kh - 1) + 1, dil_h),
+                slice(j * sw, j * sw + dil_w * (kw - 1) + 1, dil_w))
+
+    def channels_of(o):
+        """The input channels output channel o sees: those of its group."""
+        group = o // out_per_group
+        return slice(group * in_per_group, (group + 1) * in_per_group)
 
     out = np.zeros((n_batch, out_channels, ho, wo), dtype=x.dtype)
     for n in range(n_batch):
         for o in range(out_channels):
-            group = slice(o // og * cg, (o // og + 1) * cg)
             for i in range(ho):
                 for j in range(wo):
                     rows, cols = window(i, j)
-                    out[n, o, i, j] = np.sum(xp[n, group, rows, cols] * w[o])
+                    out[n, o, i, j] = np.sum(xp[n, channels_of(o), rows, cols] * w[o])
             if b is not None:
                 out[n, o] += b[o]
 
     def backward(grad_out):
         g = grad_out[None] if unbatched else grad_out
-        dxp = np.zeros(xp.shape, dtype=x.dtype)
-        dw_ = np.zeros(w.shape, dtype=w.dtype)
+        grad_xp = np.zeros(xp.shape, dtype=x.dtype)
+        grad_weight = np.zeros(w.shape, dtype=w.dtype)
         # The forward's loops again, a deliberate near-copy: each term the forward summed
         # sends its gradient back to the same window.
         for n in range(n_batch):
             for o in range(out_channels):
-                group = slice(o // og * cg, (o // og + 1) * cg)
                 for i in range(ho):
                     for j in range(wo):
                         rows, cols = window(i, j)
-                        dxp[n, group, rows, cols] += g[n, o, i, j] * w[o]
-                        dw_[o] += g[n, o, i, j] * xp[n, group, rows, cols]
-        dx = geo.crop(dxp)
-        grads = {"input": dx[0] if unbatched else dx, "weight": dw_}
+                        grad_xp[n, channels_of(o), rows, cols] += g[n, o, i, j] * w[o]
+                        grad_weight[o] += g[n, o, i, j] * xp[n, channels_of(o), rows, cols]
+        h, w_in = geo.in_hw
+        grad_x = grad_xp[:, :, top:top + h, left:left + w_in]  # the padding's share is dropped
+        grads = {"input": grad_x[0] if unbatched else grad_x, "weight": grad_weight}
         if b is not None:
             grads["bias"] = g.sum(axis=(0, 2, 3))
         return grads
@@ -124,8 +135,10 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 
         H_\text{out} = \Big\lfloor \frac{H + 2p - d(k-1) - 1}{s} \Big\rfloor + 1 .
 
-    Computed as im2col and one GEMM per group (a single one for ``groups=1``); see
-    :func:`_im2col` for the batch-innermost column layout.
+    Computed as :func:`im2col` and one GEMM per group (a single one for ``groups=1``):
+    :math:`Y_\gamma = W_\gamma X_{\text{col},\gamma}` with :math:`X_\text{col}` of shape
+    :math:`(C k_h k_w, N H_o W_o)`, whose rows split into the groups' blocks of
+    :math:`(C/g) k_h k_w`.
 
     Backward, with upstream gradient :math:`G = \partial L/\partial y`:
 
@@ -140,7 +153,9 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
             \quad\text{(stride 1: } G \text{ correlated with the flipped kernel)}, \\
         \frac{\partial L}{\partial b_o} &= \sum_{n,i,j} G_{n,o,i,j},
 
-    the input gradient being the interior of the padded one (col2im).
+    as matrices :math:`\partial L/\partial W_\gamma = G_\gamma X_{\text{col},\gamma}^\top`
+    and :math:`\partial L/\partial X_{\text{col},\gamma} = W_\gamma^\top G_\gamma`; the
+    input gradient is :func:`col2im` of the latter, cropped to the unpadded input.
 
     Parameters
     ----------
@@ -195,149 +210,92 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """
     x, unbatched, w, b, geo = _setup("conv2d", input, weight, bias, stride, padding, dilation, groups)
     n, c = x.shape[:2]
-    out_channels = w.shape[0]
-    og = out_channels // groups
+    out_channels, in_per_group, kh, kw = w.shape
+    out_per_group = out_channels // groups
     ho, wo = geo.out_hw
-    w_mat = w.reshape(groups, og, w[0].size)  # spelled out: -1 is ambiguous for C_in = 0
+    k, m = in_per_group * kh * kw, n * ho * wo  # one group's rows of X_col; X_col's columns
 
-    if og <= SLICED_MAX_CHANNELS:
-        # Cache blocking: an im2col matrix larger than L2 is built and used in slices.
-        slices = _row_slices(geo, n, w_mat.shape[2], x.dtype.itemsize)
-        if len(slices) > 1:
-            return _conv2d_sliced(x, unbatched, w, b, geo, groups, slices)
-
-    cols = _im2col(x, geo, groups)
-    # (g, O/g, Ho*Wo*N): the output as (C_out, Ho, Wo, N) memory, bias added in place.
-    y = np.matmul(w_mat, cols)
+    # A leading group axis: group g's filters (rows of W) meet only its block of X_col's
+    # rows, and np.matmul runs one GEMM per group. (Sizes spelled out: -1 is ambiguous
+    # when a size is 0, as in an empty batch.)
+    x_col = im2col(x, geo).reshape(groups, k, m)
+    w_mat = w.reshape(groups, out_per_group, k)
+    y = w_mat @ x_col                                            # (g, O/g, N*Ho*Wo)
     if b is not None:
-        y += b.reshape(groups, og, 1)
-    out = y.reshape(out_channels, ho, wo, n).transpose(3, 0, 1, 2)
-    saved = {"cols": cols}
-    del cols
+        y += b.reshape(groups, out_per_group, 1)
+    # Y's rows are the output channels and its columns (n, i, j): (C_out, N, Ho, Wo) as (N, C_out, Ho, Wo).
+    out = y.reshape(out_channels, n, ho, wo).transpose(1, 0, 2, 3)
 
     def backward(grad_out, needs_input_grad=True):
-        # The columns' memory is recycled for their gradient below: fresh multi-MB
-        # arrays cost page faults that are a large share of this op's time. A second
-        # backward call rebuilds them.
-        cols = saved.pop("cols", None)
-        if cols is None:
-            cols = _im2col(x, geo, groups)
         g = grad_out[None] if unbatched else grad_out
-        # G as (g, O/g, Ho*Wo*N); no copy when grad_out has the layout forward produced.
-        g_cols = np.ascontiguousarray(g.transpose(1, 2, 3, 0)).reshape(groups, og, ho * wo * n)
-        # cols @ G^T (then transposed) is the faster GEMM orientation for OpenBLAS here.
-        grad_w = np.matmul(cols, g_cols.transpose(0, 2, 1)).transpose(0, 2, 1).reshape(w.shape)
+        # G as Y's matrix: (g, O/g, N*Ho*Wo), columns ordered as X_col's.
+        g_mat = g.transpose(1, 0, 2, 3).reshape(groups, out_per_group, m)
+        grad_w = (g_mat @ x_col.transpose(0, 2, 1)).reshape(w.shape)   # dW = G X_col^T
         grads = {"weight": grad_w}
-        if needs_input_grad:
-            w_mat_t = np.ascontiguousarray(w_mat.transpose(0, 2, 1))
-            grad_x = _col2im(np.matmul(w_mat_t, g_cols, out=cols), geo, n, c)
+        if needs_input_grad:  # the first layer never needs it: skip a GEMM and col2im
+            dx_col = w_mat.transpose(0, 2, 1) @ g_mat                   # dX_col = W^T G
+            grad_x = col2im(dx_col.reshape(c * kh * kw, m), geo, x.shape)
             grads["input"] = grad_x[0] if unbatched else grad_x
         if b is not None:
-            grads["bias"] = g_cols.sum(axis=2).reshape(out_channels)
+            grads["bias"] = g.sum(axis=(0, 2, 3))
         return grads
 
     return (out[0] if unbatched else out), backward
 
 
-#: Bytes of im2col columns one slice of :func:`_conv2d_sliced` holds: with its GEMM
-#: output it stays in L2 (2 MiB per core here).
-SLICE_BYTES = 256 * 1024
+def im2col(x: np.ndarray, geo: WindowGeometry) -> np.ndarray:
+    r"""Gather every window of ``x`` into a column: ``X_col`` of shape ``(C*kh*kw, N*Ho*Wo)``.
 
-#: Slicing pays only where the GEMM is memory-bound. Each im2col column of K numbers
-#: meets O/groups filters, 2 O/groups FLOPs per number read: for the lectures' first
-#: layers (6 and 10 filters) that is far below these cores' GEMM rate over their
-#: bandwidth (about 11 FLOPs per byte), and slicing took 0.8 of their time; for the
-#: second layers (16 and 20 filters, K = 150 and 250) the GEMM is compute-bound and
-#: slices only make OpenBLAS split smaller products over its threads: 1.2-1.3x slower
-#: with 2 threads (paired, in one process, batch 64).
-SLICED_MAX_CHANNELS = 12
+    Row :math:`(c, a, b)` (channel, kernel tap), column :math:`(n, i, j)` (sample,
+    output pixel):
 
+    .. math::
 
-def _row_slices(geo: WindowGeometry, n: int, k: int, itemsize: int) -> list:
-    """``[(i0, i1)]``: the output rows in slices of about :data:`SLICE_BYTES` of columns."""
-    ho, wo = geo.out_hw
-    rows = max(1, SLICE_BYTES // max(1, k * wo * n * itemsize))
-    return [(i, min(ho, i + rows)) for i in range(0, ho, rows)]
+        X_\text{col}[(c k_h + a) k_w + b,\ (n H_o + i) W_o + j] =
+            x^{\text{pad}}_{n,c,\; i s_h + a d_h,\; j s_w + b d_w}.
 
-
-def _conv2d_sliced(x, unbatched, w, b, geo, groups, slices):
-    r""":func:`conv2d`'s forward and backward with im2col in slices of output rows.
-
-    **Cache blocking.** The whole im2col matrix of a lecture layer at batch 64 is 4 MB,
-    written once and read back by the GEMM from main memory (and kept for the
-    backward). Here the columns of a few output rows at a time are gathered into one
-    small buffer and multiplied while they are still in L2; OpenBLAS runs the basic
-    CNN's 10x25 by 25x36864 product three times faster on L2-resident slices. The
-    backward gathers each slice again and adds its share to the weight gradient, so
-    no multi-megabyte im2col matrix is kept. (The input gradient, where needed, is
-    one GEMM and one col2im over all the columns, as in :func:`conv2d`.) Same products
-    and sums as :func:`conv2d`'s single GEMM, in another order of summation over the
-    columns.
+    One loop over the :math:`k_h k_w` taps: tap :math:`(a, b)` of every window at once
+    is a strided slice of the padded input, shaped like the output.
     """
     n, c = x.shape[:2]
-    out_channels = w.shape[0]
-    og = out_channels // groups
-    ho, wo = geo.out_hw
-    w_mat = w.reshape(groups, og, w[0].size)
-    k = w_mat.shape[2]
-    _, windows = _window_view(x, geo, groups)
-    per_row = wo * n
-    space = np.empty(groups * k * per_row * max(i1 - i0 for i0, i1 in slices), dtype=x.dtype)
+    (kh, kw), (sh, sw), (dil_h, dil_w), (ho, wo) = geo.kernel, geo.stride, geo.dilation, geo.out_hw
+    top, bottom, left, right = geo.pad
+    xp = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)))
+    cols = np.empty((c, kh, kw, n, ho, wo), dtype=x.dtype)
+    for a in range(kh):
+        for b in range(kw):
+            tap = xp[:, :, a * dil_h : a * dil_h + sh * (ho - 1) + 1 : sh,
+                           b * dil_w : b * dil_w + sw * (wo - 1) + 1 : sw]    # (N, C, Ho, Wo)
+            cols[:, a, b] = tap.transpose(1, 0, 2, 3)
+    return cols.reshape(c * kh * kw, n * ho * wo)
 
-    def gather(i0, i1):
-        """The im2col columns of output rows ``i0:i1``, ``(g, K, (i1-i0)*Wo*N)``, in ``space``."""
-        cols = space[:groups * k * (i1 - i0) * per_row].reshape(groups, k, (i1 - i0) * per_row)
-        cols.reshape(windows.shape[:4] + (i1 - i0, wo, n))[...] = windows[:, :, :, :, i0:i1]
-        return cols
 
-    y = np.empty((groups, og, ho * per_row), dtype=x.dtype)
-    for i0, i1 in slices:
-        np.matmul(w_mat, gather(i0, i1), out=y[:, :, i0 * per_row:i1 * per_row])
-    if b is not None:
-        y += b.reshape(groups, og, 1)
-    out = y.reshape(out_channels, ho, wo, n).transpose(3, 0, 1, 2)
+def col2im(dx_col: np.ndarray, geo: WindowGeometry, x_shape: tuple) -> np.ndarray:
+    r"""The adjoint of :func:`im2col`: add every column back onto the pixels it was gathered from.
 
-    def backward(grad_out, needs_input_grad=True):
-        g = grad_out[None] if unbatched else grad_out
-        g_cols = np.ascontiguousarray(g.transpose(1, 2, 3, 0)).reshape(groups, og, ho * per_row)
-        grad_wt = np.zeros((groups, k, og), dtype=x.dtype)
-        part = np.empty_like(grad_wt)
-        for i0, i1 in slices:
-            # cols @ G^T (then transposed) is the faster GEMM orientation for OpenBLAS here.
-            grad_wt += np.matmul(gather(i0, i1), g_cols[:, :, i0 * per_row:i1 * per_row].transpose(0, 2, 1),
-                                 out=part)
-        grads = {"weight": grad_wt.transpose(0, 2, 1).reshape(w.shape)}
-        if needs_input_grad:
-            # One GEMM and one col2im over all the columns: in slices, col2im's kh*kw
-            # passes per slice cost more than the cache saves (measured).
-            w_mat_t = np.ascontiguousarray(w_mat.transpose(0, 2, 1))
-            grad_x = _col2im(np.matmul(w_mat_t, g_cols), geo, n, c)
-            grads["input"] = grad_x[0] if unbatched else grad_x
-        if b is not None:
-            grads["bias"] = g_cols.sum(axis=2).reshape(out_channels)
-        return grads
+    ``dx_col`` is ``(C*kh*kw, N*Ho*Wo)``, laid out as :func:`im2col`'s ``X_col``; returns
+    the gradient for an input of shape ``x_shape`` ``(N, C, H, W)``. Each tap's slice
+    touches an input pixel at most once, so one ``+=`` per tap is exact, and pixels
+    that several windows read collect every contribution across taps. The padding's
+    share is computed, then cropped away.
+    """
+    n, c, h, w = x_shape
+    (kh, kw), (sh, sw), (dil_h, dil_w), (ho, wo) = geo.kernel, geo.stride, geo.dilation, geo.out_hw
+    top, _, left, _ = geo.pad
+    cols = dx_col.reshape(c, kh, kw, n, ho, wo)
+    dxp = np.zeros((n, c) + geo.padded_hw, dtype=dx_col.dtype)
+    for a in range(kh):
+        for b in range(kw):
+            dxp[:, :, a * dil_h : a * dil_h + sh * (ho - 1) + 1 : sh,
+                      b * dil_w : b * dil_w + sw * (wo - 1) + 1 : sw] += cols[:, a, b].transpose(1, 0, 2, 3)
+    return dxp[:, :, top:top + h, left:left + w]
 
-    return (out[0] if unbatched else out), backward
+
+# -- argument checks, as torch's -------------------------------------------------------------
 
 
 def _setup(op, input, weight, bias, stride, padding, dilation, groups):
-    """Validate a conv2d call as torch does; return the arrays and the window geometry.
-
-    Memoized validation (see :mod:`._windows`): a call with the shapes, dtypes and
-    arguments of an earlier valid one reuses its geometry.
-    """
-    key = memo_key(op, (input, weight, bias), (stride, padding, dilation, groups))
-    geo = memo_get(key)
-    if geo is not None:
-        unbatched = input.ndim == 3
-        return (input[None] if unbatched else input), unbatched, weight, bias, geo
-    x4, unbatched, w, b, geo = _validate(op, input, weight, bias, stride, padding, dilation, groups)
-    memo_put(key, geo)
-    return x4, unbatched, w, b, geo
-
-
-def _validate(op, input, weight, bias, stride, padding, dilation, groups):
-    """:func:`_setup`'s checks, in full."""
+    """Validate a conv2d call as torch does; return the 4-D input, an unbatched flag, the arrays and the windows."""
     x = as_float_array(op, "input", input)
     w = as_float_array(op, "weight", weight)
     b = None if bias is None else as_float_array(op, "bias", bias)
@@ -435,91 +393,3 @@ def _window_geometry(op, x, x4, kernel, stride, dilation, pad, described: str) -
         for n, k, s, (p0, p1), d in zip(in_hw, kernel, stride, (pad[:2], pad[2:]), dilation)
     )
     return WindowGeometry.create(in_hw, kernel, stride, dilation, pad, out_hw)
-
-
-def _im2col(x: np.ndarray, geo: WindowGeometry, groups: int) -> np.ndarray:
-    r"""Gather every window of ``x`` ``(N, C, H, W)``: columns ``(g, C/g*kh*kw, Ho*Wo*N)``.
-
-    Rows are ``(c, a, b)`` (channel, kernel tap), columns ``(i, j, n)``: output row,
-    output column, sample, the sample varying fastest. The gather is the zero-copy
-    ``as_strided`` view of :func:`_window_view` (the input as padded ``(C, H, W, N)``
-    memory), copied once into a fresh matrix (always a new, writeable array: the backward recycles its
-    memory).
-
-    **Batch-innermost layout.** Read as :math:`(C, H, W, N)` memory, tap
-    :math:`(a, b)` of output row :math:`i` over every column and sample is one
-    contiguous run of :math:`W_o N` numbers (stride 1), and the GEMM's product
-    :math:`(C_\text{out}, H_o W_o N)` *is* the output, an :math:`(N, C, H, W)` array
-    whose memory is :math:`(C, H, W, N)`: no transpose pass, and the bias is added in
-    place. The next layer's input and the gradients flowing back then already have
-    that layout, so the backward's :math:`G` needs no copy, the weight gradient is one
-    GEMM, and col2im adds runs of :math:`W_o N` numbers per tap and input row. (The
-    layout is cuda-convnet's CHWN; every op here takes any strides, so other layouts
-    are only slower, never wrong.) The layout it replaced, NCHW with stride-1 columns
-    spanning the padded width, left up to half of every GEMM's columns junk at the
-    lectures' 5x5 kernels.
-    """
-    _, windows = _window_view(x, geo, groups)
-    g, cg, kh, kw, ho, wo, n = windows.shape
-    cols = np.empty((g, cg * kh * kw, ho * wo * n), dtype=x.dtype)
-    cols.reshape(windows.shape)[...] = windows
-    return cols
-
-
-def _window_view(x: np.ndarray, geo: WindowGeometry, groups: int) -> tuple:
-    """Every window of ``x`` ``(N, C, H, W)`` as one zero-copy view; also its buffer.
-
-    Returns ``(buf, windows)``: ``buf`` is the input as padded ``(C, Hp, Wp, N)``
-    memory (the input itself when it already lies so and needs no padding), and
-    ``windows`` the ``as_strided`` view of it shaped ``(g, C/g, kh, kw, Ho, Wo, N)``:
-    element ``[g, c, a, b, i, j, n]`` is tap ``(a, b)`` of the window of output pixel
-    ``(i, j)`` of sample ``n`` in channel ``c`` of group ``g``. Stepping a tap moves
-    ``d`` input rows (columns), stepping an output pixel ``s`` of them.
-    """
-    n, c = x.shape[:2]
-    (kh, kw), (sh, sw), (dh, dw), (ho, wo) = geo.kernel, geo.stride, geo.dilation, geo.out_hw
-    # (C, Hp, Wp, N) memory: the padded buffer is laid out so, and an unpadded input that
-    # came from a conv (or a pool or activation after one) already is: one copy at most.
-    buf = np.ascontiguousarray(geo.pad_input(x, 0, order=(1, 2, 3, 0)).transpose(1, 2, 3, 0))
-    s_c, s_h, s_w, s_n = buf.strides
-    cg = c // groups
-    windows = as_strided(
-        buf,
-        shape=(groups, cg, kh, kw, ho, wo, n),
-        strides=(cg * s_c, s_c, dh * s_h, dw * s_w, sh * s_h, sw * s_w, s_n),
-        writeable=False,
-    )
-    return buf, windows
-
-
-def _col2im(dcols: np.ndarray, geo: WindowGeometry, n: int, c: int) -> np.ndarray:
-    """Adjoint of :func:`_im2col`: add every column back onto the pixels it came from.
-
-    One ``+=`` per kernel tap of a whole ``(C, Ho, Wo, N)`` slab into the padded
-    ``(C, Hp, Wp, N)`` gradient; slices of one tap never overlap themselves, so
-    overlapping windows accumulate correctly across taps. Returns ``(N, C, H, W)``
-    whose memory is ``(C, H, W, N)`` (the interior of the padded buffer, a view).
-    """
-    groups = dcols.shape[0]
-    dxp = np.zeros((groups, c // groups) + geo.padded_hw + (n,), dtype=dcols.dtype)
-    _col2im_add(dxp, dcols, geo, 0, geo.out_hw[0])
-    return _crop_planes(dxp, geo, c)
-
-
-def _col2im_add(dxp: np.ndarray, dcols: np.ndarray, geo: WindowGeometry, i0: int, i1: int) -> None:
-    """Add the column gradients of output rows ``i0:i1`` into the padded ``(g, C/g, Hp, Wp, N)`` buffer."""
-    groups, cg = dxp.shape[:2]
-    (kh, kw), (sh, _), (dh, _), wo = geo.kernel, geo.stride, geo.dilation, geo.out_hw[1]
-    n = dxp.shape[-1]
-    cols = dcols.reshape(groups, cg, kh, kw, i1 - i0, wo, n)
-    for (a, b), (_, _, columns) in zip(geo.taps, geo.tap_indices):
-        rows = slice(a * dh + i0 * sh, a * dh + (i1 - 1) * sh + 1, sh)
-        dxp[:, :, rows, columns] += cols[:, :, a, b]
-
-
-def _crop_planes(dxp: np.ndarray, geo: WindowGeometry, c: int) -> np.ndarray:
-    """The unpadded ``(N, C, H, W)`` gradient (memory ``(C, H, W, N)``) in a padded col2im buffer."""
-    top, _, left, _ = geo.pad
-    h, w = geo.in_hw
-    planes = dxp.reshape((c,) + geo.padded_hw + (dxp.shape[-1],))[:, top:top + h, left:left + w]
-    return planes.transpose(3, 0, 1, 2)

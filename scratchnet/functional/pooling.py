@@ -28,7 +28,8 @@ import numpy as np
 
 from ..checks import as_float_array, is_int, pair, shape_str
 from ._vjp import differentiable
-from ._windows import WindowGeometry, batched, empty_in_layout, memo_get, memo_key, memo_put, pool_output_size
+from ._windows import WindowGeometry, batched, empty_in_layout, pool_output_size
+from .fast._memo import memo_get, memo_key, memo_put
 
 
 @differentiable

@@ -17,18 +17,18 @@ convolution's 2,400 and 16.
 
 :func:`sparse_conv2d_naive` is the definition run literally, one :func:`~.conv.conv2d`
 per output map over the input maps it reads; :func:`sparse_conv2d` computes the same
-numbers input map by input map, on one im2col of the whole input.
+numbers input map by input map, on one :func:`~.conv.im2col` of the whole input. A tuned
+kernel with the same contract, :mod:`scratchnet.functional.fast.sparse_conv`, runs by
+default and is tested equal to it.
 """
 from __future__ import annotations
-
-import functools
 
 import numpy as np
 
 from ..checks import as_float_array, is_int, pair, same_dtype, shape_str
 from ._vjp import differentiable, vjp
 from ._windows import batched
-from .conv import _col2im, _im2col, _parse_padding, _window_geometry, conv2d
+from .conv import _parse_padding, _window_geometry, col2im, conv2d, im2col
 
 
 @differentiable
@@ -166,37 +166,37 @@ def sparse_conv2d(input, weight, bias, table, stride=1, padding=0, dilation=1):
     n_maps = len(table)
     taps = geo.kernel[0] * geo.kernel[1]
     ho, wo = geo.out_hw
+    m = n * ho * wo  # X_col's columns (n, i, j)
     readers = _readers(table, channels)
     w_rows = w.reshape(len(w), taps)  # connection t's kernel is row t
-    cols = _im2col(x4, geo, 1).reshape(channels, taps, ho * wo * n)  # X_c = cols[c]
+    x_col = im2col(x4, geo).reshape(channels, taps, m)  # X_c = x_col[c]
 
-    y = np.zeros((n_maps, cols.shape[-1]), dtype=x4.dtype)
+    y = np.zeros((n_maps, m), dtype=x4.dtype)
     for c, (maps, connections) in enumerate(readers):
         if len(maps):
-            y[maps] += w_rows[connections] @ cols[c]
+            y[maps] += w_rows[connections] @ x_col[c]
     if b is not None:
         y += b[:, None]
-    # (maps, Ho, Wo, N) memory as an (N, maps, Ho, Wo) array, as conv2d returns it.
-    out = y.reshape(n_maps, ho, wo, n).transpose(3, 0, 1, 2)
+    out = y.reshape(n_maps, n, ho, wo).transpose(1, 0, 2, 3)
 
     def backward(grad_out, needs_input_grad=True):
         g = grad_out[None] if unbatched else grad_out
-        g_cols = np.ascontiguousarray(g.transpose(1, 2, 3, 0)).reshape(n_maps, ho * wo * n)
+        g_mat = g.transpose(1, 0, 2, 3).reshape(n_maps, m)  # G as Y's matrix
         grad_w = np.empty(w_rows.shape, dtype=w.dtype)  # every connection is written once below
-        dcols = np.zeros(cols.shape, dtype=x4.dtype) if needs_input_grad else None
+        dx_col = np.zeros(x_col.shape, dtype=x4.dtype) if needs_input_grad else None
         for c, (maps, connections) in enumerate(readers):
             if len(maps) == 0:
                 continue
-            g_maps = g_cols[maps]
-            grad_w[connections] = g_maps @ cols[c].T
+            g_maps = g_mat[maps]
+            grad_w[connections] = g_maps @ x_col[c].T
             if needs_input_grad:
-                np.matmul(w_rows[connections].T, g_maps, out=dcols[c])
+                dx_col[c] = w_rows[connections].T @ g_maps
         grads = {"weight": grad_w.reshape(w.shape)}
         if needs_input_grad:
-            grad_x = _col2im(dcols.reshape(1, channels * taps, -1), geo, n, channels)
+            grad_x = col2im(dx_col.reshape(channels * taps, m), geo, x4.shape)
             grads["input"] = grad_x[0] if unbatched else grad_x
         if b is not None:
-            grads["bias"] = g_cols.sum(axis=1)
+            grads["bias"] = g_mat.sum(axis=1)
         return grads
 
     return (out[0] if unbatched else out), backward
@@ -259,13 +259,11 @@ def _setup(op, input, weight, bias, table, stride, padding, dilation):
     return x4, unbatched, w, b, table, geo
 
 
-@functools.lru_cache(maxsize=32)
 def _readers(table: tuple, in_channels: int) -> tuple:
     """For each input map ``c``: the output maps that read it and the index of each connection.
 
     ``(maps, connections)`` as index arrays, e.g. for LeCun's table input map 0 is
-    read by output maps 0, 4, 5, ... through connections 0, 14, 16, ... A function
-    of the (hashable) table alone, so cached.
+    read by output maps 0, 4, 5, ... through connections 0, 14, 16, ...
     """
     starts = np.cumsum([0] + [len(inputs) for inputs in table])
     result = []
