@@ -388,6 +388,18 @@ def test_a_bad_argument_after_a_memoized_valid_call_still_fails(bad):
         F.conv2d(x.astype(np.float64), w, None, 1)
 
 
+def test_the_memo_starts_over_when_full(monkeypatch):
+    from scratchnet.functional.fast import _memo
+
+    monkeypatch.setattr(_memo, "MEMO_LIMIT", 4)
+    _memo._MEMO.clear()
+    for size in range(4, 12):
+        F.max_pool2d(np.zeros((1, 1, size, size), np.float32), 2)
+        F.conv2d(np.zeros((1, 1, size, size), np.float32), np.zeros((1, 1, 3, 3), np.float32))
+        assert 1 <= len(_memo._MEMO) <= 4
+    _memo._MEMO.clear()
+
+
 @pytest.mark.parametrize("l2_bytes,expected", [
     (2 << 20, 1 << 16),      # Intel Xeon's 2 MiB: four 64Ki-element float32 slices fill half of it
     (4 << 20, 1 << 17),

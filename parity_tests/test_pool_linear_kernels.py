@@ -17,7 +17,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import scratchnet.functional as F
-from scratchnet.functional.fast import _memo
 from scratchnet.functional.fast import linear as fast_linear
 from scratchnet.functional.fast import pooling as fast_pool
 from scratchnet.functional.pooling import avg_pool2d_naive, max_pool2d_naive
@@ -488,13 +487,3 @@ def test_avg_pool2d_kernel_equals_textbook(case, layout):
     (out, grads), (ref, ref_grads) = _kernel_and_textbook(F.avg_pool2d, (x,), kwargs, g)
     assert_close(out, ref, what="output", **CLOSE[x.dtype])
     np.testing.assert_array_equal(grads[0], ref_grads[0])
-
-
-# -- the kernel's memoized validation (moved from test_fastpaths.py) ---------------------------
-def test_the_memo_starts_over_when_full(monkeypatch):
-    monkeypatch.setattr(_memo, "MEMO_LIMIT", 4)
-    _memo._MEMO.clear()
-    for size in range(4, 12):
-        F.max_pool2d(np.zeros((1, 1, size, size), np.float32), 2)
-        assert 1 <= len(_memo._MEMO) <= 4
-    _memo._MEMO.clear()

@@ -23,6 +23,7 @@ from .conv import conv2d
 from .pooling import max_pool2d, avg_pool2d
 from .loss import cross_entropy, nll_loss
 from .elementwise_loss import mse_loss, binary_cross_entropy_with_logits
+from . import fast  # last: attaches the tuned kernels to the ops above (see _vjp)
 
 __all__ = [
     "vjp", "differentiable", "is_op", "registration", "Registration", "dispatch",
@@ -33,6 +34,3 @@ __all__ = [
     "conv2d", "max_pool2d", "avg_pool2d",
     "cross_entropy", "nll_loss", "mse_loss", "binary_cross_entropy_with_logits",
 ]
-
-# Last: the tuned kernels attach themselves to the ops above (register_kernel).
-from . import fast  # noqa: E402,F401

@@ -11,11 +11,11 @@ the padded input at
 Fixing the kernel *tap* :math:`(a, b)` and letting :math:`(i, j)` run over the whole
 output grid gives one strided slice of the padded input,
 ``xp[..., a*dh : a*dh + sh*(Ho-1) + 1 : sh, b*dw : ... : sw]``, shaped like the output.
-Every fast path here is a loop over the :math:`k_h k_w` taps (never over pixels or
-samples) of such zero-copy slices: a max or sum of them is a pooling forward, and
-``+=`` of the upstream gradient into them is its backward (col2im), which
-accumulates correctly where windows overlap because each tap's slice touches every
-input position at most once.
+The window ops loop over the :math:`k_h k_w` taps (never over pixels or samples) of
+such zero-copy slices: a max or sum of them is a pooling forward, a copy of them is
+im2col's gather, and ``+=`` of the upstream gradient into them is the backward
+(col2im), which accumulates correctly where windows overlap because each tap's slice
+touches every input position at most once.
 """
 from __future__ import annotations
 
@@ -185,5 +185,7 @@ class WindowGeometry:
         return np.arange(ho) * sh - top, np.arange(wo) * sw - left
 
 
-# -- the memo of the window ops' validation lives in fast/_memo.py; conv.py reads it from here.
+
+# conv.py on this branch still reads the memo from here (the conv branch imports it from
+# fast._memo directly; drop these lines at the merge).
 from .fast._memo import MEMO_LIMIT, memo_get, memo_key, memo_put  # noqa: E402,F401

@@ -1,13 +1,12 @@
-"""``scratchnet.functional.fast``: the tuned kernels that run by default in place of the textbook ops.
+"""Tuned kernels: the same ops as the textbook pages, rearranged for speed.
 
-Each module here attaches its kernels with :func:`scratchnet.functional.register_kernel`
-when it is imported (``scratchnet.functional`` imports this package last). A kernel keeps
-its op's whole contract (arguments, ``(out, backward)``, the same numbers up to the order
-of floating-point sums); what it changes is how the work is laid out: caches, slice plans,
-memory layouts and special routes, each with a one-line why. The op pages show the
-textbook versions; ``with scratchnet.functional.textbook():`` runs them alone, and the
-parity suite proves every kernel equal to its textbook op and to torch.
+Each kernel module attaches a forward to a textbook op with
+:func:`~scratchnet.functional.register_kernel` when it is imported; the kernel keeps
+the op's whole contract and the suite proves it equal to the textbook op and to torch.
+Which forward a call runs (a kernel, the textbook one under
+:func:`~scratchnet.functional.textbook`, or an override): see
+:mod:`scratchnet.functional._vjp`. What each speedup measured is in
+``benchmarks/README.md``.
 """
-from . import linear, pooling
-
-__all__ = ["linear", "pooling"]
+from . import linear
+from . import pooling

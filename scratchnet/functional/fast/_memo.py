@@ -1,23 +1,19 @@
-"""Memoized validation of the window ops (conv2d, max_pool2d, avg_pool2d): a kernel's cache.
+"""Memoized validation for the window ops' kernels.
 
-The textbook ops validate every call in full; their tuned kernels look the result up here.
+A training loop calls every layer with the same shapes, dtypes and arguments step after
+step, and a window op's checks and geometry are a function of exactly those: a kernel's
+``_setup`` remembers the result of each *valid* call under a key of those shapes, dtypes
+and arguments and skips straight to the computation when it sees the key again (at
+batch 1 the checks cost as much as the arithmetic). A call that raised is never
+remembered, so bad input always fails as before. Only keys with nothing ambiguous in them
+are used: exact float ndarrays, and arguments that are exact ints, bools, strings, None
+or tuples of those (``1.0 == 1 == True`` in a dict, but only ``1`` is a valid stride).
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ...checks import FLOAT_DTYPES
-
-# -- memoized validation ---------------------------------------------------------------------
-#
-# A training loop calls every layer with the same shapes, dtypes and arguments step after
-# step, and a window op's checks and geometry are a function of exactly those. At batch 1
-# the checks cost as much as the arithmetic, so an op's ``_setup`` remembers the result of
-# each *valid* call under a key of those shapes, dtypes and arguments and skips straight to
-# the computation when it sees the key again (a call that raised is never remembered, so
-# bad input always fails as before). Only keys with nothing ambiguous in them are used:
-# exact float ndarrays, and arguments that are exact ints, bools, strings, None or tuples of
-# those (``1.0 == 1 == True`` in a dict, but only ``1`` is a valid stride).
 
 _MEMO: dict = {}
 #: Distinct calls remembered; past this the memo starts over (a sweep over many shapes
