@@ -9,4 +9,5 @@ Which forward a call runs (a kernel, the textbook one under
 ``benchmarks/README.md``.
 """
 from . import linear
+from . import loss
 from . import pooling
