@@ -42,7 +42,7 @@ def max_pool2d_kernel(input, kernel_size, stride=None, padding=0, dilation=1, ce
     del windows
 
     def window_argmax():
-        """Tap index of each window's max, by torch's rule (see the docstring).
+        """Tap index of each window's max, by torch's rule (the textbook max_pool2d's docstring).
 
         Computed on first use (a forward alone never needs it) and kept; the stacked
         windows are released then.
@@ -97,7 +97,8 @@ def max_pool2d_kernel(input, kernel_size, stride=None, padding=0, dilation=1, ce
                 np.copyto(split, zero, where=mask == 0)
             return {"input": grad[0] if unbatched else grad}
         arg = window_argmax()
-        dxp = empty_in_layout(x, x.shape[:2] + geo.padded_hw, fill=None if _windows_tile_input(geo) else 0)
+        tiles = _windows_tile_input(geo)  # then every tap's write covers its slice: no zero fill
+        dxp = empty_in_layout(x, x.shape[:2] + geo.padded_hw, fill=None if tiles else 0)
         for t, index in enumerate(geo.tap_indices):
             chosen = arg == t
             view = dxp[index]
@@ -196,7 +197,7 @@ def _first_in_bounds(geo: WindowGeometry) -> tuple:
 
 
 def _batch_innermost(x: np.ndarray) -> bool:
-    """The batch axis is ``x``'s innermost in memory, as in a conv's output (see :mod:`..conv`).
+    """The batch axis is ``x``'s innermost in memory, as in a conv kernel's output (see :mod:`.conv`).
 
     The mask route's passes then run along long contiguous rows of the batch; in a
     C-ordered ``(N, C, H, W)`` array their inner loops would be only ``kw`` long, and
