@@ -19,7 +19,7 @@ from hypothesis import given
 
 import scratchnet.functional as F
 from scratchnet import nn
-from scratchnet.exercise.strategies import conv_cases
+from scratchnet.testing.strategies import conv_cases
 from scratchnet.functional import conv as textbook_conv
 from scratchnet.functional.conv import conv2d_naive
 from scratchnet.functional.fast import _memo, conv as fast_conv

@@ -1,12 +1,11 @@
 """The training-step fast paths agree with the general code they short-cut, and with torch.
 
-Each fast path (the dense class-index loss, the batch-1 linear weight gradient, a
-fresh parameter gradient kept without a copy, SGD's reused work array and its update in
-cache-sized slices, the sparse C3
+Each fast path (the dense class-index loss, a fresh parameter gradient kept without a
+copy, SGD's reused work array and its update in cache-sized slices, the sparse C3
 computed input map by input map) is checked against the path it replaces, bit for bit
 where the arithmetic is the same, and against torch; and each guard that sends a call
 back to the general path is exercised. (The sparse convolution's own oracle tests are
-in test_sparse_conv.py.)
+in test_sparse_conv.py; the pooling and linear kernels' in test_pool_linear_kernels.py.)
 """
 from __future__ import annotations
 
@@ -55,30 +54,7 @@ def test_ignore_index_inside_the_target_range_takes_the_masked_path(fn, torch_fn
     check_op(fn, torch_fn, (x, t), dict(ignore_index=2))
 
 
-# ------------------------------------------------------------ batch-1 linear (np.dot)
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("shape", [(1, 300), (300,), (2, 1, 300)])
-def test_linear_single_row_weight_gradient_matches_torch(shape, dtype):
-    rng = np.random.default_rng(1)
-    x = rng.standard_normal(shape).astype(dtype)
-    w = rng.standard_normal((200, 300)).astype(dtype)
-    b = rng.standard_normal(200).astype(dtype)
-    check_op(F.linear, torch.nn.functional.linear, (x, w, b))
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_linear_single_row_outer_product_in_two_passes_equals_the_broadcast_product(dtype):
-    from scratchnet.functional.linear import _outer
-
-    rng = np.random.default_rng(2)
-    g = rng.standard_normal(37).astype(dtype)
-    x = rng.standard_normal(53).astype(dtype)
-    g[3], x[5], x[7] = 0.0, np.inf, np.nan  # 0 * inf is NaN, as torch's outer product gives
-    with np.errstate(invalid="ignore"):
-        got, ref = _outer(g, x), np.multiply(g[:, None], x)
-    assert got.dtype == dtype and got.flags.c_contiguous
-    np.testing.assert_array_equal(got, ref)
-    assert np.isnan(got[3, 5])
+# (The batch-1 linear kernel's tests are in test_pool_linear_kernels.py.)
 
 
 # ------------------------------------------------------------- gradient ownership

@@ -299,39 +299,3 @@ def test_max_pool_commutes_with_non_decreasing_activations(seed, act, kernel, st
     f = getattr(F, act)
     x = randn(np.random.default_rng(seed), (2, 3, 7, 7), dtype, scale=3.0)
     np.testing.assert_array_equal(F.max_pool2d(f(x), kernel, stride), f(F.max_pool2d(x, kernel, stride)))
-
-
-# -- the mask route of tiling max pools (unique maxima): equal to the naive oracle -----------
-def _chwn(a):
-    """``a`` (N, C, H, W) copied into (C, H, W, N) memory, as a conv's output lies."""
-    return np.ascontiguousarray(a.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
-
-
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("layout", ["nchw", "chwn", "unbatched"])
-@pytest.mark.parametrize("data", ["unique", "ties", "nan", "inf_grad"])
-def test_tiling_max_pool_mask_route_equals_the_naive_oracle(monkeypatch, dtype, layout, data):
-    from scratchnet.functional import pooling
-
-    taken = []
-    real = pooling._max_mask
-    monkeypatch.setattr(pooling, "_max_mask", lambda *a: taken.append(real(*a)) or taken[-1])
-    rng = np.random.default_rng(11)
-    x = rng.standard_normal((3, 2, 6, 4)).astype(dtype)
-    if data == "ties":
-        x[0, 0, 2:4, 0:2] = 5.0                    # one window of four equal maxima
-    if data == "nan":
-        x[0, 1, 0, 3] = np.nan
-    x = {"nchw": x, "chwn": _chwn(x), "unbatched": x[0]}[layout]
-    kernel = (2, 2) if layout != "chwn" else (3, 2)
-    out, backward = F.vjp(F.max_pool2d, x, kernel)
-    ref, ref_backward = F.vjp(max_pool2d_naive, x, kernel)
-    g = rng.standard_normal(out.shape).astype(dtype)
-    if data == "inf_grad":
-        g.flat[0], g.flat[-1] = np.inf, -np.inf   # selected or not, torch routes it exactly
-    np.testing.assert_array_equal(out, ref)
-    np.testing.assert_array_equal(backward(g)[0], ref_backward(g)[0])
-    assert backward(g)[0].strides == x.strides  # the input's memory layout, as before
-    # The mask route is tried where the batch is the innermost memory axis (a conv's output).
-    tried = [data in ("unique", "inf_grad")] if layout == "chwn" else []
-    assert [m is not None for m in taken] == tried

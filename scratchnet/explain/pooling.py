@@ -5,6 +5,7 @@ import numpy as np
 
 from .. import functional as F
 from ..functional import pooling as _pool
+from ..functional.fast import pooling as _fast_pool
 from .recorder import Recorder, size_line, validated
 
 #: The lectures' 4x4 max-pooling example (its 2x2, stride 2 pool is [[6, 8], [3, 4]]).
@@ -18,7 +19,7 @@ def _scatter_bytes(geo, dxp, slab, extra_read=0) -> dict:
     otherwise the buffer is zeroed and every tap reads and adds into its slice.
     """
     taps = len(geo.taps)
-    if _pool._tiles(geo):
+    if _fast_pool._windows_tile_input(geo):
         return {"read": taps * (slab.nbytes + extra_read), "written": taps * slab.nbytes}
     return {"read": taps * (2 * slab.nbytes + extra_read), "written": dxp.nbytes + taps * slab.nbytes}
 
@@ -45,8 +46,8 @@ def explain_max_pool2d(r: Recorder, *, input, kernel, stride=None, padding=0, di
                 ceil_mode=ceil_mode)
     out_op, backward_op = validated("max_pool2d", F.max_pool2d, x, **opts)
     _, idx_op = F.max_pool2d(x, return_indices=True, **opts)
-    x4, unbatched, geo = _pool._setup("max_pool2d", x, kernel, stride, padding, dilation, ceil_mode,
-                                      max_pool=True)
+    x4, unbatched, geo = _pool._validate("max_pool2d", x, kernel, stride, padding, dilation, ceil_mode,
+                                         max_pool=True)
     (kh, kwd), (sh, sw), (dh, dw), (ho, wo), (h, w) = (
         geo.kernel, geo.stride, geo.dilation, geo.out_hw, geo.in_hw)
     top, _, left, _ = geo.pad
@@ -67,7 +68,7 @@ def explain_max_pool2d(r: Recorder, *, input, kernel, stride=None, padding=0, di
     view = xp[geo.tap(0, 0)]
     r.step("forward", "tap views (zero-copy)", _tap_lines(geo),
            shapes={"tap (0,0) view": view.shape}, strides={"tap (0,0) view": view.strides})
-    windows = _pool._gather_taps(xp, geo)
+    windows = _fast_pool._gather_taps(xp, geo)
     r.step("forward", "stack the taps", "one contiguous copy of the taps, so max and argmax are "
            "long branch-free passes", shapes={"windows (taps, N, C, Ho, Wo)": windows.shape},
            read=windows.nbytes, written=windows.nbytes,
@@ -76,7 +77,7 @@ def explain_max_pool2d(r: Recorder, *, input, kernel, stride=None, padding=0, di
     r.step("forward", "max over the taps", "y = max over axis 0 of the stack (a NaN wins, as torch)",
            shapes={"output": best.shape}, flops=(len(taps) - 1) * best.size,
            read=windows.nbytes, written=best.nbytes, arrays={"output": best})
-    arg = _pool._tap_argmax(windows, best, geo)
+    arg = _fast_pool._tap_argmax(windows, best, geo)
     routes = _max_routes(geo, arg, best, forward=True) if r.numbers else []
     r.step("forward", "argmax (kept for the backward)", [
         "the first tap equal to the max, in scan order (ties go to the first maximum; a NaN "
@@ -151,8 +152,8 @@ def explain_avg_pool2d(r: Recorder, *, input, kernel, stride=None, padding=0, ce
     opts = dict(kernel_size=kernel, stride=stride, padding=padding, ceil_mode=ceil_mode,
                 count_include_pad=count_include_pad, divisor_override=divisor_override)
     out_op, backward_op = validated("avg_pool2d", F.avg_pool2d, x, **opts)
-    x4, unbatched, geo = _pool._setup("avg_pool2d", x, kernel, stride, padding, 1, ceil_mode,
-                                      max_pool=False)
+    x4, unbatched, geo = _pool._validate("avg_pool2d", x, kernel, stride, padding, 1, ceil_mode,
+                                         max_pool=False)
     (kh, kwd), (sh, sw), (ho, wo), (h, w) = geo.kernel, geo.stride, geo.out_hw, geo.in_hw
     top, _, left, _ = geo.pad
     n, c = x4.shape[:2]

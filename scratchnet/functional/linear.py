@@ -1,4 +1,13 @@
-"""The affine map of a fully connected layer."""
+r"""The affine map of a fully connected layer: one GEMM forward, two backward.
+
+:math:`Y = X W^\top + b` for :math:`X` the input with its leading dimensions flattened
+into rows; backward :math:`\partial L/\partial X = G W`, :math:`\partial L/\partial W
+= G^\top X`, :math:`\partial L/\partial b = \sum_m G_{m,:}`.
+
+A tuned kernel with the same contract runs by default
+(:mod:`scratchnet.functional.fast.linear`); ``with F.textbook():`` runs this page's code,
+and the suite proves the two equal.
+"""
 from __future__ import annotations
 
 import math
@@ -50,6 +59,37 @@ def linear(input, weight, bias=None):
     >>> F.linear(x, w, np.array([0.0, 0.0, 10.0]))
     array([[1., 3., 8.]])
     """
+    x, w, b = _validate(input, weight, bias)
+    vector_weight = w.ndim == 1
+    w2 = w[None, :] if vector_weight else w  # a 1-D weight is one output row
+    out_features, in_features = w2.shape
+    lead = x.shape[:-1]
+    # X: every leading position is one row. The row count is spelled out: reshape(-1, 0)
+    # cannot infer it (0 input features).
+    x2 = x.reshape(math.prod(lead), in_features)
+    out = (x2 @ w2.T).reshape(lead if vector_weight else lead + (out_features,))
+    if b is not None:
+        out += b
+
+    def backward(grad_out, needs_input_grad=True):
+        g2 = grad_out.reshape(x2.shape[0], out_features)  # G, one row per row of X
+        grads = {}
+        if needs_input_grad:
+            grads["input"] = (g2 @ w2).reshape(x.shape)  # G W
+        gw = g2.T @ x2  # G^T X: the sum over rows collects every sample's share
+        grads["weight"] = gw[0] if vector_weight else gw
+        if b is not None:
+            gb = sum_to_shape(grad_out, b.shape)  # the sum of G over the rows
+            # Nothing to sum when the bias is output-shaped (a 1-D input): then gb is
+            # grad_out itself, and gradients must be fresh arrays (fresh_grads).
+            grads["bias"] = gb.copy() if b.shape == grad_out.shape else gb
+        return grads
+
+    return out, backward
+
+
+def _validate(input, weight, bias):
+    """Check a ``linear`` call as torch does; return ``input``, ``weight`` and ``bias`` as arrays."""
     x = as_float_array("linear", "input", input)
     w = as_float_array("linear", "weight", weight)
     b = None if bias is None else as_float_array("linear", "bias", bias)
@@ -61,8 +101,7 @@ def linear(input, weight, bias=None):
     if x.ndim == 0:
         raise ValueError("linear: input must have at least 1 dimension, got a 0-d array")
     vector_weight = w.ndim == 1
-    w2 = w[None, :] if vector_weight else w
-    out_features, in_features = w2.shape
+    out_features, in_features = (1,) + w.shape if vector_weight else w.shape
     if x.shape[-1] != in_features:
         rows = int(np.prod(x.shape[:-1], dtype=np.int64))
         raise ValueError(
@@ -72,8 +111,7 @@ def linear(input, weight, bias=None):
             f"({rows}x{x.shape[-1]} and {in_features}x{out_features}))"
         )
 
-    lead = x.shape[:-1]
-    out_shape = lead if vector_weight else lead + (out_features,)
+    out_shape = x.shape[:-1] if vector_weight else x.shape[:-1] + (out_features,)
     if b is not None:
         if vector_weight and x.ndim > 1:
             raise ValueError(
@@ -92,56 +130,4 @@ def linear(input, weight, bias=None):
                 f"shape {shape_str(out_shape)}; expected ({out_features},)"
             )
 
-    # The row count is spelled out: reshape(-1, 0) cannot infer it (0 input features).
-    rows = math.prod(lead)
-    x2 = x.reshape(rows, in_features)
-    # GEMM orientation: for a batch of up to WEIGHT_MAJOR_ROWS rows, OpenBLAS computes
-    # (W X^T)^T faster than X W^T (the weight's rows as the GEMM's long side). The
-    # result is the same (M, out) matrix with the batch innermost in memory, the
-    # layout conv2d's outputs have too; the next op takes it as it is.
-    weight_major = rows <= WEIGHT_MAJOR_ROWS
-    out = ((w2 @ x2.T).T if weight_major else x2 @ w2.T).reshape(out_shape)
-    if b is not None:
-        out += b
-
-    def backward(grad_out, needs_input_grad=True):
-        g2 = grad_out.reshape(rows, out_features)
-        if needs_input_grad:
-            grad_x = (w2.T @ g2.T).T if weight_major else g2 @ w2
-            grads = {"input": grad_x.reshape(x.shape)}
-        else:
-            grads = {}
-        # For a single row (batch 1) G^T X is an outer product, which OpenBLAS's GEMM
-        # computes several times slower than a broadcast multiply. (Not np.dot: its
-        # outer-product path skips zeros, so 0 * inf gives 0 instead of torch's NaN.)
-        gw = _outer(g2[0], x2[0]) if g2.shape[0] == 1 else g2.T @ x2
-        grads["weight"] = gw[0] if vector_weight else gw
-        if b is not None:
-            gb = sum_to_shape(grad_out, b.shape)
-            # Nothing to sum when the bias is output-shaped (a 1-D input): then gb is
-            # grad_out itself, and gradients must be fresh arrays (fresh_grads).
-            grads["bias"] = gb.copy() if b.shape == grad_out.shape else gb
-        return grads
-
-    return out, backward
-
-
-#: Up to this many rows (the batch, for a 2-D input) the forward and the input gradient
-#: run as weight-major GEMMs, (W X^T)^T and (W^T G^T)^T. MLP-5's training step at
-#: batch 2 to 256 took 0.95-0.98 of the time (paired, in one process, 8-10 rounds;
-#: AMD EPYC, OpenBLAS 0.3.31, 2 threads); at batch 1000 it took 1.01.
-WEIGHT_MAJOR_ROWS = 256
-
-
-def _outer(g: np.ndarray, x: np.ndarray) -> np.ndarray:
-    r"""The outer product :math:`g x^\top` as a new C-ordered ``(len(g), len(x))`` array.
-
-    Two passes, broadcast copy then in-place scaling: every row is first ``x``, then
-    multiplied by its ``g_i``. NumPy's one-pass broadcast ``g[:, None] * x`` runs its
-    inner loop with a zero-stride operand on a slower path; the two passes took 0.65 of
-    its time on MLP-5's 520x784 gradient (paired). Each element is the single rounded
-    product :math:`g_i x_j`, as in the one-pass form.
-    """
-    out = np.empty((g.shape[0], x.shape[0]), dtype=np.result_type(g, x))
-    out[...] = x
-    return np.multiply(out, g[:, None], out=out)
+    return x, w, b

@@ -315,55 +315,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
 
 def _index_loss(op: str, scores: np.ndarray, t: np.ndarray, w, ignore_index: int,
                 reduction: str, smoothing: float):
-    """Class-index loss on class-last ``scores``: ``(out, backward)``, ``backward(g)`` giving
-    ``(grad_scores, grad_weight)``.
-
-    The lectures' case, ``(N, C)`` scores with every target a class and no weights or
-    smoothing, takes :func:`_plain_index_loss`; everything else (ignored targets, class
-    weights, label smoothing, K-dimensional and unbatched inputs) the general
-    :func:`_masked_index_loss`. The two round identically where both apply.
-    """
-    n_classes = scores.shape[-1]
-    if scores.ndim == 2 and w is None and smoothing == 0 and t.size:
-        t_min, t_max = t.min(), t.max()
-        if 0 <= t_min and t_max < n_classes and not t_min <= ignore_index <= t_max:
-            return _plain_index_loss(scores, t, reduction)
-    return _masked_index_loss(op, scores, t, w, ignore_index, reduction, smoothing)
-
-
-def _plain_index_loss(scores: np.ndarray, t: np.ndarray, reduction: str):
-    r"""The lectures' case of :func:`_index_loss`: ``(N, C)`` scores, every target a class.
-
-    Without class weights, label smoothing or ignored targets the masks and weights
-    of the general path are all ones, and the loss is just the picked scores,
-
-    .. math::
-
-        \text{loss}_i = -\ell_{i, t_i}, \qquad
-        \frac{\partial L}{\partial \ell_{ic}} = -a_i\,[c = t_i],
-
-    with :math:`a_i` the upstream gradient per row (``g / N`` for the mean). It runs
-    on every training step, where the general path's dozen mask operations cost more
-    than the arithmetic; it rounds exactly as :func:`_masked_index_loss` does (``-1 * x``
-    and the sum of one value and zeros are exact).
-    """
-    rows = np.arange(t.shape[0])
-    dtype = scores.dtype
-    nll = -scores[rows, t]
-    out = _reduce(nll, reduction, dtype.type(t.size))
-
-    def backward(grad_out):
-        scale = grad_out / dtype.type(t.size) if reduction == "mean" else grad_out
-        grad = np.zeros_like(scores)
-        grad[rows, t] = -scale
-        return grad, None
-
-    return out, backward
-
-
-def _masked_index_loss(op: str, scores: np.ndarray, t: np.ndarray, w, ignore_index: int,
-                       reduction: str, smoothing: float):
-    r"""The general class-index loss on class-last ``scores`` (log-probabilities for a true NLL).
+    r"""The class-index loss on class-last ``scores`` (log-probabilities for a true NLL).
 
     With :math:`m_i = [t_i \neq \text{ignore\_index}]`, :math:`w_{t_i}` the target's
     weight (1 without ``weight``) and :math:`\epsilon` the label smoothing:

@@ -1,15 +1,16 @@
-r"""2-D max and average pooling, vectorised over kernel taps, with naive loop oracles.
+r"""2-D max and average pooling: every window of the input reduced to one number.
 
-Both pools visit their windows one kernel *tap* at a time: tap :math:`(a, b)` of every
-window is a single strided view of the padded input shaped like the output (see
-:mod:`scratchnet.functional._windows`). Average pooling sums those :math:`k_h k_w`
-views; max pooling copies them once into a contiguous ``(taps, N, C, H_out, W_out)``
-stack, so that its max, its argmax and the backward's masks are long branch-free
-passes rather than many short strided rows. A backward is :math:`k_h k_w` strided
-writes (``+=`` where windows overlap) of the upstream gradient into the padded input
-gradient: no loop over samples or pixels and no ``np.add.at``.
+A pool slides a :math:`k_h \times k_w` window, its taps :math:`d` apart (the dilation),
+with stride :math:`s` over the input padded by :math:`p` on each side. Output pixel
+:math:`(i, j)` reduces the window
 
-Output size per spatial dimension, as torch (ceil mode drops a last window that would
+.. math::
+
+    x^{\text{pad}}_{n,c,\; i s_h + a d_h,\; j s_w + b d_w}, \qquad
+    0 \le a < k_h,\ 0 \le b < k_w,
+
+to its maximum (padding :math:`-\infty`, never chosen) or its mean (padding 0). The
+output size per spatial dimension is torch's (ceil mode drops a last window that would
 start in the right padding):
 
 .. math::
@@ -17,10 +18,20 @@ start in the right padding):
     H_\text{out} = \Big\lfloor \frac{H + 2p - d(k-1) - 1 + [\text{ceil}](s-1)}{s}
     \Big\rfloor + 1 .
 
-Each op comes in two versions, read in this order: the ``*_naive`` one loops over
-every output pixel and transcribes torch's CPU kernel rule by rule (the version to
-read, and the oracle the fast one is tested against); the fast one follows it. The
-private helpers they share come last.
+Backward: a max pool sends each output's gradient to the one input its maximum came
+from (the window's *argmax*), an average pool spreads it evenly over the window. Where
+windows overlap (stride smaller than the window) an input collects from every window
+that holds it, so the backward *adds* (``+=``).
+
+Read top-down. For each pool, the ``*_naive`` version loops over every output pixel and
+transcribes torch's CPU kernel rule by rule (the oracle of the tests); the registered op
+after it is the same computation vectorised: one view of every window at once
+(:func:`_window_view`), a reduction over each window, and a backward that adds the
+upstream gradient back one kernel tap at a time. The validation helpers come last.
+
+A tuned kernel with the same contract runs by default
+(:mod:`scratchnet.functional.fast.pooling`); ``with F.textbook():`` runs this page's code,
+and the suite proves the two equal.
 """
 from __future__ import annotations
 
@@ -28,8 +39,7 @@ import numpy as np
 
 from ..checks import as_float_array, is_int, pair, shape_str
 from ._vjp import differentiable
-from ._windows import WindowGeometry, batched, empty_in_layout, pool_output_size
-from .fast._memo import memo_get, memo_key, memo_put
+from ._windows import WindowGeometry, batched, pool_output_size
 
 
 @differentiable
@@ -43,8 +53,8 @@ def max_pool2d_naive(input, kernel_size, stride=None, padding=0, dilation=1, cei
     Same signature and semantics as :func:`max_pool2d`; for tests and reading.
     """
     op = "max_pool2d_naive"
-    x, unbatched, geo = _setup(op, input, kernel_size, stride, padding, dilation, ceil_mode,
-                               max_pool=True)
+    x, unbatched, geo = _validate(op, input, kernel_size, stride, padding, dilation, ceil_mode,
+                                  max_pool=True)
     n_batch, channels = x.shape[:2]
     w, (sh, sw), (dh, dw) = geo.in_hw[1], geo.stride, geo.dilation
     top, _, left, _ = geo.pad
@@ -142,85 +152,44 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     array([[6., 8.],
            [3., 4.]], dtype=float32)
     """
-    op = "max_pool2d"
-    x, unbatched, geo = _setup(op, input, kernel_size, stride, padding, dilation, ceil_mode,
-                               max_pool=True)
-    xp = geo.pad_input(x, -np.inf)
-    # One contiguous (taps, N, C, H_out, W_out) copy of the windows: every later pass is
-    # then a long contiguous loop instead of many short strided rows.
-    windows = _gather_taps(xp, geo)
-    best = windows.max(axis=0)  # a NaN anywhere in the window propagates, as in torch
-    saved = {"windows": windows}
-    del windows
+    x, unbatched, geo = _validate("max_pool2d", input, kernel_size, stride, padding, dilation,
+                                  ceil_mode, max_pool=True)
+    (kh, kw), (sh, sw), (dh, dw), (ho, wo) = geo.kernel, geo.stride, geo.dilation, geo.out_hw
+    h, w = geo.in_hw
+    top, _, left, _ = geo.pad
+    # Every window as one row of its kh*kw taps, in torch's scan order (row by row).
+    windows = _window_view(_pad(x, geo, -np.inf), geo)
+    windows = windows.reshape(windows.shape[:4] + (kh * kw,))
+    best = windows.max(axis=-1)  # a NaN anywhere in the window propagates, as in torch
 
-    def window_argmax():
-        """Tap index of each window's max, by torch's rule (see the docstring).
-
-        Computed on first use (a forward alone never needs it) and kept; the stacked
-        windows are released then.
-        """
-        if "arg" not in saved:
-            saved["arg"] = _tap_argmax(saved.pop("windows"), best, geo)
-        return saved["arg"]
-
-    def max_mask():
-        """The input-shaped 0/1 mask of :func:`_max_mask`, or ``None`` where it does not apply.
-
-        Tried once, on first use, while the stacked windows are still there; kept.
-        """
-        if "mask" not in saved:
-            windows = saved.get("windows")
-            usable = windows is not None and _tiles(geo) and _batch_innermost(x)
-            saved["mask"] = _max_mask(windows, best, x, geo) if usable else None
-            if saved["mask"] is not None:
-                del saved["windows"]
-        return saved["mask"]
+    # The argmax by torch's rule: a value replaces the running max if it is greater, or NaN.
+    tap = np.argmax(windows == best[..., None], axis=-1)  # ties: the first maximum
+    last_nan = kh * kw - 1 - np.argmax(np.isnan(windows[..., ::-1]), axis=-1)
+    tap = np.where(np.isnan(best), last_nan, tap)  # a NaN window: its last NaN
+    # A max of -inf also equals the padding: torch keeps the window's first in-bounds tap.
+    tap = np.where(best == -np.inf, _first_in_bounds_tap(geo), tap)
 
     out = best[0] if unbatched else best
     if return_indices:
-        arg = window_argmax()
-        kw = geo.kernel[1]
+        # Flat index u * W + v of each argmax in its input plane, as torch reports it.
         rows, cols = geo.window_starts()
-        a0, b0, _ = _first_in_bounds(geo)
-        tap_a = np.where(arg >= 0, arg // kw, a0)
-        tap_b = np.where(arg >= 0, arg % kw, b0)
-        idx = ((rows[:, None] + tap_a * geo.dilation[0]) * geo.in_hw[1]
-               + cols[None, :] + tap_b * geo.dilation[1]).astype(np.int64)
-        out = (out, idx[0] if unbatched else idx)
+        u = rows[:, None] + (tap // kw) * dh
+        v = cols[None, :] + (tap % kw) * dw
+        indices = (u * w + v).astype(np.int64)
+        out = (out, indices[0] if unbatched else indices)
 
     def backward(grad_out):
         g = grad_out[None] if unbatched else grad_out
-        # g * mask is branch-free and several times faster than np.where, but it would
-        # turn an unselected inf/NaN gradient into NaN instead of torch's 0.
-        finite = bool(np.isfinite(g).all())
-        zero = np.zeros((), dtype=x.dtype)
-        mask = max_mask()
-        if mask is not None:
-            # Mask routing (tiling windows, one maximum each): every input pixel gets its
-            # window's gradient (one broadcast copy), then the mask keeps it at the max
-            # and zeroes it elsewhere (one contiguous pass over same-layout arrays). The
-            # per-tap route below makes kh*kw strided passes; this took 0.54 of its time
-            # on the basic CNN's first pool (paired, in one process).
-            grad = empty_in_layout(x, x.shape)
-            split = _split_windows(grad, geo)
-            split[...] = g[:, :, :, None, :, None]
-            if finite:
-                np.multiply(split, mask, out=split)
-            else:
-                np.copyto(split, zero, where=mask == 0)
-            return {"input": grad[0] if unbatched else grad}
-        arg = window_argmax()
-        dxp = empty_in_layout(x, x.shape[:2] + geo.padded_hw, fill=None if _tiles(geo) else 0)
-        for t, index in enumerate(geo.tap_indices):
-            chosen = arg == t
-            view = dxp[index]
-            if geo.overlapping:
-                view += g * chosen if finite else np.where(chosen, g, zero)
-            elif finite:  # each input pixel is one tap of at most one window
-                np.multiply(g, chosen, out=view)
-            else:
-                view[...] = np.where(chosen, g, zero)
-        grad = geo.crop(dxp)
+        dxp = np.zeros(x.shape[:2] + geo.padded_hw, dtype=x.dtype)
+        # Tap (a, b) of every window is one strided slice of the padded input: each window
+        # adds its gradient there if that tap is its argmax (np.where, not g * mask: an
+        # inf or NaN gradient must not leak into the taps it does not choose).
+        for a in range(kh):
+            for b in range(kw):
+                chosen = tap == a * kw + b
+                dxp[:, :, a * dh:a * dh + sh * (ho - 1) + 1:sh,
+                    b * dw:b * dw + sw * (wo - 1) + 1:sw] += np.where(chosen, g, 0)
+        grad = dxp[:, :, top:top + h, left:left + w]  # the padding's share is dropped
         return {"input": grad[0] if unbatched else grad}
 
     return out, backward
@@ -238,8 +207,8 @@ def avg_pool2d_naive(input, kernel_size, stride=None, padding=0, ceil_mode=False
     """
     op = "avg_pool2d_naive"
     _check_divisor(op, divisor_override)
-    x, unbatched, geo = _setup(op, input, kernel_size, stride, padding, 1, ceil_mode,
-                               max_pool=False)
+    x, unbatched, geo = _validate(op, input, kernel_size, stride, padding, 1, ceil_mode,
+                                  max_pool=False)
     n_batch, channels = x.shape[:2]
     (h, w), (kh, kw), (sh, sw) = geo.in_hw, geo.kernel, geo.stride
     top, _, left, _ = geo.pad
@@ -330,61 +299,109 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
     array([[[[3.25, 5.25],
              [2.  , 2.  ]]]])
     """
-    op = "avg_pool2d"
-    _check_divisor(op, divisor_override)
-    x, unbatched, geo = _setup(op, input, kernel_size, stride, padding, 1, ceil_mode,
-                               max_pool=False)
-    divisor = _avg_divisor(geo, count_include_pad, divisor_override, x.dtype)
-    tiles = _tiles(geo)
-
-    xp = geo.pad_input(x, 0)
-    first, *rest = geo.tap_indices
-    total = np.array(xp[first], copy=True)
-    for index in rest:  # scan order, the order in which torch sums each window
-        total += xp[index]
-    out = np.divide(total, divisor, out=total)
+    _check_divisor("avg_pool2d", divisor_override)
+    x, unbatched, geo = _validate("avg_pool2d", input, kernel_size, stride, padding, 1, ceil_mode,
+                                  max_pool=False)
+    (kh, kw), (sh, sw), (ho, wo) = geo.kernel, geo.stride, geo.out_hw
+    h, w = geo.in_hw
+    top, _, left, _ = geo.pad
+    divisor = _avg_divisor(geo, count_include_pad, divisor_override, x.dtype)  # (H_out, W_out)
+    windows = _window_view(_pad(x, geo, 0), geo)  # (N, C, H_out, W_out, kh, kw)
+    out = windows.sum(axis=(-2, -1)) / divisor
 
     def backward(grad_out):
         g = grad_out[None] if unbatched else grad_out
-        share = g / divisor
-        # Tiling windows (each pixel in exactly one) write their share once per tap;
-        # overlapping ones accumulate it.
-        dxp = empty_in_layout(x, x.shape[:2] + geo.padded_hw, fill=None if tiles else 0)
-        for index in geo.tap_indices:
-            if tiles:
-                dxp[index] = share
-            else:
-                dxp[index] += share
-        grad = geo.crop(dxp)
+        share = g / divisor  # what each tap of window (i, j) receives
+        dxp = np.zeros(x.shape[:2] + geo.padded_hw, dtype=x.dtype)
+        # Tap (a, b) of every window is one strided slice of the padded input; += adds up
+        # the shares of overlapping windows.
+        for a in range(kh):
+            for b in range(kw):
+                dxp[:, :, a:a + sh * (ho - 1) + 1:sh, b:b + sw * (wo - 1) + 1:sw] += share
+        grad = dxp[:, :, top:top + h, left:left + w]  # the padding's share is dropped
         return {"input": grad[0] if unbatched else grad}
 
     return (out[0] if unbatched else out), backward
 
 
 # ---------------------------------------------------------------------------------------
-# Helpers
+# The windows, the argmax's start, the divisors
 # ---------------------------------------------------------------------------------------
 
 
-def _setup(op, input, kernel_size, stride, padding, dilation, ceil_mode, *, max_pool):
-    """Validate a pooling call as torch does; return the 4-D input and the geometry.
+def _pad(x: np.ndarray, geo: WindowGeometry, value) -> np.ndarray:
+    """``x`` (``(N, C, H, W)``) padded with ``value`` by ``geo.pad``: the declared padding, and
+    at the bottom/right as much more as ceil mode's last window needs."""
+    top, bottom, left, right = geo.pad
+    return np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)), constant_values=value)
 
-    Memoized validation (see :mod:`._windows`): a call with the shape, dtype and
-    arguments of an earlier valid one reuses its geometry.
+
+def _window_view(xp: np.ndarray, geo: WindowGeometry) -> np.ndarray:
+    """Every window of the padded ``xp`` at once: a read-only view ``(N, C, H_out, W_out, kh, kw)``.
+
+    Element ``[n, c, i, j, a, b]`` is ``xp[n, c, i*sh + a*dh, j*sw + b*dw]``, tap ``(a, b)``
+    of window ``(i, j)``. No copy: the view only re-reads ``xp``'s memory with other strides.
     """
-    key = memo_key(op, (input,), (kernel_size, stride, padding, dilation, ceil_mode, max_pool))
-    geo = memo_get(key)
-    if geo is not None:
-        unbatched = input.ndim == 3
-        return (input[None] if unbatched else input), unbatched, geo
-    x4, unbatched, geo = _validate(op, input, kernel_size, stride, padding, dilation, ceil_mode,
-                                   max_pool=max_pool)
-    memo_put(key, geo)
-    return x4, unbatched, geo
+    (kh, kw), (sh, sw), (dh, dw), (ho, wo) = geo.kernel, geo.stride, geo.dilation, geo.out_hw
+    span = (dh * (kh - 1) + 1, dw * (kw - 1) + 1)  # a dilated window's extent
+    every = np.lib.stride_tricks.sliding_window_view(xp, span, axis=(2, 3))  # stride 1, dense
+    return every[:, :, :sh * (ho - 1) + 1:sh, :sw * (wo - 1) + 1:sw, ::dh, ::dw]
+
+
+def _first_in_bounds_tap(geo: WindowGeometry) -> np.ndarray:
+    """Per window, the tap ``a * kw + b`` of its first position at or past the input's top-left
+    corner, shape ``(H_out, W_out)``.
+
+    Torch starts every window's running max at :math:`-\\infty` with that position as its
+    argmax: a window whose in-bounds values are all :math:`-\\infty` reports it (and one
+    that misses the input, which a dilated window can, sends its gradient into padding).
+    """
+    rows, cols = geo.window_starts()
+    kw, (dh, dw) = geo.kernel[1], geo.dilation
+    a0 = -(np.minimum(rows, 0) // dh)  # ceil(max(-row, 0) / dh): the first tap at row >= 0
+    b0 = -(np.minimum(cols, 0) // dw)
+    return a0[:, None] * kw + b0[None, :]
+
+
+def _avg_divisor(geo: WindowGeometry, count_include_pad: bool, divisor_override, dtype):
+    """Torch's divisor of every window, shape ``(H_out, W_out)`` (or a scalar override).
+
+    With ``count_include_pad`` a window counts the padding it covers but not what
+    ceil mode lets it hang past the padding; otherwise only its in-bounds pixels.
+    """
+    if divisor_override is not None:
+        return np.asarray(divisor_override, dtype=dtype)
+    counts = []
+    for start, n, k, p in zip(geo.window_starts(), geo.in_hw, geo.kernel, geo.pad[::2]):
+        end = np.minimum(start + k, n + p)
+        if count_include_pad:
+            counts.append(end - start)
+        else:
+            counts.append(np.minimum(end, n) - np.maximum(start, 0))
+    return (counts[0][:, None] * counts[1][None, :]).astype(dtype)
+
+
+def _naive_windows(geo: WindowGeometry):
+    """Yield ``(i, j, rows, cols)``: each output pixel and the in-bounds input rows/columns
+    its window reads, in scan order (``rows``/``cols`` skip the padding)."""
+    (kh, kw), (sh, sw), (dh, dw), (ho, wo), (h, w) = (
+        geo.kernel, geo.stride, geo.dilation, geo.out_hw, geo.in_hw)
+    top, _, left, _ = geo.pad
+    for i in range(ho):
+        rows = [i * sh - top + a * dh for a in range(kh)]
+        for j in range(wo):
+            cols = [j * sw - left + b * dw for b in range(kw)]
+            yield i, j, [r for r in rows if 0 <= r < h], [q for q in cols if 0 <= q < w]
+
+
+# ---------------------------------------------------------------------------------------
+# Validation
+# ---------------------------------------------------------------------------------------
 
 
 def _validate(op, input, kernel_size, stride, padding, dilation, ceil_mode, *, max_pool):
-    """:func:`_setup`'s checks, in full."""
+    """Validate a pooling call as torch does; return the 4-D input, whether it was unbatched,
+    and the windows' geometry."""
     x = as_float_array(op, "input", input)
     kernel = pair(op, "kernel_size", kernel_size, allow_zero=False)
     # torch: stride=None (or an empty list) means stride = kernel_size.
@@ -422,137 +439,6 @@ def _validate(op, input, kernel_size, stride, padding, dilation, ceil_mode, *, m
     geo = WindowGeometry.create(in_hw, kernel, stride, dilation,
                                 (pad[0], pad[0], pad[1], pad[1]), out_hw)
     return x4, unbatched, geo
-
-
-def _naive_windows(geo: WindowGeometry):
-    """Yield ``(i, j, rows, cols)``: each output pixel and the in-bounds input rows/columns
-    its window reads, in scan order (``rows``/``cols`` skip the padding)."""
-    (kh, kw), (sh, sw), (dh, dw), (ho, wo), (h, w) = (
-        geo.kernel, geo.stride, geo.dilation, geo.out_hw, geo.in_hw)
-    top, _, left, _ = geo.pad
-    for i in range(ho):
-        rows = [i * sh - top + a * dh for a in range(kh)]
-        for j in range(wo):
-            cols = [j * sw - left + b * dw for b in range(kw)]
-            yield i, j, [r for r in rows if 0 <= r < h], [q for q in cols if 0 <= q < w]
-
-
-def _tiles(geo: WindowGeometry) -> bool:
-    """Whether the windows tile the input exactly (the lectures' 2x2, stride 2 pools)."""
-    return (geo.stride == geo.kernel and geo.dilation == (1, 1) and not any(geo.pad)
-            and all(o * k == n for o, k, n in zip(geo.out_hw, geo.kernel, geo.in_hw)))
-
-
-def _first_in_bounds(geo: WindowGeometry) -> tuple:
-    """Per output row/column, the first tap of the window that lies inside the input.
-
-    Torch starts every window's running max at :math:`-\\infty` with this position
-    as its argmax, so a window whose in-bounds values are all :math:`-\\infty` reports
-    it. Returns ``(a0, b0, valid)``: ``a0`` of shape ``(H_out, 1)``, ``b0`` of shape
-    ``(1, W_out)`` and ``valid`` (``(H_out, W_out)``), false where a dilated window
-    skips over the whole input and has no in-bounds tap at all.
-    """
-    rows, cols = geo.window_starts()
-    (kh, kw), (dh, dw), (h, w) = geo.kernel, geo.dilation, geo.in_hw
-    a0 = -(np.minimum(rows, 0) // dh)  # ceil(max(-row, 0) / dh): first tap at row >= 0
-    b0 = -(np.minimum(cols, 0) // dw)
-    ok_rows = (a0 < kh) & (rows + a0 * dh < h)
-    ok_cols = (b0 < kw) & (cols + b0 * dw < w)
-    return a0[:, None], b0[None, :], ok_rows[:, None] & ok_cols[None, :]
-
-
-def _batch_innermost(x: np.ndarray) -> bool:
-    """The batch axis is ``x``'s innermost in memory, as in a conv's output (see :mod:`.conv`).
-
-    The mask route's passes then run along long contiguous rows of the batch; in a
-    C-ordered ``(N, C, H, W)`` array their inner loops would be only ``kw`` long, and
-    the per-tap route is about 3x faster there (basic CNN's first pool, batch 64).
-    """
-    return x.ndim == 4 and x.shape[0] > 1 and abs(x.strides[0]) == min(abs(s) for s in x.strides)
-
-
-def _split_windows(a: np.ndarray, geo: WindowGeometry) -> np.ndarray:
-    """An input-shaped ``(N, C, H, W)`` array of tiling windows as ``(N, C, H_out, kh, W_out, kw)``.
-
-    A view (splitting an axis in two never needs a copy, whatever the strides): element
-    ``[n, c, i, a, j, b]`` is tap ``(a, b)`` of window ``(i, j)``.
-    """
-    (kh, kw), (ho, wo) = geo.kernel, geo.out_hw
-    return a.reshape(a.shape[:2] + (ho, kh, wo, kw))
-
-
-def _max_mask(windows: np.ndarray, best: np.ndarray, x: np.ndarray, geo: WindowGeometry):
-    """1 at each tiling window's maximum and 0 elsewhere, in ``x``'s shape and memory layout,
-    split as :func:`_split_windows`; ``None`` if some window's maximum is not unique.
-
-    With exactly one tap equal to its window's max, that tap *is* torch's argmax (the
-    first maximum; a window holding a NaN has a NaN max that equals nothing, and a
-    window of ties or of ``-inf`` has several), so the mask routes the gradient as the
-    argmax does. Unique everywhere is checked in one count: with no NaN max, every
-    window has at least one tap equal to its max, so ``N C H_out W_out`` equal taps in
-    all means exactly one each.
-    """
-    equal = windows == best
-    if np.isnan(best).any() or np.count_nonzero(equal) != best.size:
-        return None
-    (kh, kw), (ho, wo) = geo.kernel, geo.out_hw
-    n, c = x.shape[:2]
-    mask = _split_windows(empty_in_layout(x, x.shape), geo)
-    np.copyto(mask, equal.reshape((kh, kw, n, c, ho, wo)).transpose(2, 3, 4, 0, 5, 1))
-    return mask
-
-
-def _gather_taps(xp: np.ndarray, geo: WindowGeometry) -> np.ndarray:
-    """Stack tap ``t`` of every window as ``out[t]``: shape ``(kh*kw, N, C, H_out, W_out)``."""
-    out = empty_in_layout(xp, xp.shape[:-2] + geo.out_hw, lead=(len(geo.taps),))
-    for t, index in enumerate(geo.tap_indices):
-        out[t] = xp[index]
-    return out
-
-
-def _tap_argmax(windows: np.ndarray, best: np.ndarray, geo: WindowGeometry) -> np.ndarray:
-    """Tap index of each window's max, by torch's rule: the first tap equal to the max,
-    the last NaN if the window holds one, the first in-bounds tap if the max is -inf.
-
-    ``windows`` is the ``(taps, N, C, H_out, W_out)`` stack, ``best`` its max over taps.
-    Returns int16 (int32 for huge kernels), ``-1`` where a window misses the input.
-    """
-    n_taps = windows.shape[0]
-    dtype = np.int16 if n_taps < 2**15 else np.int32
-    # The first tap equal to the max has the highest rank n_taps - t; a max over the
-    # taps' ranks finds it without a data-dependent branch per element.
-    rank = np.arange(n_taps, 0, -1, dtype=dtype).reshape((-1,) + (1,) * best.ndim)
-    arg = (n_taps - ((windows == best) * rank).max(axis=0)).astype(dtype)
-    nan = np.isnan(best)
-    if nan.any():  # a NaN max equals nothing: take the window's last NaN instead
-        last_nan = (np.isnan(windows) * rank[::-1]).max(axis=0) - 1
-        arg = np.where(nan, last_nan, arg).astype(dtype)
-    if any(geo.pad):
-        # A max of -inf also equals the -inf padding; torch reports the first
-        # in-bounds tap there (or none at all if the window misses the input).
-        empty = best == -np.inf
-        if empty.any():
-            a0, b0, valid = _first_in_bounds(geo)
-            arg = np.where(empty, np.where(valid, a0 * geo.kernel[1] + b0, -1), arg).astype(dtype)
-    return arg
-
-
-def _avg_divisor(geo: WindowGeometry, count_include_pad: bool, divisor_override, dtype):
-    """Torch's divisor of every window, shape ``(H_out, W_out)`` (or a scalar override).
-
-    With ``count_include_pad`` a window counts the padding it covers but not what
-    ceil mode lets it hang past the padding; otherwise only its in-bounds pixels.
-    """
-    if divisor_override is not None:
-        return np.asarray(divisor_override, dtype=dtype)
-    counts = []
-    for start, n, k, p in zip(geo.window_starts(), geo.in_hw, geo.kernel, geo.pad[::2]):
-        end = np.minimum(start + k, n + p)
-        if count_include_pad:
-            counts.append(end - start)
-        else:
-            counts.append(np.minimum(end, n) - np.maximum(start, 0))
-    return (counts[0][:, None] * counts[1][None, :]).astype(dtype)
 
 
 def _check_divisor(op, divisor_override):

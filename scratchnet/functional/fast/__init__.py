@@ -9,4 +9,7 @@ Which forward a call runs (a kernel, the textbook one under
 ``benchmarks/README.md``.
 """
 from . import conv
+from . import linear
+from . import loss
+from . import pooling
 from . import sparse_conv

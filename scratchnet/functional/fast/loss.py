@@ -1,0 +1,118 @@
+r"""The tuned class-index losses: what runs by default in place of :mod:`..loss`'s textbook ops.
+
+Same contract as the textbook :func:`~scratchnet.functional.cross_entropy` and
+:func:`~scratchnet.functional.nll_loss`; ``parity_tests/test_loss_kernels.py`` proves
+them equal, bit for bit. One change, for speed: the lectures' case, ``(N, C)`` scores
+with every target a class and no class weights, label smoothing or ignored targets,
+picks each row's target score directly (:func:`_plain_index_loss`) instead of the
+general path's masks and weights. Every other call runs the textbook forward.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .._reduction import _reduce, _reduction
+from .._vjp import register_kernel, registration
+from ..loss import (_check_ignore_index, _class_first, _index_target, _input, cross_entropy,
+                    nll_loss)
+from ..softmax import _log_softmax, _log_softmax_backward
+
+
+def cross_entropy_kernel(input, target, weight=None, size_average=None, ignore_index=-100,
+                         reduce=None, reduction="mean", label_smoothing=0.0):
+    """:func:`~scratchnet.functional.cross_entropy` with the lectures' case on the dense path."""
+    # Resolved first, as the textbook does, and here: a deprecation warning names the caller's line.
+    reduction = _reduction("cross_entropy", size_average, reduce, reduction)
+    size_average = reduce = None
+    plain = _plain_call("cross_entropy", input, target, weight, ignore_index, label_smoothing)
+    if plain is None:
+        return registration(cross_entropy).forward(input, target, weight, size_average, ignore_index,
+                                                   reduce, reduction, label_smoothing)
+    x, t = plain
+    log_probs = _log_softmax(x, -1)
+    out, core_backward = _plain_index_loss(log_probs, t, reduction)
+
+    def backward(grad_out):
+        grad_scores, _ = core_backward(grad_out)
+        return {"input": _class_first(_log_softmax_backward(grad_scores, log_probs, -1), 2),
+                "weight": None}
+
+    return out, backward
+
+
+def nll_loss_kernel(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
+                    reduction="mean"):
+    """:func:`~scratchnet.functional.nll_loss` with the lectures' case on the dense path."""
+    # Resolved first, as the textbook does, and here: a deprecation warning names the caller's line.
+    reduction = _reduction("nll_loss", size_average, reduce, reduction)
+    size_average = reduce = None
+    plain = _plain_call("nll_loss", input, target, weight, ignore_index, 0.0)
+    if plain is None:
+        return registration(nll_loss).forward(input, target, weight, size_average, ignore_index,
+                                              reduce, reduction)
+    x, t = plain
+    out, core_backward = _plain_index_loss(x, t, reduction)
+
+    def backward(grad_out):
+        grad_scores, _ = core_backward(grad_out)
+        return {"input": _class_first(grad_scores, 2), "weight": None}
+
+    return out, backward
+
+
+def _plain_call(op, input, target, weight, ignore_index, label_smoothing):
+    """``(x, t)`` when a call is the lectures' case, else ``None`` (the textbook runs).
+
+    The arguments are checked by the textbook's own helpers, in its order (the kernel has
+    resolved ``reduction`` already), so a bad call fails with the textbook's error.
+    """
+    if weight is not None:
+        return None
+    if type(label_smoothing) not in (int, float) or label_smoothing != 0:
+        return None
+    if not (isinstance(input, np.ndarray) and input.ndim == 2 and input.shape[0] > 0
+            and isinstance(target, np.ndarray) and target.shape == input.shape[:1]
+            and target.dtype.kind in "iu"):
+        return None
+    ignore_index = _check_ignore_index(op, ignore_index)
+    x = _input(op, input)
+    t = _index_target(op, x, target)
+    t_min, t_max = t.min(), t.max()
+    if not (0 <= t_min and t_max < x.shape[1] and not t_min <= ignore_index <= t_max):
+        return None  # out-of-range targets (the textbook names them) or ignored ones
+    return x, t
+
+
+def _plain_index_loss(scores: np.ndarray, t: np.ndarray, reduction: str):
+    r"""The lectures' case of the textbook :func:`~scratchnet.functional.loss._index_loss`:
+    ``(N, C)`` scores, every target a class.
+
+    Without class weights, label smoothing or ignored targets the masks and weights
+    of the general path are all ones, and the loss is just the picked scores,
+
+    .. math::
+
+        \text{loss}_i = -\ell_{i, t_i}, \qquad
+        \frac{\partial L}{\partial \ell_{ic}} = -a_i\,[c = t_i],
+
+    with :math:`a_i` the upstream gradient per row (``g / N`` for the mean). It runs
+    on every training step, where the general path's dozen mask operations cost more
+    than the arithmetic; it rounds exactly as the general path does (``-1 * x`` and the
+    sum of one value and zeros are exact).
+    """
+    rows = np.arange(t.shape[0])
+    dtype = scores.dtype
+    nll = -scores[rows, t]
+    out = _reduce(nll, reduction, dtype.type(t.size))
+
+    def backward(grad_out):
+        scale = grad_out / dtype.type(t.size) if reduction == "mean" else grad_out
+        grad = np.zeros_like(scores)
+        grad[rows, t] = -scale
+        return grad, None
+
+    return out, backward
+
+
+register_kernel(cross_entropy, cross_entropy_kernel)
+register_kernel(nll_loss, nll_loss_kernel)

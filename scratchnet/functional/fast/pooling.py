@@ -1,0 +1,276 @@
+r"""The tuned pooling kernels: what runs by default in place of :mod:`..pooling`'s textbook ops.
+
+Same contract as the textbook :func:`~scratchnet.functional.max_pool2d` and
+:func:`~scratchnet.functional.avg_pool2d` (arguments, ``(out, backward)``, torch's
+semantics to the last tie and NaN); ``parity_tests/test_pool_linear_kernels.py`` proves
+them equal. What they do differently, each for speed:
+
+* windows are visited one kernel *tap* at a time: tap :math:`(a, b)` of every window is
+  one zero-copy strided slice of the padded input shaped like the output (see
+  :mod:`.._windows`), so a backward is :math:`k_h k_w` strided writes with no
+  ``np.add.at`` and no window-sized temporaries;
+* max pooling copies those slices once into a contiguous ``(taps, N, C, H_out, W_out)``
+  stack, so its max, its argmax and the backward's masks are long branch-free passes;
+* where the windows tile the input and the batch axis is innermost in memory (a conv's
+  output), the max pool's backward routes the gradient with one input-shaped 0/1 mask;
+* every array they create keeps the input's memory layout (:func:`empty_in_layout`);
+* validation is memoized per shape, dtype and arguments (:mod:`._memo`).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .._vjp import register_kernel
+from .._windows import WindowGeometry, empty_in_layout
+from ..pooling import _avg_divisor, _check_divisor, _validate, avg_pool2d, max_pool2d
+from ._memo import memo_get, memo_key, memo_put
+
+
+def max_pool2d_kernel(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+                      return_indices=False):
+    """:func:`~scratchnet.functional.max_pool2d` over a contiguous stack of its taps, with the
+    mask route for tiling windows on batch-innermost input."""
+    op = "max_pool2d"
+    x, unbatched, geo = _setup(op, input, kernel_size, stride, padding, dilation, ceil_mode,
+                               max_pool=True)
+    xp = geo.pad_input(x, -np.inf)
+    # One contiguous (taps, N, C, H_out, W_out) copy of the windows: every later pass is
+    # then a long contiguous loop instead of many short strided rows.
+    windows = _gather_taps(xp, geo)
+    best = windows.max(axis=0)  # a NaN anywhere in the window propagates, as in torch
+    saved = {"windows": windows}
+    del windows
+
+    def window_argmax():
+        """Tap index of each window's max, by torch's rule (the textbook max_pool2d's docstring).
+
+        Computed on first use (a forward alone never needs it) and kept; the stacked
+        windows are released then.
+        """
+        if "arg" not in saved:
+            saved["arg"] = _tap_argmax(saved.pop("windows"), best, geo)
+        return saved["arg"]
+
+    def max_mask():
+        """The input-shaped 0/1 mask of :func:`_max_mask`, or ``None`` where it does not apply.
+
+        Tried once, on first use, while the stacked windows are still there; kept.
+        """
+        if "mask" not in saved:
+            windows = saved.get("windows")
+            usable = windows is not None and _windows_tile_input(geo) and _batch_innermost(x)
+            saved["mask"] = _max_mask(windows, best, x, geo) if usable else None
+            if saved["mask"] is not None:
+                del saved["windows"]
+        return saved["mask"]
+
+    out = best[0] if unbatched else best
+    if return_indices:
+        arg = window_argmax()
+        kw = geo.kernel[1]
+        rows, cols = geo.window_starts()
+        a0, b0, _ = _first_in_bounds(geo)
+        tap_a = np.where(arg >= 0, arg // kw, a0)
+        tap_b = np.where(arg >= 0, arg % kw, b0)
+        idx = ((rows[:, None] + tap_a * geo.dilation[0]) * geo.in_hw[1]
+               + cols[None, :] + tap_b * geo.dilation[1]).astype(np.int64)
+        out = (out, idx[0] if unbatched else idx)
+
+    def backward(grad_out):
+        g = grad_out[None] if unbatched else grad_out
+        # g * mask is branch-free and several times faster than np.where, but it would
+        # turn an unselected inf/NaN gradient into NaN instead of torch's 0.
+        finite = bool(np.isfinite(g).all())
+        zero = np.zeros((), dtype=x.dtype)
+        mask = max_mask()
+        if mask is not None:
+            # Mask routing (tiling windows, one maximum each): every input pixel gets its
+            # window's gradient (one broadcast copy), then the mask keeps it at the max
+            # and zeroes it elsewhere: one contiguous pass over same-layout arrays instead
+            # of the per-tap route's kh*kw strided ones.
+            grad = empty_in_layout(x, x.shape)
+            split = _split_windows(grad, geo)
+            split[...] = g[:, :, :, None, :, None]
+            if finite:
+                np.multiply(split, mask, out=split)
+            else:
+                np.copyto(split, zero, where=mask == 0)
+            return {"input": grad[0] if unbatched else grad}
+        arg = window_argmax()
+        tiles = _windows_tile_input(geo)  # then every tap's write covers its slice: no zero fill
+        dxp = empty_in_layout(x, x.shape[:2] + geo.padded_hw, fill=None if tiles else 0)
+        for t, index in enumerate(geo.tap_indices):
+            chosen = arg == t
+            view = dxp[index]
+            if geo.overlapping:
+                view += g * chosen if finite else np.where(chosen, g, zero)
+            elif finite:  # each input pixel is one tap of at most one window
+                np.multiply(g, chosen, out=view)
+            else:
+                view[...] = np.where(chosen, g, zero)
+        grad = geo.crop(dxp)
+        return {"input": grad[0] if unbatched else grad}
+
+    return out, backward
+
+
+def avg_pool2d_kernel(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+                      count_include_pad=True, divisor_override=None):
+    """:func:`~scratchnet.functional.avg_pool2d` as a sum of tap slices, its backward one
+    strided write per tap (an assignment where windows tile, no zero fill)."""
+    op = "avg_pool2d"
+    _check_divisor(op, divisor_override)
+    x, unbatched, geo = _setup(op, input, kernel_size, stride, padding, 1, ceil_mode,
+                               max_pool=False)
+    divisor = _avg_divisor(geo, count_include_pad, divisor_override, x.dtype)
+    tiles = _windows_tile_input(geo)
+
+    xp = geo.pad_input(x, 0)
+    first, *rest = geo.tap_indices
+    total = np.array(xp[first], copy=True)
+    for index in rest:  # scan order, the order in which torch sums each window
+        total += xp[index]
+    out = np.divide(total, divisor, out=total)
+
+    def backward(grad_out):
+        g = grad_out[None] if unbatched else grad_out
+        share = g / divisor
+        # Tiling windows (each pixel in exactly one) write their share once per tap;
+        # overlapping ones accumulate it.
+        dxp = empty_in_layout(x, x.shape[:2] + geo.padded_hw, fill=None if tiles else 0)
+        for index in geo.tap_indices:
+            if tiles:
+                dxp[index] = share
+            else:
+                dxp[index] += share
+        grad = geo.crop(dxp)
+        return {"input": grad[0] if unbatched else grad}
+
+    return (out[0] if unbatched else out), backward
+
+
+# ---------------------------------------------------------------------------------------
+# Helpers
+# ---------------------------------------------------------------------------------------
+
+
+def _setup(op, input, kernel_size, stride, padding, dilation, ceil_mode, *, max_pool):
+    """Validate a pooling call as torch does; return the 4-D input and the geometry.
+
+    Memoized validation (see :mod:`._memo`): a call with the shape, dtype and
+    arguments of an earlier valid one reuses its geometry, since at batch 1 the checks
+    cost as much as the arithmetic.
+    """
+    key = memo_key(op, (input,), (kernel_size, stride, padding, dilation, ceil_mode, max_pool))
+    geo = memo_get(key)
+    if geo is not None:
+        unbatched = input.ndim == 3
+        return (input[None] if unbatched else input), unbatched, geo
+    x4, unbatched, geo = _validate(op, input, kernel_size, stride, padding, dilation, ceil_mode,
+                                   max_pool=max_pool)
+    memo_put(key, geo)
+    return x4, unbatched, geo
+
+
+def _windows_tile_input(geo: WindowGeometry) -> bool:
+    """Whether the windows tile the input exactly (the lectures' 2x2, stride 2 pools)."""
+    return (geo.stride == geo.kernel and geo.dilation == (1, 1) and not any(geo.pad)
+            and all(o * k == n for o, k, n in zip(geo.out_hw, geo.kernel, geo.in_hw)))
+
+
+def _first_in_bounds(geo: WindowGeometry) -> tuple:
+    """Per output row/column, the first tap of the window that lies inside the input.
+
+    Torch starts every window's running max at :math:`-\\infty` with this position
+    as its argmax, so a window whose in-bounds values are all :math:`-\\infty` reports
+    it. Returns ``(a0, b0, valid)``: ``a0`` of shape ``(H_out, 1)``, ``b0`` of shape
+    ``(1, W_out)`` and ``valid`` (``(H_out, W_out)``), false where a dilated window
+    skips over the whole input and has no in-bounds tap at all.
+    """
+    rows, cols = geo.window_starts()
+    (kh, kw), (dh, dw), (h, w) = geo.kernel, geo.dilation, geo.in_hw
+    a0 = -(np.minimum(rows, 0) // dh)  # ceil(max(-row, 0) / dh): first tap at row >= 0
+    b0 = -(np.minimum(cols, 0) // dw)
+    ok_rows = (a0 < kh) & (rows + a0 * dh < h)
+    ok_cols = (b0 < kw) & (cols + b0 * dw < w)
+    return a0[:, None], b0[None, :], ok_rows[:, None] & ok_cols[None, :]
+
+
+def _batch_innermost(x: np.ndarray) -> bool:
+    """The batch axis is ``x``'s innermost in memory, as in a conv kernel's output (see :mod:`.conv`).
+
+    The mask route's passes then run along long contiguous rows of the batch; in a
+    C-ordered ``(N, C, H, W)`` array their inner loops would be only ``kw`` long, and
+    the per-tap route is faster there.
+    """
+    return x.ndim == 4 and x.shape[0] > 1 and abs(x.strides[0]) == min(abs(s) for s in x.strides)
+
+
+def _split_windows(a: np.ndarray, geo: WindowGeometry) -> np.ndarray:
+    """An input-shaped ``(N, C, H, W)`` array of tiling windows as ``(N, C, H_out, kh, W_out, kw)``.
+
+    A view (splitting an axis in two never needs a copy, whatever the strides): element
+    ``[n, c, i, a, j, b]`` is tap ``(a, b)`` of window ``(i, j)``.
+    """
+    (kh, kw), (ho, wo) = geo.kernel, geo.out_hw
+    return a.reshape(a.shape[:2] + (ho, kh, wo, kw))
+
+
+def _max_mask(windows: np.ndarray, best: np.ndarray, x: np.ndarray, geo: WindowGeometry):
+    """1 at each tiling window's maximum and 0 elsewhere, in ``x``'s shape and memory layout,
+    split as :func:`_split_windows`; ``None`` if some window's maximum is not unique.
+
+    With exactly one tap equal to its window's max, that tap *is* torch's argmax (the
+    first maximum; a window holding a NaN has a NaN max that equals nothing, and a
+    window of ties or of ``-inf`` has several), so the mask routes the gradient as the
+    argmax does. Unique everywhere is checked in one count: with no NaN max, every
+    window has at least one tap equal to its max, so ``N C H_out W_out`` equal taps in
+    all means exactly one each.
+    """
+    equal = windows == best
+    if np.isnan(best).any() or np.count_nonzero(equal) != best.size:
+        return None
+    (kh, kw), (ho, wo) = geo.kernel, geo.out_hw
+    n, c = x.shape[:2]
+    mask = _split_windows(empty_in_layout(x, x.shape), geo)
+    np.copyto(mask, equal.reshape((kh, kw, n, c, ho, wo)).transpose(2, 3, 4, 0, 5, 1))
+    return mask
+
+
+def _gather_taps(xp: np.ndarray, geo: WindowGeometry) -> np.ndarray:
+    """Stack tap ``t`` of every window as ``out[t]``: shape ``(kh*kw, N, C, H_out, W_out)``."""
+    out = empty_in_layout(xp, xp.shape[:-2] + geo.out_hw, lead=(len(geo.taps),))
+    for t, index in enumerate(geo.tap_indices):
+        out[t] = xp[index]
+    return out
+
+
+def _tap_argmax(windows: np.ndarray, best: np.ndarray, geo: WindowGeometry) -> np.ndarray:
+    """Tap index of each window's max, by torch's rule: the first tap equal to the max,
+    the last NaN if the window holds one, the first in-bounds tap if the max is -inf.
+
+    ``windows`` is the ``(taps, N, C, H_out, W_out)`` stack, ``best`` its max over taps.
+    Returns int16 (int32 for huge kernels), ``-1`` where a window misses the input.
+    """
+    n_taps = windows.shape[0]
+    dtype = np.int16 if n_taps < 2**15 else np.int32
+    # The first tap equal to the max has the highest rank n_taps - t; a max over the
+    # taps' ranks finds it without a data-dependent branch per element.
+    rank = np.arange(n_taps, 0, -1, dtype=dtype).reshape((-1,) + (1,) * best.ndim)
+    arg = (n_taps - ((windows == best) * rank).max(axis=0)).astype(dtype)
+    nan = np.isnan(best)
+    if nan.any():  # a NaN max equals nothing: take the window's last NaN instead
+        last_nan = (np.isnan(windows) * rank[::-1]).max(axis=0) - 1
+        arg = np.where(nan, last_nan, arg).astype(dtype)
+    if any(geo.pad):
+        # A max of -inf also equals the -inf padding; torch reports the first
+        # in-bounds tap there (or none at all if the window misses the input).
+        empty = best == -np.inf
+        if empty.any():
+            a0, b0, valid = _first_in_bounds(geo)
+            arg = np.where(empty, np.where(valid, a0 * geo.kernel[1] + b0, -1), arg).astype(dtype)
+    return arg
+
+
+register_kernel(max_pool2d, max_pool2d_kernel)
+register_kernel(avg_pool2d, avg_pool2d_kernel)
