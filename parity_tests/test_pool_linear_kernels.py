@@ -22,7 +22,7 @@ from scratchnet.functional.fast import pooling as fast_pool
 from scratchnet.functional.pooling import avg_pool2d_naive, max_pool2d_naive
 
 from helpers import assert_close, check_op
-from scratchnet.exercise.strategies import pool_cases
+from scratchnet.testing.strategies import pool_cases
 
 TF = torch.nn.functional
 DTYPES = [np.float32, np.float64]

@@ -223,8 +223,9 @@ def textbook():
     The oracle of the kernels' tests, and a way to train on exactly the code the
     pages show.
     """
-    saved = {fn: _ACTIVE[fn] for fn in _KERNELS}
-    _ACTIVE.update({fn: _REGISTRY[fn] for fn in _KERNELS})
+    # Only where the kernel is what runs: an override in force stays in force.
+    saved = {fn: _ACTIVE[fn] for fn, kernel in _KERNELS.items() if _ACTIVE[fn] is kernel}
+    _ACTIVE.update({fn: _REGISTRY[fn] for fn in saved})
     try:
         yield
     finally:

@@ -27,30 +27,6 @@ import numpy as np
 from ..checks import shape_str
 
 
-def empty_in_layout(ref: np.ndarray, shape, dtype=None, *, lead: tuple = (), fill=None,
-                    order=None) -> np.ndarray:
-    """A new array of ``lead + shape`` whose last ``ref.ndim`` axes lie in memory as ``ref``'s do.
-
-    ``np.empty_like`` keeps an array's memory order but not with another shape. Here
-    a window op's output, or the stack of its taps (``lead``), gets the input's axis
-    order: a conv's ``(N, C, H, W)`` output lies in memory as ``(C, H, W, N)``
-    (see :mod:`.conv`), and writing a pool's result in that order keeps every pass a
-    contiguous one, where a C-ordered result would make each a transposing copy.
-    ``order`` (axes, outermost first) asks for a given layout instead of ``ref``'s.
-    """
-    # Outermost axis first: larger stride = slower-varying (ties keep the logical order).
-    strides = ref.strides
-    perm = list(order) if order is not None else sorted(range(ref.ndim), key=lambda a: -abs(strides[a]))
-    mem = np.empty(tuple(lead) + tuple(shape[a] for a in perm), dtype=dtype or ref.dtype)
-    if fill is not None:
-        mem.fill(fill)
-    k = len(lead)
-    where = [0] * len(perm)  # where[a]: the memory position of logical axis a (perm's inverse)
-    for position, axis in enumerate(perm):
-        where[axis] = position
-    return mem.transpose(tuple(range(k)) + tuple(k + i for i in where))
-
-
 def batched(op: str, x: np.ndarray, *, nonempty_planes: bool = False) -> tuple:
     """View a ``(C, H, W)`` or ``(N, C, H, W)`` input as 4-D; report whether it was unbatched.
 
@@ -154,16 +130,13 @@ class WindowGeometry:
                 slice(a * dh, a * dh + sh * (ho - 1) + 1, sh),
                 slice(b * dw, b * dw + sw * (wo - 1) + 1, sw))
 
-    def pad_input(self, x: np.ndarray, fill, order=None) -> np.ndarray:
-        """``x`` (``(..., H, W)``) in a buffer padded with ``fill``; ``x`` itself if no pad is needed.
-
-        The buffer lies in memory as ``x`` does, or in ``order`` (see :func:`empty_in_layout`).
-        """
+    def pad_input(self, x: np.ndarray, fill) -> np.ndarray:
+        """``x`` (``(..., H, W)``) in a new buffer padded with ``fill``; ``x`` itself if no pad is needed."""
         if not any(self.pad):
             return x
         top, _, left, _ = self.pad
         h, w = self.in_hw
-        buf = empty_in_layout(x, x.shape[:-2] + self.padded_hw, fill=fill, order=order)
+        buf = np.full(x.shape[:-2] + self.padded_hw, fill, dtype=x.dtype)
         buf[..., top:top + h, left:left + w] = x
         return buf
 
@@ -173,7 +146,7 @@ class WindowGeometry:
             return padded
         top, _, left, _ = self.pad
         h, w = self.in_hw
-        return padded[..., top:top + h, left:left + w].copy(order="K")
+        return padded[..., top:top + h, left:left + w].copy()
 
     def window_starts(self) -> tuple:
         """Row and column of each window's first tap in *unpadded* input coordinates.

@@ -28,6 +28,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from .._vjp import register_kernel
 from .._windows import WindowGeometry
+from ._layout import pad_in_layout
 from ..conv import _setup as _validate, conv2d
 from ._memo import memo_get, memo_key, memo_put
 
@@ -190,7 +191,7 @@ def _window_view(x: np.ndarray, geo: WindowGeometry, groups: int) -> tuple:
     (kh, kw), (sh, sw), (dh, dw), (ho, wo) = geo.kernel, geo.stride, geo.dilation, geo.out_hw
     # (C, Hp, Wp, N) memory: the padded buffer is laid out so, and an unpadded input that
     # came from a conv (or a pool or activation after one) already is: one copy at most.
-    buf = np.ascontiguousarray(geo.pad_input(x, 0, order=(1, 2, 3, 0)).transpose(1, 2, 3, 0))
+    buf = np.ascontiguousarray(pad_in_layout(geo, x, 0, order=(1, 2, 3, 0)).transpose(1, 2, 3, 0))
     s_c, s_h, s_w, s_n = buf.strides
     cg = c // groups
     windows = as_strided(

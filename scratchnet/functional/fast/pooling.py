@@ -21,7 +21,8 @@ from __future__ import annotations
 import numpy as np
 
 from .._vjp import register_kernel
-from .._windows import WindowGeometry, empty_in_layout
+from .._windows import WindowGeometry
+from ._layout import crop_in_layout, empty_in_layout, pad_in_layout
 from ..pooling import _avg_divisor, _check_divisor, _validate, avg_pool2d, max_pool2d
 from ._memo import memo_get, memo_key, memo_put
 
@@ -33,7 +34,7 @@ def max_pool2d_kernel(input, kernel_size, stride=None, padding=0, dilation=1, ce
     op = "max_pool2d"
     x, unbatched, geo = _setup(op, input, kernel_size, stride, padding, dilation, ceil_mode,
                                max_pool=True)
-    xp = geo.pad_input(x, -np.inf)
+    xp = pad_in_layout(geo, x, -np.inf)
     # One contiguous (taps, N, C, H_out, W_out) copy of the windows: every later pass is
     # then a long contiguous loop instead of many short strided rows.
     windows = _gather_taps(xp, geo)
@@ -108,7 +109,7 @@ def max_pool2d_kernel(input, kernel_size, stride=None, padding=0, dilation=1, ce
                 np.multiply(g, chosen, out=view)
             else:
                 view[...] = np.where(chosen, g, zero)
-        grad = geo.crop(dxp)
+        grad = crop_in_layout(geo, dxp)
         return {"input": grad[0] if unbatched else grad}
 
     return out, backward
@@ -125,7 +126,7 @@ def avg_pool2d_kernel(input, kernel_size, stride=None, padding=0, ceil_mode=Fals
     divisor = _avg_divisor(geo, count_include_pad, divisor_override, x.dtype)
     tiles = _windows_tile_input(geo)
 
-    xp = geo.pad_input(x, 0)
+    xp = pad_in_layout(geo, x, 0)
     first, *rest = geo.tap_indices
     total = np.array(xp[first], copy=True)
     for index in rest:  # scan order, the order in which torch sums each window
@@ -143,7 +144,7 @@ def avg_pool2d_kernel(input, kernel_size, stride=None, padding=0, ceil_mode=Fals
                 dxp[index] = share
             else:
                 dxp[index] += share
-        grad = geo.crop(dxp)
+        grad = crop_in_layout(geo, dxp)
         return {"input": grad[0] if unbatched else grad}
 
     return (out[0] if unbatched else out), backward

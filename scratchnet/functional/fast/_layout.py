@@ -1,0 +1,56 @@
+"""Arrays laid out in memory as the input is: the kernels' passes stay contiguous.
+
+A conv kernel's ``(N, C, H, W)`` output lies in memory as ``(C, H, W, N)``
+(:mod:`.conv`); a pool or activation that writes its result, its padded buffer or its
+gradient in that same order reads and writes every pass contiguously, where a
+C-ordered array would turn each pass into a transposing copy.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .._windows import WindowGeometry
+
+
+def empty_in_layout(ref: np.ndarray, shape, dtype=None, *, lead: tuple = (), fill=None,
+                    order=None) -> np.ndarray:
+    """A new array of ``lead + shape`` whose last ``ref.ndim`` axes lie in memory as ``ref``'s do.
+
+    ``np.empty_like`` keeps an array's memory order but not with another shape. Here
+    a window op's output, or the stack of its taps (``lead``), gets the input's axis
+    order: a conv's ``(N, C, H, W)`` output lies in memory as ``(C, H, W, N)``
+    (see :mod:`.conv`), and writing a pool's result in that order keeps every pass a
+    contiguous one, where a C-ordered result would make each a transposing copy.
+    ``order`` (axes, outermost first) asks for a given layout instead of ``ref``'s.
+    """
+    # Outermost axis first: larger stride = slower-varying (ties keep the logical order).
+    strides = ref.strides
+    perm = list(order) if order is not None else sorted(range(ref.ndim), key=lambda a: -abs(strides[a]))
+    mem = np.empty(tuple(lead) + tuple(shape[a] for a in perm), dtype=dtype or ref.dtype)
+    if fill is not None:
+        mem.fill(fill)
+    k = len(lead)
+    where = [0] * len(perm)  # where[a]: the memory position of logical axis a (perm's inverse)
+    for position, axis in enumerate(perm):
+        where[axis] = position
+    return mem.transpose(tuple(range(k)) + tuple(k + i for i in where))
+
+
+def pad_in_layout(geo: WindowGeometry, x: np.ndarray, fill, order=None) -> np.ndarray:
+    """:meth:`WindowGeometry.pad_input` into a buffer that lies in memory as ``x`` does (or in ``order``)."""
+    if not any(geo.pad):
+        return x
+    top, _, left, _ = geo.pad
+    h, w = geo.in_hw
+    buf = empty_in_layout(x, x.shape[:-2] + geo.padded_hw, fill=fill, order=order)
+    buf[..., top:top + h, left:left + w] = x
+    return buf
+
+
+def crop_in_layout(geo: WindowGeometry, padded: np.ndarray) -> np.ndarray:
+    """:meth:`WindowGeometry.crop`, the copy keeping the padded buffer's memory order."""
+    if not any(geo.pad):
+        return padded
+    top, _, left, _ = geo.pad
+    h, w = geo.in_hw
+    return padded[..., top:top + h, left:left + w].copy(order="K")
