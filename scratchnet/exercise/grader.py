@@ -24,7 +24,6 @@ from .catalogue import Exercise
 from .graded import graded_arguments
 from .oracle import make_oracle, sgd_trajectory
 from .properties import Case, properties
-from .reference import Param
 from .strategies import PROFILE_EXAMPLES
 from .workspace import describe_exception
 
