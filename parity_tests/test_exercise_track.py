@@ -187,11 +187,18 @@ def test_train_ops_runs_the_learners_ops(tmp_path, capsys, monkeypatch):
                         "--ops", str(tmp_path), "--quiet"], capsys)
     assert code == 0, out
     assert "replace scratchnet's" in out
-    assert "linear" in calls
-    # Outside the run, scratchnet's own ops are back.
+    assert "linear" in calls and "sgd_momentum" in calls  # SGD stepped with the learner's rule
+    # Outside the run, scratchnet's own ops are back, and SGD's own rule.
     assert F.registration(F.linear).forward.__module__ == "scratchnet.functional.linear"
     x = np.ones((1, 2))
     assert F.linear(x, np.ones((3, 2))).shape == (1, 3)
+    from scratchnet import nn, optim
+
+    calls.clear()
+    p = nn.Parameter(np.ones(2))
+    p.grad = np.ones(2)
+    optim.SGD([p], lr=0.5).step()
+    assert calls == [] and np.array_equal(p.data, np.full(2, 0.5))
 
 
 def test_train_ops_chains_the_backwards_with_the_learners_sequential(tmp_path, capsys, monkeypatch):

@@ -1,11 +1,12 @@
 """The training-step fast paths agree with the general code they short-cut, and with torch.
 
 Each fast path (the dense class-index loss, a fresh parameter gradient kept without a
-copy, SGD's reused work array and its update in cache-sized slices, the sparse C3
-computed input map by input map) is checked against the path it replaces, bit for bit
-where the arithmetic is the same, and against torch; and each guard that sends a call
-back to the general path is exercised. (The sparse convolution's own oracle tests are
-in test_sparse_conv.py; the pooling and linear kernels' in test_pool_linear_kernels.py.)
+copy, the sparse C3 computed input map by input map) is checked against the path it
+replaces, bit for bit where the arithmetic is the same, and against torch; and each
+guard that sends a call back to the general path is exercised. (The sparse
+convolution's own oracle tests are in test_sparse_conv.py; the pooling and linear
+kernels' in test_pool_linear_kernels.py; SGD's kernel is proven equal to its textbook
+rule in test_sgd_kernel.py.)
 """
 from __future__ import annotations
 
@@ -148,41 +149,6 @@ def test_sgd_updates_params_of_mixed_sizes_and_dtypes_as_torch(momentum, nestero
         assert p.data.dtype == t.detach().numpy().dtype
         tol = dict(rtol=1e-5, atol=1e-6) if p.dtype == np.float32 else dict(rtol=1e-12, atol=1e-14)
         assert_close(p.data, t.detach().numpy(), what="param", **tol)
-
-
-@pytest.mark.parametrize("momentum,nesterov,dampening,weight_decay,maximize", [
-    (0.0, False, 0.0, 0.0, False), (0.9, False, 0.0, 0.0, False), (0.9, True, 0.0, 1e-2, False),
-    (0.5, False, 0.3, 1e-2, True),
-])
-def test_sgd_update_in_cache_sized_slices_equals_the_whole_array_update(monkeypatch, momentum, nesterov,
-                                                                        dampening, weight_decay, maximize):
-    # Slices of 7 elements: a (20, 11) parameter takes 32 of them, the last one short;
-    # a transposed (non-contiguous) gradient takes the whole-array path.
-    rng = np.random.default_rng(7)
-    shapes = [((20, 11), np.float32), ((30,), np.float64), ((3,), np.float32), ((11, 20), np.float64)]
-    values = [rng.standard_normal(s).astype(d) for s, d in shapes]
-    kw = dict(lr=0.05, momentum=momentum, nesterov=nesterov, dampening=dampening,
-              weight_decay=weight_decay, maximize=maximize)
-    runs = []
-    for slice_size in (7, 1 << 30):
-        monkeypatch.setattr(optim.SGD, "SLICE", slice_size)
-        params = [Parameter(v.copy()) for v in values]
-        twins = [torch.nn.Parameter(torch.from_numpy(v.copy())) for v in values]
-        opt, topt = optim.SGD(params, **kw), torch.optim.SGD(twins, **kw)
-        grads = np.random.default_rng(8)
-        for _ in range(4):
-            for i, (p, t) in enumerate(zip(params, twins)):
-                g = grads.standard_normal(p.shape[::-1] if i == 3 else p.shape).astype(p.dtype)
-                g = g.T if i == 3 else g
-                p.grad, t.grad = g, torch.from_numpy(g.copy())
-            opt.step()
-            topt.step()
-        for p, t in zip(params, twins):
-            tol = dict(rtol=1e-5, atol=1e-6) if p.dtype == np.float32 else dict(rtol=1e-12, atol=1e-14)
-            assert_close(p.data, t.detach().numpy(), what="param", **tol)
-        runs.append([p.data.copy() for p in params] + [opt.state[p].get("momentum_buffer") for p in params])
-    for sliced, whole in zip(*runs):
-        np.testing.assert_array_equal(sliced, whole)
 
 
 # -------------------------------------------------------------- sparse C3, non-finite maps
@@ -347,16 +313,3 @@ def test_the_memo_starts_over_when_full(monkeypatch):
         F.conv2d(np.zeros((1, 1, size, size), np.float32), np.zeros((1, 1, 3, 3), np.float32))
         assert 1 <= len(_memo._MEMO) <= 4
     _memo._MEMO.clear()
-
-
-@pytest.mark.parametrize("l2_bytes,expected", [
-    (2 << 20, 1 << 16),      # Intel Xeon's 2 MiB: four 64Ki-element float32 slices fill half of it
-    (4 << 20, 1 << 17),
-    (3 << 20, 1 << 16),      # rounded down to a power of two
-    (512 << 10, None),       # AMD EPYC's 512 KiB: 16Ki-element slices would cost more than they save
-    (None, None),            # unknown: whole arrays
-])
-def test_sgd_slices_only_where_the_l2_holds_large_slices(l2_bytes, expected):
-    from scratchnet.optim import sgd
-
-    assert sgd._slice_size(l2_bytes) == expected

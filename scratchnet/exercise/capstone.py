@@ -2,19 +2,20 @@
 
 :func:`learner_ops` is a context manager. Inside it, every op the model and its loss
 call (``scratchnet.nn`` layers run their op's *registered* forward) runs the learner's
-function instead; so does SGD's update when ``sgd_momentum`` has passed, and
-``nn.Sequential``'s chaining of the layers' backwards when ``sequential_backward``
-has. It
-refuses, naming them, while any op the model needs has not passed its check (or its
-file changed since).
+function instead (through :func:`scratchnet.functional.override`); so does SGD's
+update when ``sgd_momentum`` has passed (:func:`scratchnet.optim.sgd.override_step`),
+and ``nn.Sequential``'s chaining of the layers' backwards when ``sequential_backward``
+has (:func:`scratchnet.nn.override_chain`). It refuses, naming them, while any op the
+model needs has not passed its check (or its file changed since).
 """
 from __future__ import annotations
 
 import contextlib
 
 from .. import functional as F
-from ..nn import Sequential, is_grad_enabled
+from .. import nn
 from ..nn.recorded_backward import OpBackward
+from ..optim import sgd as optim_sgd
 from . import catalogue, workspace
 
 #: A layer or loss module -> the functional op it calls.
@@ -72,51 +73,32 @@ def learner_ops(directory, model, criterion, optimizer_name: str = "sgd", log=pr
     log(f"--ops {directory}: your {', '.join(needed + extras)} replace scratchnet's"
         + ("" if use_sgd or optimizer_name != "sgd" else
            " (SGD stays scratchnet's: sgd_momentum has not passed)"))
-    sgd_update = sequential_forward = None
-    stack = contextlib.ExitStack()
-    try:
+    with contextlib.ExitStack() as stack:
         stack.enter_context(F.override(swaps))
         if use_sgd:
-            from ..optim import SGD
-
-            sgd_update = SGD._update
             rule = workspace.load(sgd_ex, directory)["sgd_momentum"]
-            SGD._update = _learner_update(rule)
+            stack.enter_context(optim_sgd.override_step(rule))  # sgd_step's contract
         if use_chain:
-            sequential_forward = Sequential.forward
-            Sequential.forward = _learner_chain(workspace.load(chain_ex, directory)["sequential"],
-                                                sequential_forward)
+            sequential = workspace.load(chain_ex, directory)["sequential"]
+            stack.enter_context(nn.override_chain(_learner_chain(sequential)))
         yield needed
-    finally:
-        stack.close()
-        if sgd_update is not None:
-            from ..optim import SGD
-
-            SGD._update = sgd_update
-        if sequential_forward is not None:
-            Sequential.forward = sequential_forward
 
 
-def _learner_chain(sequential, own_forward):
-    """``nn.Sequential.forward`` on the learner's ``sequential(input, layers)``.
+def _learner_chain(sequential):
+    """A chain for :func:`scratchnet.nn.override_chain`: the learner's ``sequential(input, layers)``.
 
     Each child becomes a ``(forward, params)`` layer of the exercise's form. A layer
     that runs one functional op on its own parameters (Linear, Conv2d) hands the
     learner its trainable parameters and returns the op's gradients for them without
     adding them anywhere, so the learner's chain is what fills their ``.grad``; any
     other layer (activations, pools, Flatten, LeNet's sparse C3, a nested Sequential)
-    back-propagates through its own recorded backward, parameters included. Under
-    ``no_grad`` (the test pass) there is no backward to chain, and ``own_forward``,
-    scratchnet's, runs.
+    back-propagates through its own recorded backward, parameters included.
     """
-    def forward(self, input):
-        if not is_grad_enabled():
-            return own_forward(self, input)
-        out, backward = sequential(input, [_as_layer(m) for m in self._modules.values()])
-        self._set_grad_fn(lambda grad_out: backward(grad_out)["input"], out)
-        return out
+    def chain(seq, input):
+        out, backward = sequential(input, [_as_layer(m) for m in seq])
+        return out, lambda grad_out: backward(grad_out)["input"]
 
-    return forward
+    return chain
 
 
 def _as_layer(module):
@@ -138,18 +120,6 @@ def _as_layer(module):
         return out, backward
 
     return forward, params
-
-
-def _learner_update(rule):
-    def _update(self, param, grad, state, group):
-        new, buf = rule(param.data, grad, state.get("momentum_buffer"), lr=group["lr"],
-                        momentum=group["momentum"], dampening=group["dampening"],
-                        weight_decay=group["weight_decay"], nesterov=group["nesterov"],
-                        maximize=group["maximize"])
-        param.data[...] = new
-        if buf is not None:
-            state["momentum_buffer"] = buf
-    return _update
 
 
 def learner_ops_for(cfg, directory, log=print):

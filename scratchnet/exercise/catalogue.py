@@ -254,7 +254,7 @@ EXERCISES = (
             "Weight decay is added to the gradient first (g + lambda theta); Nesterov steps "
             "along g + mu b_t.",
         ),
-        solution=(f"{_REF}:sgd_momentum", "scratchnet.optim.sgd:SGD._update"),
+        solution=(f"{_REF}:sgd_momentum", "scratchnet.optim.sgd:sgd_step"),
         docs="api.html"),
 )
 

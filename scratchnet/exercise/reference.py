@@ -1,32 +1,16 @@
 r"""Reference solutions of the two exercises that are not ``scratchnet.functional`` ops.
 
 :func:`sequential` is what :class:`scratchnet.nn.Sequential` does, written over plain
-``(forward, params)`` layers; :func:`sgd_momentum` is :class:`scratchnet.optim.SGD`'s
-update rule for one parameter as a pure function. Both have the exercise's form, so
-the grader runs them like a learner's file.
+``(forward, params)`` layers whose params are :class:`scratchnet.nn.Parameter` s;
+:func:`sgd_momentum` is :func:`scratchnet.optim.sgd.sgd_step`, the rule
+:class:`scratchnet.optim.SGD` applies to each parameter, under the exercise's
+signature. Both have the exercise's form, so the grader runs them like a learner's file.
 """
 from __future__ import annotations
 
 import numpy as np
 
-
-class Param:
-    """A trainable array and its accumulated gradient, as a ``torch.nn.Parameter``'s ``.grad``.
-
-    Attributes
-    ----------
-    data : ndarray
-    grad : ndarray or None
-        ``None`` until a backward accumulates into it.
-    """
-
-    def __init__(self, data: np.ndarray, grad: np.ndarray = None):
-        self.data = data
-        self.grad = grad
-
-    def __repr__(self) -> str:
-        grad = "None" if self.grad is None else f"array{self.grad.shape}"
-        return f"Param(data=array{self.data.shape}, grad={grad})"
+from ..optim.sgd import sgd_step
 
 
 def sequential(input, layers):
@@ -34,7 +18,7 @@ def sequential(input, layers):
 
     Each layer is a pair ``(forward, params)``: ``forward(x, **arrays)`` is an op of
     the exercise's form returning ``(out, backward)``, called with each parameter's
-    ``.data`` by name, and ``params`` maps those names to :class:`Param` objects. The
+    ``.data`` by name, and ``params`` maps those names to :class:`~scratchnet.nn.Parameter` objects. The
     chain rule for :math:`y = f_n(\cdots f_1(x))` with upstream :math:`g`,
 
     .. math::
@@ -49,14 +33,14 @@ def sequential(input, layers):
     Parameters
     ----------
     input : ndarray
-    layers : list of (callable, dict of str to Param)
+    layers : list of (callable, dict of str to Parameter)
 
     Returns
     -------
     out : ndarray
         The last layer's output.
     backward : callable
-        ``backward(grad_out) -> {"input": dL/d input}``; fills the ``.grad`` of every Param.
+        ``backward(grad_out) -> {"input": dL/d input}``; fills the ``.grad`` of every Parameter.
     """
     steps = []
     x = input
@@ -83,8 +67,8 @@ def sgd_momentum(param, grad, momentum_buffer, lr, momentum=0.0, dampening=0.0, 
                  nesterov=False, maximize=False):
     r"""One step of torch's SGD for one parameter: ``(new_param, new_momentum_buffer)``.
 
-    With learning rate :math:`\gamma`, momentum :math:`\mu`, dampening :math:`\tau` and
-    weight decay :math:`\lambda`:
+    The exercise's signature for :func:`scratchnet.optim.sgd.sgd_step`, whose page
+    derives the rule:
 
     .. math::
 
@@ -95,9 +79,6 @@ def sgd_momentum(param, grad, momentum_buffer, lr, momentum=0.0, dampening=0.0, 
              \quad\text{if } \mu \ne 0, \\
         g &\leftarrow g + \mu b \ \text{(nesterov)}, \ \text{else } b, \qquad
         \theta \leftarrow \theta - \gamma g .
-
-    The buffer starts as the first gradient *without* the :math:`(1-\tau)` factor:
-    torch's convention, not the textbook's :math:`b_0 = 0`.
 
     Parameters
     ----------
@@ -113,12 +94,5 @@ def sgd_momentum(param, grad, momentum_buffer, lr, momentum=0.0, dampening=0.0, 
     new_momentum_buffer : ndarray or None
         ``None`` without momentum. Neither argument array is modified.
     """
-    g = -grad if maximize else grad
-    if weight_decay != 0:
-        g = g + weight_decay * param
-    buf = None
-    if momentum != 0:
-        buf = np.array(g, copy=True) if momentum_buffer is None \
-            else momentum * momentum_buffer + (1 - dampening) * g
-        g = g + momentum * buf if nesterov else buf
-    return param - lr * g, buf
+    return sgd_step(param, grad, momentum_buffer, lr=lr, momentum=momentum, dampening=dampening,
+                    weight_decay=weight_decay, nesterov=nesterov, maximize=maximize)

@@ -2,7 +2,7 @@
 
 A case is a list of layers ``(kind, arrays, existing_grads)``; the same tuple twice in
 the list is one layer used twice (shared weights). The learner gets ``(forward,
-params)`` pairs (scratchnet's own ops, :class:`~.reference.Param` objects, some
+params)`` pairs (scratchnet's own ops, :class:`~scratchnet.nn.Parameter` objects, some
 holding a gradient already); the oracle differentiates the chain with every *use*
 of a layer as its own leaf, so the expected ``.grad`` (existing + every use) and the
 wrong answers of a chain that overwrites instead of accumulating are both at hand.
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .reference import Param
+from ..nn import Parameter
 
 _OPS = ("linear", "relu", "tanh", "sigmoid")
 
@@ -33,13 +33,14 @@ def _distinct(case):
 
 
 def learner_layers(case):
-    """``(layers, {"layer0.weight": Param, ...})`` for the learner's ``sequential``."""
+    """``(layers, {"layer0.weight": Parameter, ...})`` for the learner's ``sequential``."""
     params, by_id = {}, {}
     for key, layer in _distinct(case):
         ps = {}
         for name, arr in layer[1].items():
             pre = layer[2].get(name)
-            ps[name] = Param(arr.copy(), None if pre is None else pre.copy())
+            ps[name] = Parameter(arr.copy())
+            ps[name].grad = None if pre is None else pre.copy()
             params[f"{key}.{name}"] = ps[name]
         by_id[id(layer)] = ps
     layers = [(_forward(layer[0]), by_id.get(id(layer), {})) for layer in case.extra["layers"]]

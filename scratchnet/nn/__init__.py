@@ -8,7 +8,7 @@ gradients into ``.grad`` (see :class:`Module`).
 """
 from . import init
 from .activation import LogSigmoid, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
-from .container import ModuleList, Sequential
+from .container import ModuleList, Sequential, override_chain
 from .conv import Conv2d
 from .flatten import Flatten
 from .grad_mode import is_grad_enabled, no_grad, set_grad_enabled
@@ -23,7 +23,7 @@ __all__ = [
     "Module", "Parameter", "RemovableHandle",
     "Linear", "Identity", "Conv2d", "MaxPool2d", "AvgPool2d", "Flatten",
     "ReLU", "Sigmoid", "Tanh", "LogSigmoid", "Softmax", "LogSoftmax",
-    "Sequential", "ModuleList",
+    "Sequential", "ModuleList", "override_chain",
     "CrossEntropyLoss", "NLLLoss", "MSELoss", "BCEWithLogitsLoss",
     "init", "manual_seed", "no_grad", "set_grad_enabled", "is_grad_enabled",
 ]

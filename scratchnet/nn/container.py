@@ -12,41 +12,18 @@ each :math:`J_k^\top` being layer :math:`k`'s hand-written vector-Jacobian produ
 """
 from __future__ import annotations
 
+import contextlib
 import operator
 from collections import OrderedDict
 from itertools import islice
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator, Optional
 
 from .grad_mode import is_grad_enabled
 from .error_location import path_segment
 from .module import Module
 from .repr import addindent
 
-__all__ = ["Sequential", "ModuleList"]
-
-
-def _backward_step(module: Module):
-    """The callable that back-propagates through ``module``'s forward that just ran.
-
-    For a module that uses the recorded closure (every built-in layer) this is the
-    closure itself, captured now, so a layer instance used twice in one chain is
-    back-propagated through both of its calls; it accepts ``needs_input_grad=False``. A
-    module that overrides ``backward`` is asked at backward time, with ``grad_out``
-    alone.
-    """
-    if type(module).backward is Module.backward:
-        return module._grad_fn
-    return lambda grad_out, needs_input_grad=True: module.backward(grad_out)
-
-
-def _has_trainable(module: Module) -> bool:
-    return any(p.requires_grad for p in module.parameters())
-
-
-def _renumber(container: Module) -> None:
-    """Rename children "0", "1", ... in order after a deletion, as torch does."""
-    container.__dict__["_modules"] = OrderedDict(
-        (str(i), m) for i, m in enumerate(container._modules.values()))
+__all__ = ["Sequential", "ModuleList", "override_chain"]
 
 
 class Sequential(Module):
@@ -76,6 +53,51 @@ class Sequential(Module):
             for idx, module in enumerate(args):
                 self.add_module(str(idx), module)
 
+    # ------------------------------------------------------------ the chain rule
+    def forward(self, input):
+        """Call each layer on the previous one's output, recording the backward of the chain.
+
+        Inside :func:`override_chain` (and with gradients enabled) the chain in force
+        runs instead.
+        """
+        if _CHAIN is not None and is_grad_enabled():
+            output, backward = _CHAIN(self, input)
+            self._set_grad_fn(backward, output)
+            return output
+        steps = []
+        for key, module in self._modules.items():
+            input = module(input)
+            steps.append((key, module, _backward_step(module)))
+        if is_grad_enabled():
+            self._set_grad_fn(self._chain(steps), input, honors_needs_input_grad=True)
+        else:
+            self._clear_grad_fn("no_grad")
+        return input
+
+    def _chain(self, steps):
+        """The backward of a forward that ran ``steps``, ``[(key, module, backward)]``: each layer's
+        backward from the last to the first, each one's parameter gradients adding into ``.grad``."""
+        def grad_fn(grad_out, needs_input_grad=True):
+            # Without an input gradient, the layers in front of the first one with
+            # trainable parameters need no backward at all, and that one needs no
+            # input gradient (torch: nothing before it requires grad).
+            first = 0
+            if not needs_input_grad:
+                first = next((i for i, (_, m, _) in enumerate(steps) if _has_trainable(m)), len(steps))
+            for i in range(len(steps) - 1, first - 1, -1):
+                key, module, step = steps[i]
+                if step is None:
+                    raise RuntimeError(
+                        f"{path_segment(self, key)} {module._short_repr()}: recorded no backward "
+                        f"during the forward pass (a custom module must override backward() or "
+                        f"record one with _call_functional/_set_grad_fn)"
+                    )
+                grad_out = step(grad_out, needs_input_grad=needs_input_grad or i > first)
+            return grad_out if needs_input_grad else None
+
+        return grad_fn
+
+    # -------------------------------------------------------------- the list API
     def _get_item_by_idx(self, iterator, idx):
         size = len(self)
         idx = operator.index(idx)
@@ -159,37 +181,78 @@ class Sequential(Module):
             self.append(layer)
         return self
 
-    def forward(self, input):
-        steps = []
-        for key, module in self._modules.items():
-            input = module(input)
-            steps.append((key, module, _backward_step(module)))
-        if is_grad_enabled():
-            self._set_grad_fn(self._chain(steps), input, honors_needs_input_grad=True)
-        else:
-            self._clear_grad_fn("no_grad")
-        return input
 
-    def _chain(self, steps):
-        def grad_fn(grad_out, needs_input_grad=True):
-            # Without an input gradient, the layers in front of the first one with
-            # trainable parameters need no backward at all, and that one needs no
-            # input gradient (torch: nothing before it requires grad).
-            first = 0
-            if not needs_input_grad:
-                first = next((i for i, (_, m, _) in enumerate(steps) if _has_trainable(m)), len(steps))
-            for i in range(len(steps) - 1, first - 1, -1):
-                key, module, step = steps[i]
-                if step is None:
-                    raise RuntimeError(
-                        f"{path_segment(self, key)} {module._short_repr()}: recorded no backward "
-                        f"during the forward pass (a custom module must override backward() or "
-                        f"record one with _call_functional/_set_grad_fn)"
-                    )
-                grad_out = step(grad_out, needs_input_grad=needs_input_grad or i > first)
-            return grad_out if needs_input_grad else None
+#: The chain every Sequential runs inside :func:`override_chain` (``None``: none in force).
+_CHAIN: Optional[Callable] = None
 
-        return grad_fn
+
+@contextlib.contextmanager
+def override_chain(chain: Callable):
+    """Run ``chain`` in place of every :class:`Sequential`'s chain rule for the ``with`` block.
+
+    Parameters
+    ----------
+    chain : callable
+        ``chain(sequential, input) -> (output, backward)``: runs the layers of
+        ``sequential`` on ``input``; ``backward(grad_out)`` returns the input's
+        gradient and adds the parameters' into their ``.grad``. The Sequential
+        records that backward as its own. Under :class:`~scratchnet.nn.no_grad`
+        there is nothing to chain, and Sequential's own loop runs. Overrides nest;
+        leaving the block restores what ran before.
+
+    Examples
+    --------
+    The chain rule over each layer's last backward (a layer used twice would need
+    its two recorded backwards, which is what Sequential's own chain keeps):
+
+    >>> import numpy as np
+    >>> from scratchnet import nn
+    >>> def chain(seq, input):
+    ...     for layer in seq:
+    ...         input = layer(input)
+    ...     def backward(grad_out):
+    ...         for layer in reversed(list(seq)):
+    ...             grad_out = layer.backward(grad_out)
+    ...         return grad_out
+    ...     return input, backward
+    >>> model = nn.Sequential(nn.Linear(2, 3), nn.ReLU())
+    >>> with nn.override_chain(chain):
+    ...     out = model(np.ones((4, 2), np.float32))
+    >>> model.backward(np.ones((4, 3), np.float32)).shape
+    (4, 2)
+    """
+    global _CHAIN
+    if not callable(chain):
+        raise TypeError(f"override_chain: chain must be callable, got {chain!r}")
+    saved, _CHAIN = _CHAIN, chain
+    try:
+        yield
+    finally:
+        _CHAIN = saved
+
+
+def _backward_step(module: Module):
+    """The callable that back-propagates through ``module``'s forward that just ran.
+
+    For a module that uses the recorded closure (every built-in layer) this is the
+    closure itself, captured now, so a layer instance used twice in one chain is
+    back-propagated through both of its calls; it accepts ``needs_input_grad=False``. A
+    module that overrides ``backward`` is asked at backward time, with ``grad_out``
+    alone.
+    """
+    if type(module).backward is Module.backward:
+        return module._grad_fn
+    return lambda grad_out, needs_input_grad=True: module.backward(grad_out)
+
+
+def _has_trainable(module: Module) -> bool:
+    return any(p.requires_grad for p in module.parameters())
+
+
+def _renumber(container: Module) -> None:
+    """Rename children "0", "1", ... in order after a deletion, as torch does."""
+    container.__dict__["_modules"] = OrderedDict(
+        (str(i), m) for i, m in enumerate(container._modules.values()))
 
 
 class ModuleList(Module):

@@ -72,7 +72,6 @@ class Optimizer(abc.ABC):
             )
         self.state: defaultdict = defaultdict(dict)
         self.param_groups: list[dict[str, Any]] = []
-        self._work: dict = {}
         param_groups = list(params)
         if len(param_groups) == 0:
             raise ValueError("optimizer got an empty parameter list")
@@ -89,19 +88,6 @@ class Optimizer(abc.ABC):
     @abc.abstractmethod
     def _update(self, param: Parameter, grad: np.ndarray, state: dict, group: dict) -> None:
         """Update ``param.data`` in place from ``grad`` (its ``.grad``), using and updating ``state``."""
-
-    def _work_array(self, like: np.ndarray) -> np.ndarray:
-        """Scratch space shaped like ``like`` for an update's temporaries, reused across calls.
-
-        One flat buffer per dtype, as large as the largest parameter seen, serves
-        every parameter in turn: updates run one parameter at a time, so the
-        temporaries never need to coexist, and the buffer stays warm in cache.
-        Not part of :attr:`state` (it holds nothing between updates).
-        """
-        buf = self._work.get(like.dtype)
-        if buf is None or buf.size < like.size:
-            buf = self._work[like.dtype] = np.empty(like.size, dtype=like.dtype)
-        return buf[:like.size].reshape(like.shape)
 
     # -- the public API ------------------------------------------------------------------
 

@@ -1,19 +1,30 @@
-"""Stochastic gradient descent with torch's momentum, dampening, Nesterov and weight decay."""
+r"""Stochastic gradient descent with torch's momentum, dampening, Nesterov and weight decay.
+
+:func:`sgd_step` is the update rule for one parameter, as a pure function: the page to
+read. :class:`SGD` applies a rule with that contract to every parameter; by default the
+tuned kernel :func:`scratchnet.optim.fast_sgd.sgd_step_`, which computes the same
+numbers in place, and inside :func:`override_step` any other rule (the practice
+track's capstone runs a learner's that way).
+"""
 from __future__ import annotations
 
-import os
+import contextlib
+from typing import Callable, Optional
 
 import numpy as np
 
+from .fast_sgd import sgd_step_
 from .optimizer import Optimizer, add_scaled
 
+__all__ = ["SGD", "sgd_step", "override_step"]
 
-class SGD(Optimizer):
-    r"""Stochastic gradient descent, with torch's exact update rule.
 
-    For each parameter :math:`\theta` with gradient :math:`g_t` at step :math:`t`
-    (learning rate :math:`\gamma`, momentum :math:`\mu`, dampening :math:`\tau`,
-    weight decay :math:`\lambda`):
+def sgd_step(param, grad, momentum_buffer, *, lr, momentum=0.0, dampening=0.0, weight_decay=0.0,
+             nesterov=False, maximize=False):
+    r"""One step of torch's SGD for one parameter: ``(new_param, new_momentum_buffer)``.
+
+    With learning rate :math:`\gamma`, momentum :math:`\mu`, dampening :math:`\tau` and
+    weight decay :math:`\lambda`, at step :math:`t`:
 
     .. math::
 
@@ -23,13 +34,90 @@ class SGD(Optimizer):
                                       \mu b_{t-1} + (1 - \tau) g_t & t > 1 \end{cases}
                \quad\text{if } \mu \ne 0 \\
         g_t &\leftarrow \begin{cases} g_t + \mu b_t & \text{nesterov} \\
-                                      b_t & \text{otherwise} \end{cases} \\
+                                      b_t & \text{otherwise} \end{cases}
+               \quad\text{if } \mu \ne 0 \\
         \theta_t &\leftarrow \theta_{t-1} - \gamma g_t
 
     The momentum buffer starts as the first gradient itself, *without* the
-    :math:`(1-\tau)` factor: this is torch's convention (not Sutskever et al.'s
-    :math:`b_0 = 0`), and it is why a dampened run differs from the textbook formula
+    :math:`(1-\tau)` factor: torch's convention (not Sutskever et al.'s
+    :math:`b_0 = 0`), which is why a dampened run differs from the textbook formula
     on its first step.
+
+    Parameters
+    ----------
+    param, grad : ndarray, one shape and dtype
+        :math:`\theta_{t-1}` and :math:`g_t`.
+    momentum_buffer : ndarray or None
+        :math:`b_{t-1}`, the buffer this function returned at the previous step;
+        ``None`` at the first step (and always without momentum).
+    lr, momentum, dampening, weight_decay : float
+    nesterov, maximize : bool
+
+    Returns
+    -------
+    new_param : ndarray
+        :math:`\theta_t`, in ``param``'s dtype.
+    new_momentum_buffer : ndarray or None
+        :math:`b_t`; ``None`` without momentum. Neither argument is modified.
+    """
+    # Python floats: a float32 parameter is then updated in float32 (NEP 50).
+    lr, momentum, dampening, weight_decay = (float(v) for v in (lr, momentum, dampening, weight_decay))
+    g = -grad if maximize else grad
+    if weight_decay != 0:
+        g = add_scaled(g, param, weight_decay)  # rounded once, as torch's fused add
+    buf = None
+    if momentum != 0:
+        if momentum_buffer is None:
+            buf = g.copy()
+        else:
+            # (1 - 0) * g would add exactly g: skip the product.
+            buf = momentum * momentum_buffer + (g if dampening == 0 else (1 - dampening) * g)
+        g = g + momentum * buf if nesterov else buf
+    return param - lr * g, buf
+
+
+#: The rule every SGD runs inside :func:`override_step` (``None``: none in force).
+_OVERRIDE: Optional[Callable] = None
+
+
+@contextlib.contextmanager
+def override_step(step: Callable):
+    """Run ``step`` as every :class:`SGD`'s update rule for the ``with`` block.
+
+    Parameters
+    ----------
+    step : callable
+        A rule with :func:`sgd_step`'s contract: ``step(param, grad,
+        momentum_buffer, *, lr, momentum, dampening, weight_decay, nesterov,
+        maximize) -> (new_param, new_momentum_buffer)``, called with ``param.data``.
+        SGD copies ``new_param`` into ``param.data`` (views of it stay valid) and
+        keeps ``new_momentum_buffer`` as the parameter's ``"momentum_buffer"`` state.
+        Overrides nest; leaving the block restores what ran before.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scratchnet import nn, optim
+    >>> from scratchnet.optim.sgd import override_step, sgd_step
+    >>> p = nn.Parameter(np.array([1.0, 2.0]))
+    >>> p.grad = np.array([0.5, -0.5])
+    >>> with override_step(sgd_step):   # the textbook rule instead of the tuned kernel
+    ...     _ = optim.SGD([p], lr=0.1).step()
+    >>> p.data
+    array([0.95, 2.05])
+    """
+    global _OVERRIDE
+    if not callable(step):
+        raise TypeError(f"override_step: step must be callable, got {step!r}")
+    saved, _OVERRIDE = _OVERRIDE, step
+    try:
+        yield
+    finally:
+        _OVERRIDE = saved
+
+
+class SGD(Optimizer):
+    r"""Stochastic gradient descent, with torch's exact update rule (:func:`sgd_step`).
 
     Parameters
     ----------
@@ -44,6 +132,12 @@ class SGD(Optimizer):
         Nesterov momentum; requires ``momentum > 0`` and ``dampening == 0``.
     maximize : bool, default False
         Ascend the objective instead of descending it.
+
+    Notes
+    -----
+    Each parameter is updated by the rule in force: :func:`override_step`'s, else
+    the tuned in-place kernel :func:`~scratchnet.optim.fast_sgd.sgd_step_`, which
+    gives :func:`sgd_step`'s numbers bit for bit (the suite checks it).
 
     Examples
     --------
@@ -68,89 +162,12 @@ class SGD(Optimizer):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
 
     def _update(self, param, grad, state, group):
-        # Python floats, so that float32 parameters are updated in float32 (NEP 50).
-        lr = float(group["lr"])
-        momentum = float(group["momentum"])
-        weight_decay = float(group["weight_decay"])
-        dampening = float(group["dampening"])
-        buf = state.get("momentum_buffer")
-        first = momentum != 0 and buf is None
-        if first:
-            buf = state["momentum_buffer"] = np.empty(grad.shape, dtype=grad.dtype)
-        # Cache blocking where the machine's L2 is large (see SLICE): the update is
-        # four or more passes over parameter-sized arrays (momentum scaled, gradient
-        # added, lr applied, parameter updated). Done slice by slice, each slice's
-        # arrays stay in L2 from the first pass to the last, so only the first pass
-        # pays for main memory. Element-wise arithmetic: the same numbers either way.
-        for p, g, b, w in _slices((param.data, grad, buf, self._work_array(grad)), self.SLICE):
-            if group["maximize"]:
-                g = -g
-            if weight_decay != 0:
-                g = add_scaled(g, p, weight_decay)
-            if momentum != 0:
-                if first:
-                    b[...] = g
-                else:
-                    b *= momentum
-                    # (1 - 0) * grad would be a temporary, and adds exactly grad.
-                    b += g if dampening == 0 else (1 - dampening) * g
-                g = g + momentum * b if group["nesterov"] else b
-            # theta -= lr * g, with lr * g written into the reused work array: NumPy has
-            # no fused axpy, and a fresh temporary every step costs about as much as
-            # the update itself.
-            p += np.multiply(g, -lr, out=w)
-
-    #: Elements per slice of the update (``None``: whole arrays); see :func:`_slice_size`.
-    SLICE = None
-
-
-def _slice_size(l2_bytes):
-    """Elements per slice of :meth:`SGD._update` for a core with ``l2_bytes`` of L2, or ``None``.
-
-    Four float32 slices (parameter, gradient, buffer, work array) should fill half
-    the L2 at most, and a slice should hold 64Ki elements at least, or the Python
-    call per pass and slice costs more than the cache saves. Measured on MLP-5's
-    update (paired, in one process): with a 2 MiB L2 (Intel Xeon) 64Ki-element slices
-    took 0.8-0.9 of the whole-array time; with a 512 KiB L2 and a 32 MiB L3 (AMD
-    EPYC) slices of 64Ki took 1.1 and of 16Ki 1.3, so there the arrays go whole.
-    """
-    if not l2_bytes:
-        return None
-    size = 1 << ((l2_bytes // 2 // (4 * 4)).bit_length() - 1)  # a power of two
-    return size if size >= 1 << 16 else None
-
-
-def _l2_bytes(cpu: int = 0):
-    """One core's L2 cache in bytes, from Linux's sysfs; ``None`` where it cannot be read."""
-    root = f"/sys/devices/system/cpu/cpu{cpu}/cache"
-    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
-    try:
-        for index in sorted(os.listdir(root)):
-            with open(os.path.join(root, index, "level")) as f:
-                if f.read().strip() != "2":
-                    continue
-            with open(os.path.join(root, index, "size")) as f:
-                text = f.read().strip().upper()
-            return int(text[:-1]) * units[text[-1]] if text[-1] in units else int(text)
-    except (OSError, ValueError):
-        pass
-    return None
-
-
-SGD.SLICE = _slice_size(_l2_bytes())
-
-
-def _slices(arrays, size):
-    """The arrays (``None`` entries kept as ``None``) cut into matching flat slices of ``size`` elements.
-
-    With ``size=None``, or arrays that are not all C-contiguous (so that flat slices
-    would not be views), they come back whole, in one piece.
-    """
-    present = [a for a in arrays if a is not None]
-    n = arrays[0].size
-    if size is None or n <= size or not all(a.flags.c_contiguous for a in present):
-        yield arrays
-        return
-    flat = [None if a is None else a.reshape(-1) for a in arrays]
-    for start in range(0, n, size):
-        yield tuple(None if f is None else f[start:start + size] for f in flat)
+        step = _OVERRIDE or sgd_step_
+        new_param, buf = step(param.data, grad, state.get("momentum_buffer"), lr=group["lr"],
+                              momentum=group["momentum"], dampening=group["dampening"],
+                              weight_decay=group["weight_decay"], nesterov=group["nesterov"],
+                              maximize=group["maximize"])
+        if new_param is not param.data:  # a pure rule's new array; the kernel wrote in place
+            param.data[...] = new_param
+        if buf is not None:
+            state["momentum_buffer"] = buf
