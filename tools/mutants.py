@@ -1,10 +1,17 @@
 """Plant one-token mutants in the ops, optimizers and Sequential, and see the suite kill them.
 
-A mutant is the original file with ONE operator or constant changed (``a + b`` to
-``a - b``, ``x < 0`` to ``x <= 0``, ``1e-8`` to ``1.00000001``...). The suite should
-fail on each: a mutant that passes (a *survivor*) is either a change that provably
+A mutant is the original file with ONE operator or constant changed: ``+ -``, ``* /``,
+``@ **`` to ``*``; ``+=`` to ``-=`` or ``=``, ``*=`` to ``/=``; ``<`` and ``<=``, ``>`` and
+``>=``, ``==`` and ``!=``; a unary minus removed; ``and`` and ``or``; ``True`` and
+``False``; ints 0 to 1, 1 to 0 and 2, n to n+1 (so ``[-1]`` to ``[-2]`` and slice bounds);
+floats c to c+1. Strings, f-strings, annotations and everything inside a ``raise`` or an
+assert's message are left alone (the conditions that lead to a raise are mutated), and
+so is a line marked ``# pragma: no mutate`` (each with its reason). The suite should
+fail on each mutant: one that passes (a *survivor*) is either a change that provably
 makes no difference (listed, with the argument, in ``EQUIVALENT`` below) or a missing
-test.
+test. A mutant that hangs past its timeout counts as killed (and is reported as such).
+The tests run with the ``HYPOTHESIS_PROFILE`` of the environment (``ci`` by default:
+derandomized, so a run is repeatable).
 
 How it works:
 
@@ -28,6 +35,8 @@ from __future__ import annotations
 
 import argparse
 import ast
+import bisect
+import contextlib
 import json
 import os
 import queue
@@ -45,33 +54,34 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 TARGETS = ("scratchnet/functional/*.py", "scratchnet/functional/fast/*.py",
            "scratchnet/optim/*.py", "scratchnet/nn/container.py")
-TESTS = "parity_tests/test_*.py"
+TESTS = "parity_tests/**/test_*.py"
 # What a scratch copy needs for the covering tests to run as they do here.
 COPY = ("scratchnet", "parity_tests", "pyproject.toml", "docs")
 PRAGMA = "# pragma: no mutate"
 
-# Test files never run on a mutant: end-to-end runs and tooling, minutes each, which
-# add nothing an op-level test does not already check.
+# Test files (by file name, wherever they sit under parity_tests/) never run on a mutant:
+# end-to-end runs and tooling, minutes each, which check nothing an op-level test does not.
 NOT_COVERING = {
-    "parity_tests/test_full_mnist.py": "full-MNIST training runs, minutes each",
-    "parity_tests/test_benchmarks_smoke.py": "benchmark scaffolding, not op semantics",
-    "parity_tests/test_floor.py": "benchmark scaffolding, not op semantics",
-    "parity_tests/test_trajectories.py": "end-to-end training trajectories, minutes each",
-    "parity_tests/test_docs_figures.py": "renders the docs' figures",
-    "parity_tests/test_figures.py": "renders figures",
-    "parity_tests/test_mutants_tool.py": "this tool's own test",
-    "parity_tests/test_docs_coverage.py": "reads the op pages' text, runs no op",
-    "parity_tests/test_torchvision_pipeline.py": "the data loader against torchvision",
-    "parity_tests/test_exercise_track.py": "the practice CLI; grades the ops with the grader",
-    "parity_tests/test_exercise_mutants.py": "tests the grader on its own planted mistakes",
+    "test_full_mnist.py": "full-MNIST training runs, minutes each",
+    "test_trajectories.py": "end-to-end training trajectories, minutes each",
+    "test_benchmarks_smoke.py": "benchmark scaffolding, not op semantics",
+    "test_floor.py": "benchmark scaffolding, not op semantics",
+    "test_docs_figures.py": "renders the docs' figures",
+    "test_figures.py": "renders figures",
+    "test_docs_coverage.py": "reads the op pages' text, runs no op",
+    "test_torchvision_pipeline.py": "the data loader against torchvision",
+    "test_exercise_track.py": "the practice CLI; grades the ops with the grader",
+    "test_exercise_mutants.py": "tests the grader on its own planted mistakes",
+    "test_mutants_tool.py": "this tool's own test",
 }
-# Test files a module needs that the import/name heuristic cannot see: {module path: [tests]}.
+# Test files a module needs that the import/name heuristic cannot see:
+# {module path: [test paths]}, added to what the heuristic finds.
 EXTRA_TESTS: dict[str, list[str]] = {}
 
-# Survivors that provably change nothing, keyed by
-# (file, the mutated line's text stripped, "old -> new"), with the argument why.
-# A key names a line's text, not its number, so it survives edits elsewhere in the file;
-# when the line changes, the entry no longer matches and the mutant must be argued again.
+# Survivors that provably change nothing, keyed by (file, the line, the mutated line), both
+# lines stripped, with the argument why. A key names a line's text, not its number, so it
+# survives edits elsewhere in the file; when the line changes, the entry no longer matches
+# and the mutant must be argued again.
 EQUIVALENT: dict[tuple[str, str, str], str] = {
 }
 
@@ -114,12 +124,14 @@ def constant_mutations(value) -> list[str]:
         return [repr(not value)]
     if isinstance(value, int):
         return {0: ["1"], 1: ["0", "2"]}.get(value, [str(value + 1)])
-    if isinstance(value, float):
-        return ["1.0"] if value == 0.0 else [repr(value + 1.0)]
+    if isinstance(value, float):  # past 2**53, c + 1 == c: double it instead
+        return ["1.0"] if value == 0.0 else [repr(value + 1.0 if value + 1.0 != value else 2 * value)]
     return []  # strings, bytes, None, Ellipsis, complex: not mutated
 
 
 class _Finder(ast.NodeVisitor):
+    """Walks a module's tree and records each site as a byte span of its source."""
+
     def __init__(self, path: str, source: bytes):
         self.path, self.source = path, source
         self.lines = source.splitlines(keepends=True)
@@ -132,7 +144,7 @@ class _Finder(ast.NodeVisitor):
         return self.starts[lineno - 1] + col
 
     def line_of(self, offset: int) -> int:
-        return next(i for i in range(len(self.starts) - 1) if self.starts[i + 1] > offset) + 1
+        return bisect.bisect_right(self.starts, offset)
 
     def add(self, start: int, end: int, new: str, kind: str) -> None:
         line = self.line_of(start)
@@ -312,7 +324,7 @@ def covering_tests(root: Path, targets: list[str], tests: list[str]) -> dict[str
     imports scratchnet); a module is also covered by the tests of the target modules
     that import it (``_windows.py`` by the conv and pooling tests).
     """
-    parsed = {t: ast.parse((root / t).read_bytes()) for t in tests if t not in NOT_COVERING}
+    parsed = {t: ast.parse((root / t).read_bytes()) for t in tests if Path(t).name not in NOT_COVERING}
     test_imports = {t: imported_modules(tree, t) for t, tree in parsed.items()}
     test_names = {t: used_names(tree) for t, tree in parsed.items()}
     modules = {p: module_name(p) for p in targets}
@@ -353,6 +365,9 @@ class Result:
     equivalent: str = ""
 
 
+_RUNNING: set[subprocess.Popen] = set()  # the pytest runs in flight, ended if this tool is stopped
+
+
 def run_pytest(copy: Path, tests: list[str], timeout: float) -> tuple[str, float, str]:
     """Run ``tests`` in ``copy``; (killed | survived | timeout | error, seconds, output tail)."""
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", PYTHONPATH=str(copy),
@@ -362,12 +377,15 @@ def run_pytest(copy: Path, tests: list[str], timeout: float) -> tuple[str, float
     # Its own session, so that a timeout ends pytest and everything it started.
     proc = subprocess.Popen(command, cwd=copy, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, start_new_session=True)
+    _RUNNING.add(proc)
     try:
         out, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         out, _ = proc.communicate()
         return "timeout", time.monotonic() - began, out.decode(errors="replace")[-2000:]
+    finally:
+        _RUNNING.discard(proc)
     seconds = time.monotonic() - began
     # 0: all passed; 1: a test failed; 2: collection or import failed (the mutant broke the
     # module); 5: no test collected, which says nothing about the mutant.
@@ -404,9 +422,9 @@ def run_mutants(root: Path, sites: list[Site], tests_for: dict[str, list[str]], 
             if not tests:
                 log(f"{path}: no covering test file")
                 continue
-            if tuple(tests) not in baselines:  # files with the same tests share one run
-                baselines[tuple(tests)] = run_pytest(copies[0], tests, timeout or 3600)
-            status, seconds, tail = baselines[tuple(tests)]
+            if frozenset(tests) not in baselines:  # files with the same tests share one run
+                baselines[frozenset(tests)] = run_pytest(copies[0], tests, timeout or 3600)
+            status, seconds, tail = baselines[frozenset(tests)]
             if status != "survived":
                 log(f"{path}: the unmutated tests do not pass ({status}); its mutants are not run\n{tail}")
                 continue
@@ -430,11 +448,18 @@ def run_mutants(root: Path, sites: list[Site], tests_for: dict[str, list[str]], 
             log(f"{status:8s} {seconds:5.0f}s  {site.name}")
             return Result(site, status, seconds, tests, tail if status in ("survived", "error") else "")
 
-        with ThreadPoolExecutor(jobs) as pool:
+        pool = ThreadPoolExecutor(jobs)
+        try:
             results = list(pool.map(one, sites))
+        finally:  # stopped (Ctrl-C, SIGTERM): no new mutant, and the running ones ended
+            pool.shutdown(wait=False, cancel_futures=True)
+            for proc in list(_RUNNING):  # each runs in a session of its own: end it and its children
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+            pool.shutdown(wait=True)
     for r in results:
         if r.status == "survived":
-            r.equivalent = EQUIVALENT.get((r.site.path, line_text(root, r.site), r.site.mutation), "")
+            r.equivalent = EQUIVALENT.get((r.site.path, line_text(root, r.site), mutated_line(root, r.site)), "")
     return results
 
 
@@ -506,16 +531,20 @@ def main(argv=None) -> int:
     parser.add_argument("--jobs", type=int, default=2, help="mutants run at once, each in its own copy (default 2)")
     parser.add_argument("--timeout", type=float, default=None,
                         help="seconds per mutant (default: 4x the unmutated run + 30 s, at least 60 s)")
+    parser.add_argument("--root", type=Path, default=ROOT,
+                        help="the checkout to measure (default: this one); it is only read")
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "mutants",
                         help="folder for report.md and report.json (default build/mutants)")
     args = parser.parse_args(argv)
+    root = args.root.resolve()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so that the scratch copies are removed
 
-    targets = sorted({str(p.relative_to(ROOT)) for pattern in args.files for p in ROOT.glob(pattern)})
-    tests = sorted(str(p.relative_to(ROOT)) for p in ROOT.glob(TESTS))
-    tests_for = covering_tests(ROOT, targets, tests)
+    targets = sorted({str(p.relative_to(root)) for pattern in args.files for p in root.glob(pattern)})
+    tests = sorted(str(p.relative_to(root)) for p in root.glob(TESTS))
+    tests_for = covering_tests(root, targets, tests)
     sites = []
     for path in targets:
-        found = find_sites(path, (ROOT / path).read_bytes())
+        found = find_sites(path, (root / path).read_bytes())
         if args.only:
             found = [s for s in found if f"{s.path}:{s.line}" in args.only]
         sites += sample(found, args.max_per_file, args.seed)
@@ -524,12 +553,12 @@ def main(argv=None) -> int:
         for path in targets:
             print(f"{path}: tests {', '.join(tests_for[path]) or '(none)'}")
         for s in sites:
-            print(f"{s.name:70s} {mutated_line(ROOT, s)}")
+            print(f"{s.name:70s} {mutated_line(root, s)}")
         print(f"{len(sites)} sites in {len(targets)} files")
         return 0
 
-    results = run_mutants(ROOT, sites, tests_for, jobs=args.jobs, timeout=args.timeout)
-    report = markdown(ROOT, results, tests_for, " ".join(argv if argv is not None else sys.argv[1:]))
+    results = run_mutants(root, sites, tests_for, jobs=args.jobs, timeout=args.timeout)
+    report = markdown(root, results, tests_for, " ".join(argv if argv is not None else sys.argv[1:]))
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "report.md").write_text(report)
     (args.out / "report.json").write_text(json.dumps(
