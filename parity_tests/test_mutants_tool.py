@@ -29,6 +29,8 @@ def sites_by(line, kind=None):
 def test_sites_include_validation_bounds_augmented_assignments_and_constants():
     assert sites_by(4) == [("0.5", "1.5"), ("1e-8", "1.00000001")]  # defaults; not the annotation
     assert sites_by(6) == [("<", "<="), ("0.0", "1.0")]  # the condition that leads to the raise
+    bound = mutants.find_sites("m.py", SAMPLE)[2]
+    assert (bound.line, bound.before, bound.after) == (6, "if lr < 0.0:", "if lr <= 0.0:")
     assert sites_by(8, "augmented") == [("+=", "-="), ("+=", "=")]
     assert sites_by(8, "binary") == [("*", "/")]
     assert ("-", "") in sites_by(8, "unary") and ("1", "2") in sites_by(8, "constant")
@@ -67,4 +69,4 @@ def test_a_planted_bug_is_killed_and_an_unread_constant_survives(tmp_path):
     assert not mutants.passed(results)  # the survivor is not argued equivalent
     results[0].equivalent = "LIMIT is read nowhere"
     assert mutants.passed(results)
-    assert "pkg/mod.py:1 `10 -> 11`" in mutants.markdown(tmp_path, results, tests_for, "")
+    assert "pkg/mod.py:1 `10 -> 11`" in mutants.markdown(results, tests_for, "")

@@ -83,6 +83,15 @@ EXTRA_TESTS: dict[str, list[str]] = {}
 # survives edits elsewhere in the file; when the line changes, the entry no longer matches
 # and the mutant must be argued again.
 EQUIVALENT: dict[tuple[str, str, str], str] = {
+    ("scratchnet/functional/activation.py",
+     "return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=False)",
+     "return np.where(x > 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=False)"):
+        "the branches differ only at x == 0, where e = exp(-0) = 1 and both are 1 / 2 exactly",
+    ("scratchnet/functional/activation.py",
+     "return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=False)",
+     "return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=True)"):
+        "np.where's result is a fresh array no one else holds: a copy of it has the same "
+        "values, dtype and layout",
 }
 
 
@@ -99,6 +108,8 @@ class Site:
     old: str
     new: str
     kind: str
+    before: str  # the line, stripped, as it was when the site was found
+    after: str   # the same line with the mutant planted
 
     @property
     def mutation(self) -> str:
@@ -151,7 +162,10 @@ class _Finder(ast.NodeVisitor):
         if PRAGMA.encode() in self.lines[line - 1]:
             return
         old = self.source[start:end].decode()
-        self.sites.append(Site(self.path, line, start - self.starts[line - 1], start, end, old, new, kind))
+        text, col = self.lines[line - 1], start - self.starts[line - 1]
+        mutant = text[:col] + new.encode() + text[col + end - start:]
+        self.sites.append(Site(self.path, line, col, start, end, old, new, kind,
+                               text.decode().strip(), mutant.decode().strip()))
 
     def between(self, left: ast.AST, right: ast.AST, token: str) -> tuple[int, int]:
         """The span of ``token`` in the gap after ``left`` and before ``right``.
@@ -257,7 +271,8 @@ def find_sites(path: str, source: bytes) -> list[Site]:
 
 def patch(source: bytes, site: Site) -> bytes:
     """The source with one site's token replaced; every other byte unchanged."""
-    assert source[site.start:site.end].decode() == site.old, site.name
+    if source[site.start:site.end].decode() != site.old:
+        raise ValueError(f"{site.name}: the file is not the one the site was found in")
     return source[:site.start] + site.new.encode() + source[site.end:]
 
 
@@ -442,6 +457,8 @@ def run_mutants(root: Path, sites: list[Site], tests_for: dict[str, list[str]], 
             try:
                 target.write_bytes(patch(original, site))
                 status, seconds, tail = run_pytest(copy, tests, limits[site.path])
+            except ValueError as changed:  # the checkout changed between finding and copying
+                status, seconds, tail = "error", 0.0, str(changed)
             finally:
                 target.write_bytes(original)
                 free.put(copy)
@@ -459,17 +476,8 @@ def run_mutants(root: Path, sites: list[Site], tests_for: dict[str, list[str]], 
             pool.shutdown(wait=True)
     for r in results:
         if r.status == "survived":
-            r.equivalent = EQUIVALENT.get((r.site.path, line_text(root, r.site), mutated_line(root, r.site)), "")
+            r.equivalent = EQUIVALENT.get((r.site.path, r.site.before, r.site.after), "")
     return results
-
-
-def line_text(root: Path, site: Site) -> str:
-    return (root / site.path).read_bytes().splitlines()[site.line - 1].decode().strip()
-
-
-def mutated_line(root: Path, site: Site) -> str:
-    line = (root / site.path).read_bytes().splitlines()[site.line - 1]
-    return (line[:site.col] + site.new.encode() + line[site.col + len(site.old.encode()):]).decode().strip()
 
 
 # --------------------------------------------------------------------- report
@@ -487,7 +495,7 @@ def passed(results: list[Result]) -> bool:
                for r in results)
 
 
-def markdown(root: Path, results: list[Result], tests_for: dict, options: str) -> str:
+def markdown(results: list[Result], tests_for: dict, options: str) -> str:
     c = counts(results)
     out = ["# Mutation test", "", f"Options: `{options}`", "",
            "| planted | killed | timed out (counted killed) | survived | of them equivalent | error | not run |",
@@ -510,8 +518,8 @@ def markdown(root: Path, results: list[Result], tests_for: dict, options: str) -
         for r in survivors:
             s = r.site
             cell = lambda text: "`" + text.replace("|", "\\|") + "`"
-            out.append(f"| {s.path}:{s.line} `{s.mutation}` | {r.status} | {cell(line_text(root, s))} "
-                       f"| {cell(mutated_line(root, s))} | {r.equivalent or '**not argued: a missing test?**'} |")
+            out.append(f"| {s.path}:{s.line} `{s.mutation}` | {r.status} | {cell(s.before)} "
+                       f"| {cell(s.after)} | {r.equivalent or '**not argued: a missing test?**'} |")
     return "\n".join(out) + "\n"
 
 
@@ -553,12 +561,12 @@ def main(argv=None) -> int:
         for path in targets:
             print(f"{path}: tests {', '.join(tests_for[path]) or '(none)'}")
         for s in sites:
-            print(f"{s.name:70s} {mutated_line(root, s)}")
+            print(f"{s.name:70s} {s.after}")
         print(f"{len(sites)} sites in {len(targets)} files")
         return 0
 
     results = run_mutants(root, sites, tests_for, jobs=args.jobs, timeout=args.timeout)
-    report = markdown(root, results, tests_for, " ".join(argv if argv is not None else sys.argv[1:]))
+    report = markdown(results, tests_for, " ".join(argv if argv is not None else sys.argv[1:]))
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "report.md").write_text(report)
     (args.out / "report.json").write_text(json.dumps(
