@@ -92,6 +92,12 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
      "return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=True)"):
         "np.where's result is a fresh array no one else holds: a copy of it has the same "
         "values, dtype and layout",
+    ("scratchnet/optim/sgd.py", "def _l2_bytes(cpu: int = 0):", "def _l2_bytes(cpu: int = 1):"):
+        "the probe only picks SGD.SLICE, the update's cache-blocking size; the update is "
+        "element-wise, so every SLICE gives the same numbers (test_fastpaths: sliced == whole)",
+    ("scratchnet/optim/sgd.py", 'if f.read().strip() != "2":', 'if f.read().strip() == "2":'):
+        "the probe only picks SGD.SLICE, the update's cache-blocking size; the update is "
+        "element-wise, so every SLICE gives the same numbers (test_fastpaths: sliced == whole)",
 }
 
 
