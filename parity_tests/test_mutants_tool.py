@@ -1,4 +1,5 @@
 """``tools/mutants.py``: it finds the sites it should, plants one token, and a planted bug fails a test."""
+import ast
 import sys
 from pathlib import Path
 
@@ -70,3 +71,9 @@ def test_a_planted_bug_is_killed_and_an_unread_constant_survives(tmp_path):
     results[0].equivalent = "LIMIT is read nowhere"
     assert mutants.passed(results)
     assert "pkg/mod.py:1 `10 -> 11`" in mutants.markdown(results, tests_for, "")
+
+
+def test_a_kernel_module_is_covered_through_the_op_it_attaches_to():
+    kernel = b"from .._vjp import register_kernel\nfrom ..conv import conv2d\n\nregister_kernel(conv2d, lambda x: x)\n"
+    tree = ast.parse(kernel)
+    assert mutants.kernel_hosts(tree, "scratchnet/functional/fast/conv.py") == {"scratchnet.functional.conv"}

@@ -297,23 +297,35 @@ def module_name(path: str) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def imported_modules(tree: ast.AST, path: str) -> set[str]:
-    """The absolute names of the modules (and possible submodules) a file imports."""
+def _from_imports(tree: ast.AST, path: str):
+    """(absolute module, imported name, local name) for each ``from ... import`` of a file."""
     package = module_name(path).split(".")
     if not path.endswith("__init__.py"):
         package = package[:-1]  # a module's relative imports start from its package
-    found = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
+        if isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
                 up = package[:len(package) - (node.level - 1)]
                 base = ".".join(up + ([base] if base else []))
-            found.add(base)
-            found.update(f"{base}.{alias.name}" for alias in node.names)
+            for alias in node.names:
+                yield base, alias.name, alias.asname or alias.name
+
+
+def imported_modules(tree: ast.AST, path: str) -> set[str]:
+    """The absolute names of the modules (and possible submodules) a file imports."""
+    found = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    for base, name, _ in _from_imports(tree, path):
+        found.update((base, f"{base}.{name}"))
     return found
+
+
+def kernel_hosts(tree: ast.AST, path: str) -> set[str]:
+    """The modules of the ops a kernel module attaches a kernel to (``register_kernel(op, ...)``)."""
+    ops = {node.args[0].id for node in ast.walk(tree)
+           if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Name)
+           and getattr(node.func, "id", getattr(node.func, "attr", None)) == "register_kernel"}
+    return {base for base, _, local in _from_imports(tree, path) if local in ops}
 
 
 def public_names(tree: ast.Module) -> set[str]:
@@ -343,7 +355,8 @@ def covering_tests(root: Path, targets: list[str], tests: list[str]) -> dict[str
 
     A test covers a module if it imports it or names one of its public names (and
     imports scratchnet); a module is also covered by the tests of the target modules
-    that import it (``_windows.py`` by the conv and pooling tests).
+    that import it (``_windows.py`` by the conv and pooling tests), and a kernel module
+    by the tests of the ops it attaches a kernel to (``fast/conv.py`` by conv2d's).
     """
     parsed = {t: ast.parse((root / t).read_bytes()) for t in tests if Path(t).name not in NOT_COVERING}
     test_imports = {t: imported_modules(tree, t) for t, tree in parsed.items()}
@@ -363,8 +376,13 @@ def covering_tests(root: Path, targets: list[str], tests: list[str]) -> dict[str
     importers = {p: [q for q in targets if q != p and not q.endswith("__init__.py")
                      and modules[p] in imported_modules(trees[q], q)] for p in targets}
 
+    by_module = {m: p for p, m in modules.items()}
+
     def closure(path, seen):
         found = direct(path) + EXTRA_TESTS.get(path, [])
+        for host in sorted(kernel_hosts(trees[path], path)):
+            if host in by_module:
+                found += direct(by_module[host])
         for q in importers[path]:
             if q not in seen:
                 seen.add(q)
