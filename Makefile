@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.installed
 # Parallel test workers (pytest-xdist); each worker runs single-threaded.
 WORKERS ?= 2
 
-.PHONY: install test test-deep demo bench bench-quick profile floor bench-results profile-results floor-results docs gpu-check clean
+.PHONY: install test test-deep mutants demo bench bench-quick profile floor bench-results profile-results floor-results docs gpu-check clean
 
 # A machine without a GPU: `make test TORCH_INDEX=https://download.pytorch.org/whl/cpu`
 # takes torch's and torchvision's CPU-only wheels from that index first (a few hundred MB;
@@ -53,6 +53,13 @@ test: $(STAMP)
 
 test-deep: $(STAMP)
 	HYPOTHESIS_PROFILE=deep $(PY) -m pytest -n $(WORKERS) -q parity_tests
+
+# Plant one-token mutants in the ops, optimizers and Sequential and run the covering tests on
+# each (slow: hours for every site); MUTANTS="--max-per-file 10" for a sample. Writes
+# build/mutants/report.md and report.json; fails if a survivor is not argued equivalent.
+MUTANTS ?=
+mutants: $(STAMP)
+	$(PY) -m tools.mutants --jobs $(WORKERS) $(MUTANTS)
 
 demo: $(STAMP)
 	mkdir -p runs
