@@ -75,6 +75,7 @@ def learner_ops(directory, model, criterion, optimizer_name: str = "sgd", log=pr
     sgd_update = sequential_forward = None
     stack = contextlib.ExitStack()
     try:
+        stack.enter_context(workspace.importable(directory))  # imports inside the learner's ops
         stack.enter_context(F.override(swaps))
         if use_sgd:
             from ..optim import SGD
