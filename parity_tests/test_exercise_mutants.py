@@ -307,7 +307,7 @@ MUTANTS = [
      "in-bounds pixels only", False),
     ("avg-pool-no-1/k2", "avg_pool2d",
      {"avg_pool2d": on_grads("avg_pool2d", lambda d, a, k, g, o: {"input": d["input"] * int(np.prod(as_pair(k["kernel_size"])))})},
-     "without its 1/N", False),
+     "without its 1/(kH*kW)", False),
     ("conv-naive-flipped-kernel", "conv2d_naive",
      {"conv2d_naive": lambda *a, **k: conv_flipped(*a, **k)}, "kernel flipped", False),
     ("conv-naive-stride-forgotten-in-backward", "conv2d_naive",
