@@ -39,39 +39,38 @@ class WorkspaceError(Exception):
 
 # --------------------------------------------------------------------------- skeleton
 def skeleton(ex: Exercise) -> str:
-    """The text of ``NAME.py``: contract, scope, and per function its signature and derivation."""
+    """The text of ``NAME.py``: what to write (per kind of exercise), the scope, then per
+    function its signature and core contract (:mod:`.templates`); torch's full semantics
+    are on the op's page, one link away."""
+    from .templates import CONTRACTS, FORMS, HELPERS, KIND
+
+    kind = KIND.get(ex.name, "op")
+    fill = dict(width=88, initial_indent="    ", subsequent_indent="    ")
     head = f'''"""Exercise {ex.number}: {ex.title}.
 
-Write each function below in the form of scratchnet's own ops (before @differentiable):
-
-    def op(input, ...):
-        out = ...                      # the forward
-        def backward(grad_out):        # grad_out: dL/d out, shaped like out
-            return {{"input": ...}}      # dL/d argument, for every float array argument
-        return out, backward
-
-Keep the input's dtype (float32 in, float32 out) and never modify an argument.
+{FORMS[kind]}
 
 Core scope (graded by `scratchnet exercise check {ex.name}`):
-{textwrap.fill(ex.core, 88, initial_indent="    ", subsequent_indent="    ")}
+{textwrap.fill(ex.core, **fill)}
 Full scope (`check {ex.name} --full`, optional):
-{textwrap.fill(ex.full, 88, initial_indent="    ", subsequent_indent="    ")}
-Outside your scope you may raise NotImplementedError.
+{textwrap.fill(ex.full, **fill)}
+Outside your scope you may raise NotImplementedError. The files of this folder import
+each other by name (`from log_softmax import log_softmax`), helpers of yours too.
 
-The math: {DOCS_ROOT}{ex.docs}; this exercise: {DOCS_ROOT}{ex.practice_page}
-Hints: `scratchnet exercise hint {ex.name}`.
+The full semantics and the math: {DOCS_ROOT}{ex.docs}
+This exercise: {DOCS_ROOT}{ex.practice_page}; hints: `scratchnet exercise hint {ex.name}`.
 """
 import numpy as np
 '''
+    todo = {"op": "write the forward and its backward", "chain": "chain the layers and their backwards",
+            "update": "write one step of the update"}[kind]
     parts = [head]
     for name, path in ex.functions.items():
-        ref = resolve(path, forward=True)
-        sig = inspect.signature(ref)
-        doc = inspect.getdoc(ref) or ""
-        doc = doc.split("\nExamples\n")[0].rstrip()  # the derivation, not the doctests
-        doc = textwrap.indent(doc.replace('"""', "'''"), "    ")
-        parts.append(f'\n\ndef {name}{sig}:\n    r"""{doc.lstrip()}\n    """\n'
-                     f'    raise NotImplementedError("{name}: write the forward and its backward")\n')
+        sig = inspect.signature(resolve(path, forward=True))
+        doc = textwrap.indent(CONTRACTS[name], "    ").lstrip()
+        parts.append(f'\n\ndef {name}{sig}:\n    """{doc}\n    """\n'
+                     f'    raise NotImplementedError("{name}: {todo}")\n')
+    parts.append(HELPERS.get(ex.name, ""))
     return "".join(parts)
 
 
