@@ -107,8 +107,7 @@ MISTAKES = {
     "ignored_grad_out": ("backward ignores grad_out",
                          "your {what} is the local derivative alone, as if grad_out were all ones: "
                          "the backward gets grad_out = dL/d out and must multiply by it (the chain "
-                         "rule). For an element-wise op or a loss, expected / got is exactly the "
-                         "upstream gradient printed above."),
+                         "rule).{ratio}"),
     "bias_mean": ("bias gradient averaged instead of summed",
                   "your bias gradient is the right one divided by {n}: the mean of grad_out over "
                   "{over}. The bias is added to every one of those outputs, so each passes its "
@@ -128,8 +127,8 @@ MISTAKES = {
                         "your {what} is kH*kW = {n} times the right one: average pooling divides "
                         "each window's sum by its kH*kW pixels (padding zeros included), and its "
                         "backward hands every pixel of a window G / (kH*kW)."),
-    "storage_order": ("{arg} read in storage order",
-                      "{arg} is a non-contiguous view here ({layout}); your {what} equals the op "
+    "storage_order": ("{arg!r} read in storage order",
+                      "{arg!r} is a non-contiguous view here ({layout}); your {what} equals the op "
                       "applied to {arg}'s memory read in storage order, as `ravel(order='K')`, "
                       "np.frombuffer or as_strided with strides computed from the shape read it. "
                       "Index arrays through their shape (slicing, reshape, np.ascontiguousarray "
@@ -289,7 +288,9 @@ def _ignored_grad_out(ctx, quantity, expected):
         return
     _, backward = reference_call(case.function, _copies(case.args), case.kwargs)
     ones = np.ones(np.shape(ctx.g), dtype=np.asarray(ctx.g).dtype)
-    yield "ignored_grad_out", np.asarray(backward(ones)[quantity]), {}
+    elementwise = case.function in ("relu", "sigmoid", "tanh") or np.ndim(ctx.g) == 0
+    ratio = " Here expected / got is exactly the upstream gradient." if elementwise else ""
+    yield "ignored_grad_out", np.asarray(backward(ones)[quantity]), dict(ratio=ratio)
 
 
 def _bias_mean(ctx, quantity, expected):
@@ -363,14 +364,15 @@ def _storage_order(ctx, quantity, expected):
 def storage_reads(a) -> list:
     """What reading a non-contiguous ``a``'s memory in storage order gives, reshaped to ``a.shape``.
 
-    Two readings: the elements in the order they lie in memory (``a.ravel(order='K')``:
-    a transposed, permuted or Fortran-ordered view), and the memory from ``a``'s first
+    Two readings: the elements in the order of their addresses (``a.ravel(order='K')``
+    for a transposed, permuted or Fortran-ordered view; negative strides read forward), and the memory from ``a``'s first
     byte with C strides computed from the shape (``as_strided``, ``np.frombuffer``),
     this one only where that memory lies inside the array's own buffer.
     """
     if not isinstance(a, np.ndarray) or a.dtype.kind not in "fc" or a.flags.c_contiguous or a.size < 2:
         return []
-    reads = [np.ravel(a, order="K").reshape(a.shape)]
+    forward = tuple(slice(None, None, -1) if st < 0 else slice(None) for st in a.strides)
+    reads = [np.ravel(a[forward], order="K").reshape(a.shape)]  # 'K' alone keeps negative axes reversed
     owner = a
     while isinstance(owner.base, np.ndarray):
         owner = owner.base
