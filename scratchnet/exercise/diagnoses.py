@@ -365,9 +365,10 @@ def storage_reads(a) -> list:
     """What reading a non-contiguous ``a``'s memory in storage order gives, reshaped to ``a.shape``.
 
     Two readings: the elements in the order of their addresses (``a.ravel(order='K')``
-    for a transposed, permuted or Fortran-ordered view; negative strides read forward), and the memory from ``a``'s first
-    byte with C strides computed from the shape (``as_strided``, ``np.frombuffer``),
-    this one only where that memory lies inside the array's own buffer.
+    for a transposed, permuted or Fortran-ordered view; negative strides read forward),
+    and the memory from ``a``'s first byte with C strides computed from the shape
+    (``as_strided``, ``np.frombuffer``), this one only where that memory lies inside the
+    array's own buffer.
     """
     if not isinstance(a, np.ndarray) or a.dtype.kind not in "fc" or a.flags.c_contiguous or a.size < 2:
         return []
@@ -383,7 +384,8 @@ def storage_reads(a) -> list:
         reads.append(np.lib.stride_tricks.as_strided(a, a.shape, c_strides, writeable=False).copy())
     distinct = []
     for r in reads:
-        if not np.array_equal(r, a, equal_nan=True) and not any(np.array_equal(r, d, equal_nan=True) for d in distinct):
+        seen = [a] + distinct
+        if not any(np.array_equal(r, d, equal_nan=True) for d in seen):
             distinct.append(r)
     return distinct
 
@@ -430,7 +432,8 @@ def bias_averaged(ctx: Context, quantity: str, got) -> list:
 
 
 def softmax_numerics(ctx: Context, quantity: str, got) -> list:
-    """Log of an underflowed softmax, or exp overflow/underflow without the max (softmax, log_softmax, cross_entropy)."""
+    """The log of an underflowed softmax, or exp overflow/underflow without the max
+    (softmax, log_softmax, cross_entropy)."""
     return _first_match(ctx, quantity, got, [_softmax_numerics])
 
 

@@ -163,7 +163,8 @@ class _WorkspaceFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
 def _taken(name: str, file: Path) -> bool:
     """Whether ``name`` means something else than the learner's ``file`` on this Python."""
-    if name in sys.stdlib_module_names or name in sys.builtin_module_names:
+    stdlib = getattr(sys, "stdlib_module_names", ())  # Python 3.10+; on 3.9 PathFinder finds them
+    if name in stdlib or name in sys.builtin_module_names:
         return True
     loaded = sys.modules.get(name)
     if loaded is not None:
@@ -225,8 +226,9 @@ def load(ex: Exercise, directory=DEFAULT_DIR) -> dict:
 
     The file runs inside :func:`importable` (its ``import log_softmax`` finds the
     workspace's ``log_softmax.py``), as a new module each time: an edited file, or an
-    edited helper it imports, is what the next load sees. Raises :class:`WorkspaceError` if there is no file and :class:`LearnerError` for a
-    syntax error, an exception while importing, or a missing function.
+    edited helper it imports, is what the next load sees. Raises :class:`WorkspaceError`
+    if there is no file and :class:`LearnerError` for a syntax error, an exception while
+    importing, or a missing function.
     """
     global _loaded
     path = path_of(ex, directory)
