@@ -70,6 +70,7 @@ def test_an_old_status_file_is_read_as_the_scope_it_recorded(tmp_path):
     assert workspace.status_line(softmax, tmp_path) == "core: passed  full: not run"
     assert workspace.status_line(linear, tmp_path) == "core: not run  full: passed"
     assert workspace.passed(softmax, tmp_path) and not workspace.passed(linear, tmp_path)
+    assert "the capstone needs the core check" in workspace.status(linear, tmp_path)
     workspace.record(linear, tmp_path, True, "core")  # rewritten in today's form, hints kept
     new = json.loads((tmp_path / workspace.STATUS_FILE).read_text())
     assert new["linear"]["full"]["passed"] and new["linear"]["core"]["passed"]
@@ -198,3 +199,17 @@ def test_the_sgd_template_says_no_backward_and_keeps_lr_out_of_the_buffer():
     text = workspace.skeleton(catalogue.get("sgd_momentum"))
     assert "has no backward" in text and "write the forward" not in text
     assert "keep it out of the buffer" in text
+
+
+def test_train_ops_runs_ops_that_import_each_other_inside_their_functions(tmp_path, capsys):
+    for name in ("activations", "linear", "log_softmax", "sgd_momentum"):
+        (tmp_path / f"{name}.py").write_text(own(catalogue.get(name)))
+    (tmp_path / "cross_entropy.py").write_text(CROSS_ENTROPY)  # `import my_helpers` when called
+    (tmp_path / "my_helpers.py").write_text("CALLS = []\n\n\ndef identity(x):\n    CALLS.append(1)\n    return x\n")
+    for name in ("activations", "linear", "log_softmax", "sgd_momentum", "cross_entropy"):
+        workspace.record(catalogue.get(name), tmp_path, True, "core")
+    before = list(sys.meta_path)
+    code, out, err = run(["train", "--model", "softmax-toy", "--engine", "numpy", "--epochs", "1",
+                          "--ops", str(tmp_path), "--quiet"], capsys)
+    assert code == 0, out + err
+    assert "cross_entropy" in out and sys.meta_path == before and "my_helpers" not in sys.modules

@@ -329,7 +329,11 @@ def scope_status(ex: Exercise, directory=DEFAULT_DIR, scope: str = "core") -> st
 def status(ex: Exercise, directory=DEFAULT_DIR) -> str:
     """The core scope's status (what the capstone needs); ``'not checked'`` before any core check."""
     s = scope_status(ex, directory, "core")
-    return "not checked" if s == "not run" else s
+    if s == "not run":
+        s = "not checked"
+        if scope_status(ex, directory, "full") == "passed":
+            s += " (only --full passed; the capstone needs the core check)"
+    return s
 
 
 def status_line(ex: Exercise, directory=DEFAULT_DIR) -> str:
