@@ -257,6 +257,22 @@ def max_pool_assign(input, kernel_size, stride=None, padding=0, dilation=1, ceil
     return out, lambda g: {"input": _route(input, g, k, s, p, "first", "right", assign=True)}
 
 
+def avg_pool_crop_corner(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+                         divisor_override=None):
+    """Each window's share added into a padded gradient, cropped from its top-left corner."""
+    out, _ = ref("avg_pool2d")(input, kernel_size, stride, padding)
+    k, s, p = as_pair(kernel_size), as_pair(stride or kernel_size), as_pair(padding)
+
+    def backward(g):
+        n, c, h, w = input.shape
+        dxp = np.zeros((n, c, h + 2 * p[0] + k[0], w + 2 * p[1] + k[1]), dtype=input.dtype)
+        for i in range(g.shape[2]):
+            for j in range(g.shape[3]):
+                dxp[:, :, i * s[0]:i * s[0] + k[0], j * s[1]:j * s[1] + k[1]] += g[:, :, i, j, None, None] / (k[0] * k[1])
+        return {"input": dxp[:, :, :h, :w].copy()}
+    return out, backward
+
+
 def log_softmax_of_softmax(input, dim=None, _stacklevel=3, dtype=None):
     """log(softmax(x)) with the max subtracted: -inf where softmax underflows to 0."""
     s, _ = ref("softmax")(input, dim)
@@ -432,6 +448,7 @@ MUTANTS = [
      "log of an underflowed softmax", False),
     ("cross-entropy-log-of-softmax", "cross_entropy", {"cross_entropy": cross_entropy_log_of_softmax},
      "log of an underflowed softmax", False),
+    ("avg-pool-crops-the-corner", "avg_pool2d", {"avg_pool2d": avg_pool_crop_corner}, "from the corner", False),
     ("avg-pool-forward-no-1/k2", "avg_pool2d",
      {"avg_pool2d": on_out("avg_pool2d", lambda o, a, k: o * int(np.prod(as_pair(k["kernel_size"]))))},
      "without its 1/(kH*kW)", False),
