@@ -153,3 +153,17 @@ def test_the_modified_argument_is_named_with_what_to_do_instead():
     title, text = diagnoses.modified_argument("momentum_buffer", "update", step=2)
     assert title == "'momentum_buffer' modified in place during step 2" and "return a new buffer" in text
     assert "new arrays" in diagnoses.modified_argument("weight")[1]
+
+
+def test_a_softmax_backward_with_the_diagonal_only_is_one_diagnosis_even_where_a_wrong_axis_agrees():
+    for shape, title in (((2, 3), "softmax backward with the Jacobian's diagonal only"),
+                         ((1, 3), "softmax backward with the Jacobian's diagonal only, or summed over the wrong axis")):
+        x = RNG.standard_normal(shape)
+        ctx = context("softmax", (x, 1))
+        s, g = ctx.expected_out, ctx.g
+        assert titles(diagnoses.find(ctx, "input", g * s * (1 - s))) == [title]
+    x = RNG.standard_normal((2, 3))
+    ctx = context("softmax", (x, 1))
+    s, g = ctx.expected_out, ctx.g
+    wrong_axis = g * s - s * np.sum(g * s, axis=0, keepdims=True)
+    assert titles(diagnoses.find(ctx, "input", wrong_axis)) == ["reduced over the wrong axis"]

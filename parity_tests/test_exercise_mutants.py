@@ -448,6 +448,8 @@ MUTANTS = [
      "log of an underflowed softmax", False),
     ("cross-entropy-log-of-softmax", "cross_entropy", {"cross_entropy": cross_entropy_log_of_softmax},
      "log of an underflowed softmax", False),
+    ("softmax-jacobian-diagonal", "softmax",
+     {"softmax": on_grads("softmax", lambda d, a, k, g, o: {"input": g * o * (1 - o)})}, "diagonal only", False),
     ("avg-pool-crops-the-corner", "avg_pool2d", {"avg_pool2d": avg_pool_crop_corner}, "from the corner", False),
     ("avg-pool-forward-no-1/k2", "avg_pool2d",
      {"avg_pool2d": on_out("avg_pool2d", lambda o, a, k: o * int(np.prod(as_pair(k["kernel_size"]))))},

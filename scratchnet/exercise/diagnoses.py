@@ -52,6 +52,11 @@ MISTAKES = {
                      "vector-Jacobian product is g*s - s * sum(g*s). An all-ones upstream "
                      "gradient (loss = out.sum()) hides the term's role: there the true gradient "
                      "is exactly 0, because the outputs always sum to 1; the grader uses a random one."),
+    "jacobian_diagonal": ("softmax backward with the Jacobian's diagonal only{or_axis}",
+                          "your gradient is g * s (1 - s), the diagonal terms ds_i/dx_i alone; "
+                          "every s_i depends on every x_k (ds_i/dx_k = -s_i s_k off the "
+                          "diagonal): the vector-Jacobian product is g*s - s * sum(g*s) over "
+                          "dim.{axis_note}"),
     "log_softmax_term": ("log_softmax backward missing the - exp(l) * sum(g) term",
                          "your gradient is g itself; dl_i/dx_k = delta_ik - s_k gives "
                          "g - softmax(x) * sum(g)."),
@@ -142,7 +147,7 @@ PRIORITY = (
     "ties_last", "ties_all", "ties_split", "wrong_window", "window_overwrite", "col2im_corner",
     "col2im_overwrite", "count_exclude_pad", "flipped_kernel", "one_sample", "pool_no_divisor",
     "bias_mean", "batch_mean", "no_mean", "double_mean", "relu_at_zero", "input_not_output",
-    "softmax_term", "log_softmax_term", "wrong_axis", "transposed", "ignored_grad_out", "wrong_sign",
+    "softmax_term", "jacobian_diagonal", "log_softmax_term", "wrong_axis", "transposed", "ignored_grad_out", "wrong_sign",
 )
 
 
@@ -253,8 +258,15 @@ def _op_variants(ctx, quantity, expected):
             out = np.asarray(ctx.expected_out)
             if f == "softmax":
                 yield "softmax_term", g * out, {}
+                # A sum over an axis of size 1 gives the diagonal's answer: one diagnosis names both.
+                ones = [a for a in others if x.shape[a] == 1]
+                yield "jacobian_diagonal", g * out * (1 - out), dict(
+                    or_axis=", or summed over the wrong axis" if ones else "",
+                    axis_note=f" On this case a sum over dim {ones[0]} (of size 1) instead of dim {dim} "
+                              f"gives the same answer." if ones else "")
                 for a in others:
-                    yield "wrong_axis", g * out - out * np.sum(g * out, axis=a, keepdims=True), dict(axis=a, dim=dim)
+                    if x.shape[a] > 1:
+                        yield "wrong_axis", g * out - out * np.sum(g * out, axis=a, keepdims=True), dict(axis=a, dim=dim)
             else:
                 yield "log_softmax_term", g, {}
                 for a in others:
