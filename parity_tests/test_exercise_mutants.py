@@ -115,7 +115,7 @@ def mse_batch_mean(input, target, size_average=None, reduce=None, reduction="mea
 
 def max_pool_route(rule, origin="right"):
     """max_pool2d whose backward routes by ``rule`` ('all', 'split', 'last') or the wrong window."""
-    from scratchnet.exercise.diagnoses import _route
+    from scratchnet.exercise.window_mistakes import max_pool_route as _route
 
     def mutant(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                return_indices=False):
@@ -223,6 +223,102 @@ def sgd_first_dampened(param, grad, momentum_buffer, lr, momentum=0.0, dampening
     return sgd_ref(param, grad, momentum_buffer, lr, momentum=momentum, dampening=dampening, **kw)
 
 
+def sigmoid_ignores_grad_out(input):
+    out, _ = ref("sigmoid")(input)
+    return out, lambda g: {"input": out * (1 - out)}
+
+
+def cross_entropy_ignores_grad_out(input, target, weight=None, size_average=None, ignore_index=-100,
+                                   reduce=None, reduction="mean", label_smoothing=0.0):
+    out, _ = ref("cross_entropy")(input, target)
+    s, _ = ref("softmax")(input, 1)
+    onehot = np.zeros_like(s)
+    onehot[np.arange(len(target)), target] = 1
+    return out, lambda g: {"input": ((s - onehot) / len(target)).astype(input.dtype)}
+
+
+def max_pool_zero_padding(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+                          return_indices=False):
+    """Padding written as np.pad's zeros, then pooled without padding."""
+    p = as_pair(padding)
+    h, w = input.shape[2:]
+    padded = np.pad(input, ((0, 0), (0, 0), (p[0], p[0]), (p[1], p[1])))
+    out, backward = ref("max_pool2d")(padded, kernel_size, stride, 0)
+    return out, lambda g: {"input": backward(g)["input"][:, :, p[0]:p[0] + h, p[1]:p[1] + w].copy()}
+
+
+def max_pool_assign(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+                    return_indices=False):
+    """The gradient stored with = at each window's maximum: the last window to pick a pixel wins."""
+    from scratchnet.exercise.window_mistakes import max_pool_route as _route
+
+    out, _ = ref("max_pool2d")(input, kernel_size, stride, padding)
+    k, s, p = as_pair(kernel_size), as_pair(stride or kernel_size), as_pair(padding)
+    return out, lambda g: {"input": _route(input, g, k, s, p, "first", "right", assign=True)}
+
+
+def avg_pool_crop_corner(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+                         divisor_override=None):
+    """Each window's share added into a padded gradient, cropped from its top-left corner."""
+    out, _ = ref("avg_pool2d")(input, kernel_size, stride, padding)
+    k, s, p = as_pair(kernel_size), as_pair(stride or kernel_size), as_pair(padding)
+
+    def backward(g):
+        n, c, h, w = input.shape
+        dxp = np.zeros((n, c, h + 2 * p[0] + k[0], w + 2 * p[1] + k[1]), dtype=input.dtype)
+        for i in range(g.shape[2]):
+            for j in range(g.shape[3]):
+                dxp[:, :, i * s[0]:i * s[0] + k[0], j * s[1]:j * s[1] + k[1]] += g[:, :, i, j, None, None] / (k[0] * k[1])
+        return {"input": dxp[:, :, :h, :w].copy()}
+    return out, backward
+
+
+def log_softmax_of_softmax(input, dim=None, _stacklevel=3, dtype=None):
+    """log(softmax(x)) with the max subtracted: -inf where softmax underflows to 0."""
+    s, _ = ref("softmax")(input, dim)
+    out = np.log(s)
+    return out, lambda g: {"input": g - s * g.sum(axis=dim, keepdims=True)}
+
+
+def cross_entropy_log_of_softmax(input, target, weight=None, size_average=None, ignore_index=-100,
+                                 reduce=None, reduction="mean", label_smoothing=0.0):
+    s, _ = ref("softmax")(input, 1)
+    logs = np.log(s)
+    n = len(target)
+    out = np.asarray(-logs[np.arange(n), target].mean(), dtype=input.dtype)
+    onehot = np.zeros_like(s)
+    onehot[np.arange(n), target] = 1
+    return out, lambda g: {"input": (g * (s - onehot) / n).astype(input.dtype)}
+
+
+def relu_writes_grad_out(input, inplace=False):
+    out = np.maximum(input, 0)
+
+    def backward(g):
+        g[input <= 0] = 0  # the caller's grad_out, changed
+        return {"input": g}
+    return out, backward
+
+
+def max_pool_as_strided(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+                        return_indices=False):
+    """Windows cut with as_strided and strides computed from the shape: right on C-ordered input only."""
+    n, c, h, w = input.shape
+    k, s = as_pair(kernel_size), as_pair(stride or kernel_size)
+    item = input.itemsize
+    flat = np.lib.stride_tricks.as_strided(input, input.shape, (c * h * w * item, h * w * item, w * item, item))
+    return ref("max_pool2d")(flat.copy(), kernel_size, stride, padding)
+
+
+def sgd_velocity(param, grad, momentum_buffer, lr, momentum=0.0, dampening=0.0, weight_decay=0.0,
+                 nesterov=False, maximize=False):
+    """The textbook's velocity form: v = mu v + lr g, theta -= v (torch's only while lr is constant)."""
+    if not momentum:
+        return param - lr * grad, None
+    v = lr * grad if momentum_buffer is None else momentum * momentum_buffer + lr * grad
+    return param - v, v
+
+
 def f32_only(change):
     return lambda out, args, kwargs: change(out) if out.dtype == np.float32 else out
 
@@ -307,13 +403,13 @@ MUTANTS = [
      "in-bounds pixels only", False),
     ("avg-pool-no-1/k2", "avg_pool2d",
      {"avg_pool2d": on_grads("avg_pool2d", lambda d, a, k, g, o: {"input": d["input"] * int(np.prod(as_pair(k["kernel_size"])))})},
-     "without its 1/N", False),
+     "without its 1/(kH*kW)", False),
     ("conv-naive-flipped-kernel", "conv2d_naive",
      {"conv2d_naive": lambda *a, **k: conv_flipped(*a, **k)}, "kernel flipped", False),
     ("conv-naive-stride-forgotten-in-backward", "conv2d_naive",
      {"conv2d_naive": conv_scatter(stride_in_start=False, name="conv2d_naive")}, None, False),
     ("conv-naive-crop-ignores-padding", "conv2d_naive",
-     {"conv2d_naive": conv_scatter(crop_offset=False, name="conv2d_naive")}, None, False),
+     {"conv2d_naive": conv_scatter(crop_offset=False, name="conv2d_naive")}, "from the corner", False),
     ("conv-naive-weight-one-sample", "conv2d_naive", {"conv2d_naive": conv_last_sample_weight},
      "not summed over the batch", False),
     ("conv2d-written-as-loops", "conv2d", {"conv2d": ref("conv2d_naive")}, None, False),
@@ -334,6 +430,39 @@ MUTANTS = [
     ("sgd-in-place", "sgd_momentum", {"sgd_momentum": sgd_in_place}, "in place", False),
     ("sgd-first-buffer-dampened", "sgd_momentum", {"sgd_momentum": sgd_first_dampened},
      "started with (1 - dampening)", True),
+    # issue 25's mistakes
+    ("sigmoid-ignores-grad-out", "activations", {"sigmoid": sigmoid_ignores_grad_out}, "ignores grad_out", False),
+    ("cross-entropy-ignores-grad-out", "cross_entropy", {"cross_entropy": cross_entropy_ignores_grad_out},
+     "ignores grad_out", False),
+    ("linear-bias-averaged", "linear",
+     {"linear": on_grads("linear", lambda d, a, k, g, o: replace(d, "bias", g.mean(axis=0)) if "bias" in d else d)},
+     "averaged instead of summed", False),
+    ("conv-bias-averaged", "conv2d",
+     {"conv2d": on_grads("conv2d", lambda d, a, k, g, o: replace(d, "bias", g.mean(axis=(0, 2, 3)))
+                         if "bias" in d else d)}, "averaged instead of summed", False),
+    ("conv-col2im-crops-the-corner", "conv2d", {"conv2d": conv_scatter(crop_offset=False)}, "from the corner", False),
+    ("max-pool-zero-padding", "max_pool2d", {"max_pool2d": max_pool_zero_padding}, "zeros instead of -inf", False),
+    ("max-pool-assigns-where-windows-overlap", "max_pool2d", {"max_pool2d": max_pool_assign},
+     "assigned (=) where pooling windows overlap", False),
+    ("log-softmax-log-of-softmax", "log_softmax", {"log_softmax": log_softmax_of_softmax},
+     "log of an underflowed softmax", False),
+    ("cross-entropy-log-of-softmax", "cross_entropy", {"cross_entropy": cross_entropy_log_of_softmax},
+     "log of an underflowed softmax", False),
+    ("softmax-jacobian-diagonal", "softmax",
+     {"softmax": on_grads("softmax", lambda d, a, k, g, o: {"input": g * o * (1 - o)})}, "diagonal only", False),
+    ("avg-pool-crops-the-corner", "avg_pool2d", {"avg_pool2d": avg_pool_crop_corner}, "from the corner", False),
+    ("avg-pool-forward-no-1/k2", "avg_pool2d",
+     {"avg_pool2d": on_out("avg_pool2d", lambda o, a, k: o * int(np.prod(as_pair(k["kernel_size"]))))},
+     "without its 1/(kH*kW)", False),
+]
+
+#: Mistakes the grader of branch `testing` catches (issue 25 items 1-3: non-contiguous
+#: layouts, grad_out checked for changes, an lr schedule); strict xfail until it lands here,
+#: then they XPASS, fail, and move into MUTANTS.
+PENDING_GRADER = [
+    ("max-pool-as-strided-from-shape", "max_pool2d", {"max_pool2d": max_pool_as_strided}, "storage order", False),
+    ("relu-writes-grad-out", "activations", {"relu": relu_writes_grad_out}, "'grad_out' modified", False),
+    ("sgd-velocity-form", "sgd_momentum", {"sgd_momentum": sgd_velocity}, "velocity form", False),
 ]
 
 
@@ -343,19 +472,22 @@ def _functions(ex, planted):
     return fns
 
 
-@pytest.mark.parametrize("exercise,planted,diagnosis,full", [m[1:] for m in MUTANTS],
-                         ids=[m[0] for m in MUTANTS])
+@pytest.mark.parametrize("exercise,planted,diagnosis,full", [m[1:] for m in MUTANTS] + [
+    pytest.param(*m[1:], marks=pytest.mark.xfail(strict=True, reason="needs the testing branch's grader"))
+    for m in PENDING_GRADER], ids=[m[0] for m in MUTANTS + PENDING_GRADER])
 def test_mutant_is_failed_and_named(exercise, planted, diagnosis, full):
     ex = catalogue.get(exercise)
     results = list(grade(ex, _functions(ex, planted), HERE, full=full, oracle="torch", stop_at_first=True))
     failed = [r for r in results if not r.passed]
     assert failed, f"mutant passed every property of {exercise}"
+    names = [name for name, _ in failed[0].failure.diagnoses]
     if diagnosis is not None:
-        names = [name for name, _ in failed[0].failure.diagnoses]
         assert any(diagnosis in n for n in names), (
             f"expected the diagnosis {diagnosis!r}, got {names}: {failed[0].failure.headline}")
+    # One cause: a dtype diagnosis may come with one value diagnosis, never two value ones.
+    assert len([n for n in names if "float64" not in n]) <= 1, names
 
 
-def test_there_are_at_least_forty_mutants_over_every_exercise():
-    assert len(MUTANTS) >= 40
+def test_there_are_at_least_sixty_mutants_over_every_exercise():
+    assert len(MUTANTS) >= 60
     assert {m[1] for m in MUTANTS} == set(catalogue.BY_NAME)

@@ -74,6 +74,7 @@ def learner_ops(directory, model, criterion, optimizer_name: str = "sgd", log=pr
         + ("" if use_sgd or optimizer_name != "sgd" else
            " (SGD stays scratchnet's: sgd_momentum has not passed)"))
     with contextlib.ExitStack() as stack:
+        stack.enter_context(workspace.importable(directory))  # imports inside the learner's ops
         stack.enter_context(F.override(swaps))
         if use_sgd:
             rule = workspace.load(sgd_ex, directory)["sgd_momentum"]

@@ -59,10 +59,12 @@ def command(args, out=print) -> int:
 
 
 def _list(args, out) -> int:
-    out(f"{'#':>2}  {'exercise':<20} {'status':<24} task")
-    for ex in catalogue.EXERCISES:
-        out(f"{ex.number:>2}  {ex.name:<20} {workspace.status(ex, args.dir):<24} {ex.title}")
-    out(f"13  {'capstone':<20} {'':<24} {catalogue.CAPSTONE}")
+    lines = [(ex, workspace.status_line(ex, args.dir)) for ex in catalogue.EXERCISES]
+    width = max(len(s) for _, s in lines)
+    out(f"{'#':>2}  {'exercise':<20} {'status':<{width}}  task")
+    for ex, line in lines:
+        out(f"{ex.number:>2}  {ex.name:<20} {line:<{width}}  {ex.title}")
+    out(f"13  {'capstone':<20} {'(needs core: passed)':<{width}}  {catalogue.CAPSTONE}")
     return 0
 
 
@@ -82,9 +84,13 @@ def _check(args, out) -> int:
     from .grader import check
 
     ex = catalogue.get(args.name)
-    functions = workspace.load(ex, args.dir)
-    ok = check(ex, functions, workspace.path_of(ex, args.dir), full=args.full,
-               thorough=args.thorough, oracle=args.oracle, out=out)
+    for name in workspace.shadowed(args.dir):
+        out(f"note: {name}.py in {args.dir} has the name of an installed or standard module: "
+            f"`import {name}` imports that one, not yours (rename the file to import it)")
+    with workspace.importable(args.dir):  # the learner's imports inside their functions too
+        functions = workspace.load(ex, args.dir)
+        ok = check(ex, functions, workspace.path_of(ex, args.dir), full=args.full,
+                   thorough=args.thorough, oracle=args.oracle, out=out)
     workspace.record(ex, args.dir, ok, "full" if args.full else "core")
     return 0 if ok else 1
 
