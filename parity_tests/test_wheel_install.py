@@ -17,7 +17,7 @@ from scratchnet.data import write_idx
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow  # about a minute: a wheel build, a venv, a numpy install
 
 
 def _run(*cmd, cwd, timeout=600):
@@ -33,10 +33,9 @@ def _ok(result):
     return result
 
 
-@pytest.fixture(scope="module")
-def user_venv(tmp_path_factory):
-    """``venv/bin`` of a fresh venv holding the checkout's wheel and the numpy running these tests."""
-    root = tmp_path_factory.mktemp("wheel")
+def _user_venv(root):
+    """``venv/bin`` of a fresh venv under ``root`` holding the checkout's wheel and the numpy
+    running these tests (the pinned one, or the lowest declared one), from the package index."""
     src = root / "src"
     # A copy of what the wheel is built from, so that building writes no build/ or
     # egg-info into the checkout.
@@ -51,47 +50,48 @@ def user_venv(tmp_path_factory):
     (wheel,) = (root / "dist").glob("scratchnet-*.whl")
     _ok(_run(sys.executable, "-m", "venv", root / "venv", cwd=root))
     bin_dir = root / "venv" / "bin"
-    # The numpy of this run (the pinned one, or the lowest declared one), from the package index.
     _ok(_run(bin_dir / "python", "-m", "pip", "install", "-q", wheel, f"numpy=={np.__version__}",
              cwd=root))
     return bin_dir
 
 
-def test_wheel_installs_numpy_alone(user_venv):
-    freeze = _ok(_run(user_venv / "python", "-m", "pip", "list", "--format=json",
-                      cwd=user_venv)).stdout
-    names = {p["name"].lower() for p in json.loads(freeze)} - {"pip", "setuptools", "wheel"}
-    assert names == {"numpy", "scratchnet"}
-
-
-def test_help_and_exercise_list(user_venv, tmp_path):
-    out = _ok(_run(user_venv / "scratchnet", "--help", cwd=tmp_path)).stdout
-    for command in ("train", "experiments", "reproduce", "exercise"):
-        assert command in out
-    out = _ok(_run(user_venv / "scratchnet", "exercise", "list", cwd=tmp_path)).stdout
-    assert "softmax" in out
-
-
-def test_train_on_idx_files_without_torch(user_venv, tmp_path):
-    rng = np.random.default_rng(0)
-    for prefix, n in (("train", 96), ("t10k", 32)):
-        write_idx(tmp_path / f"{prefix}-images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28), dtype=np.uint8))
-        write_idx(tmp_path / f"{prefix}-labels-idx1-ubyte", rng.integers(0, 10, n).astype(np.uint8))
-    report = tmp_path / "run.json"
-    _ok(_run(user_venv / "scratchnet", "train", "--model", "softmax-regression", "--epochs", "1",
-             "--engine", "numpy", "--data-dir", tmp_path, "--json", report, "--quiet", cwd=tmp_path))
-    (run,) = json.loads(report.read_text())["runs"]
-    assert run["engine"] == "numpy" and run["dataset"] == "mnist-full"
-
-
-@pytest.mark.parametrize("args, extra", [
+#: Commands that need an extra, and the extra their one-line error must name.
+NEEDS_AN_EXTRA = [
     (["train", "--engine", "torch", "--epochs", "1"], "scratchnet[torch]"),
     (["train", "--epochs", "1"], "scratchnet[torch]"),  # the default engine is both
     (["train", "--engine", "numpy", "--epochs", "1", "--plot", "p.png"], "scratchnet[plot]"),
     (["exercise", "check", "softmax"], "scratchnet[practice]"),
-])
-def test_missing_extra_is_one_line(user_venv, tmp_path, args, extra):
-    r = _run(user_venv / "scratchnet", *args, cwd=tmp_path)
-    assert r.returncode == 2, r.stdout + r.stderr
-    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
-    assert r.stderr.startswith("scratchnet: error: ") and f"pip install '{extra}'" in r.stderr
+]
+
+
+def test_the_wheel_in_a_fresh_venv_with_numpy_alone(tmp_path):
+    # One test, so that the wheel and the venv are built once (not once per xdist worker).
+    bin_dir = _user_venv(tmp_path)
+    work = tmp_path / "work"
+    work.mkdir()
+
+    listed = json.loads(_ok(_run(bin_dir / "python", "-m", "pip", "list", "--format=json",
+                                 cwd=work)).stdout)
+    assert {p["name"].lower() for p in listed} - {"pip", "setuptools", "wheel"} == {"numpy", "scratchnet"}
+
+    out = _ok(_run(bin_dir / "scratchnet", "--help", cwd=work)).stdout
+    for command in ("train", "experiments", "reproduce", "exercise"):
+        assert command in out
+    assert "softmax" in _ok(_run(bin_dir / "scratchnet", "exercise", "list", cwd=work)).stdout
+
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", 96), ("t10k", 32)):
+        write_idx(work / f"{prefix}-images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28), dtype=np.uint8))
+        write_idx(work / f"{prefix}-labels-idx1-ubyte", rng.integers(0, 10, n).astype(np.uint8))
+    report = work / "run.json"
+    _ok(_run(bin_dir / "scratchnet", "train", "--model", "softmax-regression", "--epochs", "1",
+             "--engine", "numpy", "--data-dir", work, "--json", report, "--quiet", cwd=work))
+    (run,) = json.loads(report.read_text())["runs"]
+    assert run["engine"] == "numpy" and run["dataset"] == "mnist-full"
+
+    for args, extra in NEEDS_AN_EXTRA:
+        r = _run(bin_dir / "scratchnet", *args, cwd=work)
+        assert r.returncode == 2, (args, r.stdout + r.stderr)
+        assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, (args, r.stderr)
+        assert r.stderr.startswith("scratchnet: error: ") and f"pip install '{extra}'" in r.stderr, (
+            args, r.stderr)
