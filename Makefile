@@ -1,6 +1,7 @@
 # Two commands on a fresh machine with only Python 3:
 #   make demo   train a lecture model in NumPy and in torch, side by side
 #   make test   run the parity suite
+#   make test-lowest   the same suite with the oldest versions pyproject.toml admits
 #   make docs   build the documentation site into docs/_build/html (works offline)
 # Benchmarks write into benchmarks/out/ (git ignores it); only bench-results and
 # profile-results replace the committed results in benchmarks/results/.
@@ -11,7 +12,7 @@ STAMP  := $(VENV)/.installed
 # Parallel test workers (pytest-xdist); each worker runs single-threaded.
 WORKERS ?= 2
 
-.PHONY: install test test-deep mutants demo bench bench-quick profile floor bench-results profile-results floor-results docs gpu-check clean
+.PHONY: install test test-lowest test-deep mutants demo bench bench-quick profile floor bench-results profile-results floor-results docs gpu-check clean
 
 # A machine without a GPU: `make test TORCH_INDEX=https://download.pytorch.org/whl/cpu`
 # takes torch's and torchvision's CPU-only wheels from that index first (a few hundred MB;
@@ -50,6 +51,23 @@ docs: $(DOCS_STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -n $(WORKERS) -q parity_tests
+
+# The lowest-versions run: its own venv, every dependency at the floor pyproject.toml
+# declares (requirements-lowest.txt pins them and all they pull in, so nothing is
+# resolved), scratchnet itself editable without its extras' dependencies (no
+# torchvision: its tests skip there). SCRATCHNET_LOWEST=1 makes the suite check that
+# the installed versions are those floors.
+LOWEST ?= .venv-lowest
+LOWEST_STAMP := $(LOWEST)/.installed
+
+$(LOWEST_STAMP): pyproject.toml requirements-lowest.txt
+	$(PYTHON) -m venv $(LOWEST)
+	$(LOWEST)/bin/python -m pip install -q -r requirements-lowest.txt
+	$(LOWEST)/bin/python -m pip install -q --no-deps --no-build-isolation -e .
+	touch $(LOWEST_STAMP)
+
+test-lowest: $(LOWEST_STAMP)
+	SCRATCHNET_LOWEST=1 $(LOWEST)/bin/python -m pytest -n $(WORKERS) -q parity_tests
 
 test-deep: $(STAMP)
 	HYPOTHESIS_PROFILE=deep $(PY) -m pytest -n $(WORKERS) -q parity_tests
@@ -96,4 +114,4 @@ gpu-check:
 	PYTHONPATH=. $(PYTHON) -m benchmarks.gpu_check --out benchmarks/results
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis docs/_build docs/lectures
+	rm -rf $(VENV) $(LOWEST) .pytest_cache .hypothesis docs/_build docs/lectures

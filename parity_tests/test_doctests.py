@@ -16,8 +16,10 @@ import scratchnet
 
 #: ``...`` stands for any text, and line breaks in printed arrays may differ.
 OPTIONFLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
-#: Modules that are the torch side of the project; they need torch to import.
-NEEDS_TORCH = {"scratchnet.torch_models", "scratchnet.training.torch_engine"}
+#: Modules that are the torch side of the project, and what each needs to import (the
+#: lowest-versions run has torch without torchvision: those modules skip there).
+NEEDS = {"scratchnet.torch_models": ("torch",), "scratchnet.training.torch_engine": ("torch",),
+         "scratchnet.training.torch_data": ("torch", "torchvision")}
 
 
 def _module_names():
@@ -29,8 +31,8 @@ MODULES = _module_names()
 
 
 def _examples(name):
-    if name in NEEDS_TORCH:
-        pytest.importorskip("torch")
+    for package in NEEDS.get(name, ()):
+        pytest.importorskip(package)
     module = importlib.import_module(name)
     tests = doctest.DocTestFinder(exclude_empty=True).find(module, name)
     # Only the module's own docstrings: not those of what it imports.

@@ -52,25 +52,31 @@ def replace(d, key, value):
     return d
 
 
+def like(x, c):
+    """``c`` in ``x``'s dtype: each mutant carries its one bug only, also under numpy 1.x,
+    where a Python number against a 0-d float32 array gives float64."""
+    return np.asarray(c, dtype=x.dtype)
+
+
 # --------------------------------------------------------------------------- hand-written mutants
 def relu_ge(input, inplace=False):
-    out = np.maximum(input, 0)
+    out = np.maximum(input, like(input, 0))
     return out, lambda g: {"input": np.where(input >= 0, g, 0).astype(input.dtype)}
 
 
 def sigmoid_from_input(input):
     out, _ = ref("sigmoid")(input)
-    return out, lambda g: {"input": g * input * (1 - input)}
+    return out, lambda g: {"input": g * input * (like(input, 1) - input)}
 
 
 def tanh_from_input(input):
     out = np.tanh(input)
-    return out, lambda g: {"input": g * (1 - input * input)}
+    return out, lambda g: {"input": g * (like(input, 1) - input * input)}
 
 
 def tanh_in_place(input):
     out = np.tanh(input, out=input)
-    return out, lambda g: {"input": g * (1 - out * out)}
+    return out, lambda g: {"input": g * (like(out, 1) - out * out)}
 
 
 def softmax_in_place(input, dim=None, _stacklevel=3, dtype=None):
@@ -370,26 +376,26 @@ MUTANTS = [
      {"log_softmax": on_grads("log_softmax", lambda d, a, k, g, o: {"input": -d["input"]})},
      "wrong sign", False),
     ("cross-entropy-no-1/N", "cross_entropy",
-     {"cross_entropy": on_grads("cross_entropy", lambda d, a, k, g, o: replace(d, "input", d["input"] * a[0].shape[0]))},
+     {"cross_entropy": on_grads("cross_entropy", lambda d, a, k, g, o: replace(d, "input", d["input"] * like(d["input"], a[0].shape[0])))},
      "without its 1/N", False),
     ("cross-entropy-1/N-twice", "cross_entropy",
      {"cross_entropy": on_grads("cross_entropy", lambda d, a, k, g, o: replace(d, "input", d["input"] / a[0].shape[0]))},
      "applied twice", False),
     ("nll-sum-not-mean", "cross_entropy",
-     {"nll_loss": on_out("nll_loss", lambda o, a, k: o * a[0].shape[0])}, "without its 1/N", False),
+     {"nll_loss": on_out("nll_loss", lambda o, a, k: o * like(o, a[0].shape[0]))}, "without its 1/N", False),
     ("nll-wrong-sign", "cross_entropy",
      {"nll_loss": on_grads("nll_loss", lambda d, a, k, g, o: replace(d, "input", -d["input"]))},
      "wrong sign", False),
     ("cross-entropy-float64", "cross_entropy",
      {"cross_entropy": on_out("cross_entropy", lambda o, a, k: o.astype(np.float64))}, "float64", False),
     ("mse-no-1/N", "mse_loss",
-     {"mse_loss": on_grads("mse_loss", lambda d, a, k, g, o: {n: v * a[0].size for n, v in d.items()})},
+     {"mse_loss": on_grads("mse_loss", lambda d, a, k, g, o: {n: v * like(v, a[0].size) for n, v in d.items()})},
      "without its 1/N", False),
     ("mse-batch-mean", "mse_loss", {"mse_loss": mse_batch_mean}, "mean over the batch", False),
     ("mse-no-target-gradient", "mse_loss",
      {"mse_loss": on_grads("mse_loss", lambda d, a, k, g, o: {"input": d["input"]})}, "gradient missing", False),
     ("mse-no-factor-2", "mse_loss",
-     {"mse_loss": on_grads("mse_loss", lambda d, a, k, g, o: {n: v / 2 for n, v in d.items()})}, None, False),
+     {"mse_loss": on_grads("mse_loss", lambda d, a, k, g, o: {n: v / like(v, 2) for n, v in d.items()})}, None, False),
     ("max-pool-every-tie", "max_pool2d", {"max_pool2d": max_pool_route("all")}, "every tied maximum", False),
     ("max-pool-split-ties", "max_pool2d", {"max_pool2d": max_pool_route("split")}, "split among tied", False),
     ("max-pool-last-tie", "max_pool2d", {"max_pool2d": max_pool_route("last")}, "last tied maximum", False),

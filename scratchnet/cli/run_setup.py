@@ -189,9 +189,9 @@ def check_outputs(*, engine: str = "numpy", device: str = "cpu", json=None, plot
             import matplotlib  # noqa: F401
         except ImportError:
             raise SetupError(f"{'--plot' if plot else '--out-dir'} needs matplotlib "
-                             "(pip install matplotlib)") from None
+                             "(pip install 'scratchnet[plot]')") from None
     if engine in ("torch", "both") and importlib.util.find_spec("torch") is None:  # looked up, not imported
-        raise SetupError(f"--engine {engine} needs PyTorch installed (pip install torch); "
+        raise SetupError(f"--engine {engine} needs PyTorch installed (pip install 'scratchnet[torch]'); "
                          "--engine numpy runs without it")
     if device == "cuda":
         if engine == "numpy":

@@ -63,8 +63,8 @@ class ArrayDataset(Dataset):
     Examples
     --------
     >>> ds = ArrayDataset(np.zeros((5, 3), np.float32), np.arange(5))
-    >>> len(ds), ds[2][1]
-    (5, np.int64(2))
+    >>> len(ds), int(ds[2][1])
+    (5, 2)
     """
 
     def __init__(self, *arrays: np.ndarray) -> None:

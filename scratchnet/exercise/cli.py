@@ -80,7 +80,7 @@ def _check(args, out) -> int:
     try:
         import hypothesis  # noqa: F401
     except ImportError:
-        raise WorkspaceError("exercise check needs hypothesis (pip install hypothesis)") from None
+        raise WorkspaceError("exercise check needs hypothesis (pip install 'scratchnet[practice]')") from None
     from .grader import check
 
     ex = catalogue.get(args.name)

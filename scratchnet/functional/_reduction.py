@@ -64,7 +64,8 @@ def _reduce(per: np.ndarray, reduction: str, denominator) -> np.ndarray:
 def _mean(total: np.ndarray, count) -> np.ndarray:
     """``total / count``; 0/0 is the NaN torch gives for the mean of nothing."""
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.asarray(total / count)
+        # count in total's dtype: numpy 1.x makes a float32 scalar / Python int float64.
+        return np.asarray(total / np.asarray(count, dtype=total.dtype))
 
 
 def _per_position_scale(grad_out: np.ndarray, reduction: str, shape, denominator=None):
@@ -77,5 +78,6 @@ def _per_position_scale(grad_out: np.ndarray, reduction: str, shape, denominator
         return grad_out
     if reduction == "mean":
         with np.errstate(invalid="ignore", divide="ignore"):
-            grad_out = grad_out / denominator
+            # As in _mean: the denominator in grad_out's dtype, under numpy 1.x's rules too.
+            grad_out = grad_out / np.asarray(denominator, dtype=grad_out.dtype)
     return np.broadcast_to(grad_out, shape)

@@ -40,7 +40,8 @@ def relu(input, inplace=False):
     array([0., 0., 2.])
     """
     x = as_float_array("relu", "input", input)
-    out = np.maximum(x, 0, out=x if inplace else None)
+    # A zero of x's dtype: numpy 1.x turns a 0-d float32 against a Python 0 into float64.
+    out = np.maximum(x, x.dtype.type(0), out=x if inplace else None)
 
     def backward(grad_out):
         # out <= 0 is x <= 0; reading it from out also works after an in-place forward.

@@ -170,9 +170,11 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
                 f"shape {shape_str(x.shape)} without enlarging it"
             )
 
+    # A one of x's dtype: numpy 1.x makes a 0-d float32 minus a Python 1 float64.
+    one = x.dtype.type(1)
     log_sig = logsigmoid(x)
-    pos_scale = (pw - 1) * y + 1 if pw is not None else None
-    unweighted = (1 - y) * x - (log_sig * pos_scale if pw is not None else log_sig)
+    pos_scale = (pw - one) * y + one if pw is not None else None
+    unweighted = (one - y) * x - (log_sig * pos_scale if pw is not None else log_sig)
     per = unweighted * w if w is not None else unweighted
     out = _reduce(per, reduction, per.size)
 
@@ -183,7 +185,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
             # torch's own expressions (t = p_w y; log sigma(-x) rather than log sigma(x) - x),
             # so that infinite logits give its inf, not inf - inf = NaN.
             t = pw * y
-            grad_x = ((t + 1 - y) * sigmoid(x) - t) * scaled
+            grad_x = ((t + one - y) * sigmoid(x) - t) * scaled
             grad_y = (logsigmoid(-x) - log_sig * pw) * scaled
         else:
             grad_x = (sigmoid(x) - y) * scaled

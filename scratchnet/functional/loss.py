@@ -333,6 +333,10 @@ def _index_loss(op: str, scores: np.ndarray, t: np.ndarray, w, ignore_index: int
     """
     n_classes = scores.shape[-1]
     dtype = scores.dtype
+    # The smoothing factors in the scores' dtype (numpy 1.x makes a Python float times a
+    # 0-d float32 loss float64); spread only with smoothing, so C = 0 divides nothing.
+    keep = dtype.type(1 - smoothing)
+    spread = dtype.type(smoothing / n_classes if smoothing > 0 else 0)
     valid = t != ignore_index
     invalid_target = valid & ((t < 0) | (t >= n_classes))
     if invalid_target.any():
@@ -353,7 +357,7 @@ def _index_loss(op: str, scores: np.ndarray, t: np.ndarray, w, ignore_index: int
         if smoothing > 0:
             weighted = scores * w if w is not None else scores
             smooth = np.where(valid, -weighted.sum(axis=-1), 0).astype(dtype, copy=False)
-            out = (1 - smoothing) * out + (smoothing / n_classes) * _reduce(smooth, reduction, total_w)
+            out = keep * out + spread * _reduce(smooth, reduction, total_w)
     out = np.asarray(out)
 
     def backward(grad_out):
@@ -361,21 +365,21 @@ def _index_loss(op: str, scores: np.ndarray, t: np.ndarray, w, ignore_index: int
         with np.errstate(invalid="ignore"):
             scale = np.where(valid, scale, 0).astype(dtype, copy=False)
             grad = np.zeros_like(scores)
-            hit = -(1 - smoothing) * scale * target_w
+            hit = -keep * scale * target_w
             np.put_along_axis(grad, safe_t[..., None], hit[..., None], axis=-1)
             if smoothing > 0:
                 class_w = w if w is not None else np.ones(n_classes, dtype)
-                grad -= (smoothing / n_classes) * scale[..., None] * class_w
+                grad -= spread * scale[..., None] * class_w
             if w is None:
                 return grad, None
             # d loss_i / d w_c = -(1-eps) [t_i = c] l_{i,c} - (eps/C) l_{i,c}, valid i only.
             chosen = safe_t[valid]
             # bincount accumulates in float64 (and returns int64 when nothing is chosen).
-            gw = np.bincount(chosen, weights=(-(1 - smoothing) * scale * picked)[valid],
+            gw = np.bincount(chosen, weights=(-keep * scale * picked)[valid],
                              minlength=n_classes).astype(np.float64, copy=False)
             if smoothing > 0:
                 rows = np.where(valid[..., None], scale[..., None] * scores, 0)
-                gw -= (smoothing / n_classes) * rows.reshape(-1, n_classes).sum(axis=0)
+                gw -= spread * rows.reshape(-1, n_classes).sum(axis=0)
             if reduction == "mean":
                 # The weights also sit in the denominator W = sum_i m_i w_{t_i}:
                 # d(S/W)/dw_c = (dS/dw_c - out * count_c) / W; scale already holds g / W.
@@ -399,7 +403,10 @@ def _probability_loss(scores: np.ndarray, p: np.ndarray, w, reduction: str, smoo
     ``(out, backward)``; ``backward(g)`` gives ``(grad_scores, grad_p, grad_weight)``.
     """
     n_classes = scores.shape[-1]
-    q = p * (1 - smoothing) + smoothing / n_classes if smoothing > 0 else p
+    # In the scores' dtype, as in _masked_index_loss.
+    keep = scores.dtype.type(1 - smoothing)
+    spread = scores.dtype.type(smoothing / n_classes if smoothing > 0 else 0)
+    q = p * keep + spread if smoothing > 0 else p
     weighted_q = q * w if w is not None else q
     with np.errstate(invalid="ignore"):  # p = 0 against l = -inf is NaN, as in torch
         terms = scores * weighted_q
@@ -412,7 +419,7 @@ def _probability_loss(scores: np.ndarray, p: np.ndarray, w, reduction: str, smoo
         scale = _per_position_scale(grad_out, reduction, per.shape, positions)[..., None]
         with np.errstate(invalid="ignore"):
             grad_scores = -scale * weighted_q
-            grad_p = -scale * scores * (w if w is not None else 1) * (1 - smoothing)
+            grad_p = -scale * scores * (w if w is not None else 1) * keep
             gw = None
             if w is not None:
                 gw = -(scale * q * scores).reshape(-1, n_classes).sum(axis=0)
@@ -454,7 +461,7 @@ def _check_ignore_index(op: str, ignore_index) -> int:
 def _smoothing(op: str, label_smoothing) -> float:
     if not isinstance(label_smoothing, (numbers.Real, np.floating)) or isinstance(label_smoothing, bool):
         raise TypeError(f"{op}: label_smoothing must be a float, got {label_smoothing!r}")
-    value = float(label_smoothing)  # a Python float: never upcasts a float32 loss
+    value = float(label_smoothing)  # the losses take it in their scores' dtype
     if not 0.0 <= value <= 1.0:
         raise ValueError(f"{op}: label_smoothing must be between 0.0 and 1.0. Got: {value}")
     return value
