@@ -6,7 +6,8 @@ runs. So every ratio printed here comes with the range of its paired per-round
 ratios (round ``k`` of NumPy over round ``k`` of torch, taken seconds apart, see
 :mod:`benchmarks.targets`), and the summary ends with the load the run saw: the share
 of the CPU that *other* processes used while the workers measured
-(:class:`benchmarks.env.OtherLoad`), just before and just after
+(:class:`scratchnet.training.environment.OtherLoad`, in :func:`benchmarks.lockstep.run_lockstep`),
+just before and just after
 (:func:`benchmarks.env.cpu_busy`), and the load average. Above
 :data:`benchmarks.report.BUSY_WARNING` it says, in capitals, that the figures are not
 to be trusted — the same warning ``RESULTS.md`` carries, where a reader of the

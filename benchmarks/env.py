@@ -112,31 +112,14 @@ def _mem_total_gib() -> float | None:
 
 
 # The readings are scratchnet's own (scratchnet.training.environment, which the training CLI uses
-# too); imported when called, so that importing this module loads no NumPy (the torch
-# worker never loads NumPy's BLAS pool).
+# too). Imported when called, because of what importing it costs: scratchnet loads NumPy, and
+# every benchmark entry point imports this module before its worker sets its thread counts
+# (parity_tests/test_benchmarks_smoke.py checks that none loads NumPy on import).
 def load_average():
     """The 1, 5 and 15 minute load averages (how busy the machine was), or ``None``."""
     from scratchnet.training.environment import load_average as read
 
     return read()
-
-
-def _proc_stat_seconds():
-    """``(busy, total)`` CPU seconds summed over every core since boot, from ``/proc/stat``."""
-    from scratchnet.training.environment import proc_stat_seconds
-
-    return proc_stat_seconds()
-
-
-def OtherLoad():
-    """How much CPU *other* processes used while the worker processes ran (Linux):
-    :class:`scratchnet.training.environment.OtherLoad` measuring this process's children. A
-    worker that had the machine to itself scores about 0; 0.5 on 2 cores means another
-    process kept one core busy the whole time, and the worker's timings (its thread
-    pools especially) are not to be trusted."""
-    from scratchnet.training.environment import OtherLoad as Measure
-
-    return Measure(of="children")
 
 
 def cpu_busy(interval: float = 0.5):
@@ -145,14 +128,23 @@ def cpu_busy(interval: float = 0.5):
     Sampled while this process sleeps, so it measures *other* processes: a value well
     above 0 before a run means the timings will share the cores. ``None`` off Linux.
     """
+    from scratchnet.training.environment import proc_stat_seconds
+
     try:
-        busy0, total0 = _proc_stat_seconds()
+        busy0, total0 = proc_stat_seconds()
         time.sleep(interval)
-        busy1, total1 = _proc_stat_seconds()
+        busy1, total1 = proc_stat_seconds()
     except (OSError, ValueError, IndexError):
         return None
     total = total1 - total0
     return round((busy1 - busy0) / total, 3) if total > 0 else None
+
+
+def machine_after(machine: dict) -> dict:
+    """``machine`` (:func:`machine`) with how busy the machine was just after the run."""
+    machine["cpu_busy_after"] = cpu_busy()
+    machine["load_average_after"] = load_average()
+    return machine
 
 
 def machine() -> dict:
