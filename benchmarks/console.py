@@ -16,7 +16,7 @@ console will see it.
 from __future__ import annotations
 
 from . import targets as _targets
-from .report import BASELINE, BUSY_WARNING, _index
+from .report import BASELINE, BUSY_WARNING, results_by_case
 
 
 def ratio_with_spread(ratio: float, round_ratios) -> str:
@@ -83,7 +83,7 @@ def run_summary(data: dict) -> list[str]:
     first torch run); then the performance targets the run measured; then
     :func:`load_lines`.
     """
-    idx = _index(data)
+    idx = results_by_case(data)
     runs = [(r["engine"], r["device"]) for r in data["runs"] if "error" not in r]
     versus = next((r for r in runs if r == ("torch", "cpu")), None) or next(
         (r for r in runs if r[0] == "torch"), None)
