@@ -46,7 +46,6 @@ rounds. Output: ``FLOOR.md`` and ``floor.json`` in ``--out`` (default
 """
 from __future__ import annotations
 
-import json
 import math
 import sys
 import time
@@ -57,8 +56,10 @@ from . import env as _env
 from .ceilings import measure_ceilings
 from .console import load_lines
 from .flops import conv_gemms, gemm_flops, linear_gemms
-from .steps import ENGINES, StepSession, layer_calls, median, phase_times, run_engines
+from .steps import (ENGINES, StepSession, layer_calls, median, phase_times, run_engines, step_parser,
+                    write_report)
 from .timing import TimerConfig, config_dict, measure
+from .worker import add_turn_options, parse_step_args, serve_session
 
 DEFAULT_STEPS = ("softmax-regression", "mlp5", "mlp3", "sigmoid-mlp", "basic-cnn", "lenet5")
 #: A layer moving fewer bytes is charged the copy rate of this many (an in-cache copy
@@ -419,13 +420,11 @@ def markdown(data: dict) -> str:
 
 
 def parse_args(argv=None):
-    from scratchnet.cli.arguments import ArgumentParser, csv_list, positive_int
+    # Imported here: this module is also the workers' entry point, which must not import
+    # NumPy (scratchnet does) before its thread counts are set.
+    from scratchnet.cli.arguments import positive_int
 
-    from .worker import add_turn_options, parse_step_args
-
-    p = ArgumentParser(prog="python -m benchmarks.floor", description=__doc__.split("\n\n")[0])
-    p.add_argument("--steps", type=csv_list("experiment names"), default=list(DEFAULT_STEPS),
-                   help="comma-separated lecture experiments")
+    p = step_parser("python -m benchmarks.floor", __doc__, DEFAULT_STEPS)
     p.add_argument("--batch", type=positive_int, default=64, help="batch size (default: the lectures' 64)")
     p.add_argument("--threads", type=positive_int, default=_env.available_cores(),
                    help="threads per engine (default: every core available)")
@@ -438,8 +437,6 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    from .worker import serve_session
-
     if serve_session(argv, FloorSession):
         return 0
     args = parse_args(argv)
@@ -456,16 +453,14 @@ def main(argv=None) -> int:
     data = {"command": " ".join(["python -m benchmarks.floor", *argv]), "machine": machine,
             "rounds": args.rounds, "batch": args.batch, "threads": args.threads, "timer": config_dict(timer),
             "floor": merge(entries), "runs": runs, "wall_s": time.perf_counter() - started}
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "floor.json").write_text(json.dumps(data, indent=1, default=str))
-    (args.out / "FLOOR.md").write_text(markdown(data))
+    written = write_report(args.out, data, "floor.json", "FLOOR.md", markdown(data))
     for md in data["floor"]["models"]:
         print(f"benchmarks.floor: {md['name']} batch {md['batch']}: floor {md['floor_s'] * 1e3:.3f} ms, "
               f"NumPy {md['numpy_step_s'] / md['floor_s']:.1f}x, torch {md['torch_step_s'] / md['floor_s']:.1f}x "
               "the floor", file=sys.stderr)
     for line in load_lines(machine, runs):
         print(f"benchmarks.floor: {line}", file=sys.stderr)
-    print(f"benchmarks.floor: done in {data['wall_s']:.0f} s; wrote {args.out / 'FLOOR.md'}", file=sys.stderr)
+    print(f"benchmarks.floor: done in {data['wall_s']:.0f} s; wrote {written}", file=sys.stderr)
     return 0
 
 

@@ -30,16 +30,17 @@ time is the median over the rounds. Output: ``PROFILE.md`` and ``profile.json`` 
 """
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
 
 from . import env as _env
 from . import OUT_DIR
-from .console import load_lines
-from .steps import ENGINES, StepSession, layer_calls, median, phase_times, run_engines
+from .console import load_lines, profile_summary
+from .steps import (ENGINES, StepSession, layer_calls, median, phase_times, run_engines, step_parser,
+                    write_report)
 from .timing import TimerConfig, config_dict, measure
+from .worker import add_turn_options, parse_step_args, serve_session
 
 DEFAULT_STEPS = ("mlp3", "mlp5", "basic-cnn", "lenet5")
 
@@ -164,13 +165,9 @@ def markdown(data: dict) -> str:
 def parse_args(argv=None):
     # Imported here: this module is also the workers' entry point, which must not import
     # NumPy (scratchnet does) before its thread counts are set.
-    from scratchnet.cli.arguments import ArgumentParser, csv_list, positive_ints
+    from scratchnet.cli.arguments import positive_ints
 
-    from .worker import add_turn_options, parse_step_args
-
-    p = ArgumentParser(prog="python -m benchmarks.profile", description=__doc__.split("\n\n")[0])
-    p.add_argument("--steps", type=csv_list("experiment names"), default=list(DEFAULT_STEPS),
-                   help="comma-separated lecture experiments")
+    p = step_parser("python -m benchmarks.profile", __doc__, DEFAULT_STEPS)
     threads = sorted({_env.available_cores(), 1}, reverse=True)
     p.add_argument("--batch-sizes", type=positive_ints("batch sizes"), default=[1, 64],
                    help="comma-separated batch sizes")
@@ -188,12 +185,8 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    from .worker import serve_session
-
     if serve_session(argv, ProfileSession):
         return 0
-    from .console import profile_summary
-
     args = parse_args(argv)
     started = time.perf_counter()
     machine = _env.machine()
@@ -218,13 +211,10 @@ def main(argv=None) -> int:
     }
     _env.machine_after(machine)
     data["wall_s"] = time.perf_counter() - started
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "profile.json").write_text(json.dumps(data, indent=1, default=str))
-    (args.out / "PROFILE.md").write_text(markdown(data))
+    written = write_report(args.out, data, "profile.json", "PROFILE.md", markdown(data))
     for line in profile_summary(data):
         print(f"benchmarks.profile: {line}", file=sys.stderr)
-    print(f"benchmarks.profile: done in {data['wall_s']:.0f} s; wrote {args.out / 'PROFILE.md'}",
-          file=sys.stderr)
+    print(f"benchmarks.profile: done in {data['wall_s']:.0f} s; wrote {written}", file=sys.stderr)
     return 0
 
 

@@ -16,6 +16,7 @@ Importing it loads no NumPy: a worker imports it before its thread pools start.
 """
 from __future__ import annotations
 
+import json
 import statistics
 import sys
 import tempfile
@@ -176,3 +177,22 @@ def run_engines(common: dict, rounds: int, settle_s: float, module: str):
 
 def median(values) -> float:
     return float(statistics.median(values))
+
+
+def step_parser(prog: str, doc: str, default_steps):
+    """An entry point's parser with ``--steps`` (lecture experiments, ``default_steps`` by default)."""
+    # Imported here: scratchnet loads NumPy, and this module is imported by worker entry points.
+    from scratchnet.cli.arguments import ArgumentParser, csv_list
+
+    p = ArgumentParser(prog=prog, description=doc.split("\n\n")[0])
+    p.add_argument("--steps", type=csv_list("experiment names"), default=list(default_steps),
+                   help="comma-separated lecture experiments")
+    return p
+
+
+def write_report(out: Path, data: dict, json_name: str, markdown_name: str, markdown_text: str) -> Path:
+    """``data`` as JSON and the Markdown report into ``out``; returns the Markdown file's path."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / json_name).write_text(json.dumps(data, indent=1, default=str))
+    (out / markdown_name).write_text(markdown_text)
+    return out / markdown_name
