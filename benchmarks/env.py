@@ -12,6 +12,7 @@ import os
 import platform
 import sys
 import time
+from pathlib import Path
 
 #: Environment variables that size the BLAS / OpenMP thread pools.
 THREAD_VARS = (
@@ -87,6 +88,20 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def _cpu_caches() -> dict:
+    """Each cache level's size per core as Linux reports it (``{"L1d": "48K", "L2": "1024K", ...}``)."""
+    caches = {}
+    for index in sorted(Path("/sys/devices/system/cpu/cpu0/cache").glob("index*")):
+        try:
+            level = (index / "level").read_text().strip()
+            kind = (index / "type").read_text().strip()
+            size = (index / "size").read_text().strip()
+        except OSError:
+            continue
+        caches[f"L{level}" + {"Data": "d", "Instruction": "i"}.get(kind, "")] = size
+    return caches
+
+
 def _cpu_flags() -> list[str]:
     """The SIMD flags that decide which GEMM kernels a BLAS can pick."""
     try:
@@ -153,6 +168,7 @@ def machine() -> dict:
         "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "cpu_model": _cpu_model(),
         "cpu_flags": _cpu_flags(),
+        "cpu_caches": _cpu_caches(),
         "cpu_count": os.cpu_count(),
         "cores_available": available_cores(),
         "mem_total_gib": _mem_total_gib(),
