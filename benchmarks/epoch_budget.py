@@ -184,10 +184,12 @@ def page_fault_cost(nbytes: int = 16 << 20, repeats: int = 3) -> dict:
             "seconds_per_fault": float(statistics.median(costs)) if costs else None}
 
 
-def instrument(loop: EpochLoop, budget: Budget, records: list, per_call_s: float) -> None:
+def instrument(loop: EpochLoop, budget: Budget, records: list, per_call_s: float, reference=None) -> None:
     """Wrap ``loop``'s engine calls, batches and progress bar, and its ``run_epoch``, on the instances.
 
     The ``log`` callable is wrapped before the loop is built (:func:`budget_model`).
+    ``reference()``, when given, runs after each epoch (outside its wall time) and
+    returns the median seconds of a step on one random batch, recorded beside the epoch.
     """
     engine = loop.engine
     engine.train_step = budget.wrap("steps", engine.train_step)
@@ -233,13 +235,45 @@ def instrument(loop: EpochLoop, budget: Budget, records: list, per_call_s: float
         records.append({"epoch": result.epoch, "wall_s": wall, "loop_seconds": result.seconds,
                         "train_seconds": result.train_seconds, "test_seconds": result.test_seconds,
                         "train_loss": result.train_loss, "test_accuracy": result.test_accuracy,
-                        "minflt": minflt, "majflt": majflt, "parts": parts})
+                        "minflt": minflt, "majflt": majflt, "parts": parts,
+                        "reference_step_s": reference() if reference is not None else None})
         return result
 
     loop.run_epoch = timed_epoch
 
 
 # -- one experiment, both engines ------------------------------------------------------------
+
+
+def random_batch_steps(name: str, cfg, like, steps: int):
+    """A callable: the median seconds of ``steps`` training steps of a fresh ``name`` engine
+    on one random batch shaped as ``like`` (the benchmarks' step: :mod:`benchmarks.run`,
+    :mod:`benchmarks.floor`), or ``None`` for ``steps == 0``.
+
+    A twin engine of its own, so that the run being budgeted is not trained on noise.
+    """
+    if not steps:
+        return None
+    from scratchnet.cli.run_setup import build_engine
+
+    x_like, y_like = like
+    engine = build_engine(name, cfg)
+    engine.train()
+    rng = np.random.default_rng(0)
+    x, y = engine.put(rng.random(x_like.shape).astype(x_like.dtype), np.array(y_like))
+    engine.train_step(x, y)
+
+    def median_step() -> float:
+        times = []
+        for _ in range(steps):
+            engine.synchronize()
+            start = time.perf_counter()
+            engine.train_step(x, y)
+            engine.synchronize()
+            times.append(time.perf_counter() - start)
+        return float(statistics.median(times))
+
+    return median_step
 
 
 def _head(data, n):
@@ -264,7 +298,9 @@ def budget_model(name: str, args, per_call_s: float, log) -> dict:
                          log=None if log is None else budget.wrap("logging", log),
                          prefix=f"[{engine.name}] " if several else "")
         records[engine.name] = {"setup_s": time.perf_counter() - start, "epochs": []}
-        instrument(loop, budget, records[engine.name]["epochs"], per_call_s)
+        like = (train_data[0][:cfg.batch_size], train_data[1][:cfg.batch_size])
+        instrument(loop, budget, records[engine.name]["epochs"], per_call_s,
+                   random_batch_steps(engine.name, cfg, like, args.reference_steps))
         loops.append(loop)
     with OtherLoad() as load:
         for loop in loops:
@@ -293,6 +329,9 @@ def summarize(record: dict) -> dict:
     summary = {**record, "steady_epochs": [e["epoch"] for e in steady], "wall_s": med([e["wall_s"] for e in steady]),
                "loop_seconds": med([e["loop_seconds"] for e in steady]),
                "minflt": med([e["minflt"] for e in steady]), "parts": parts}
+    references = [e["reference_step_s"] for e in steady if e["reference_step_s"] is not None]
+    if references:
+        summary["reference_step_s"] = med(references)
     if len(epochs) > 1:
         summary["warm_up_s"] = epochs[0]["wall_s"] - summary["wall_s"]
         summary["warm_up_parts_s"] = {p: epochs[0]["parts"][p]["seconds"] - parts[p]["seconds"] for p in PARTS}
@@ -357,6 +396,10 @@ def markdown(data: dict) -> str:
             f" {_s(per[e]['wall_s'] - per[e]['parts']['steps']['seconds'])} | "
             f"{100 * (1 - per[e]['parts']['steps']['seconds'] / per[e]['wall_s']):.1f}% | |" for e in engines)
         lines.append(outside + (" |" if len(engines) == 2 else ""))
+        if all("reference_step_s" in per[e] for e in engines):
+            lines.append("| the steps at a random batch's step time (the other benchmarks' step) |" + "".join(
+                f" {_s(per[e]['reference_step_s'] * per[e]['parts']['steps']['calls'])} | | |" for e in engines)
+                + (" |" if len(engines) == 2 else ""))
         faults = "| page-fault time (estimated, inside the parts) |" + "".join(
             f" {_s(_fault_s(data['page_fault'], per[e]['minflt']))} | | |" for e in engines)
         lines.append(faults + (" |" if len(engines) == 2 else ""))
@@ -394,6 +437,9 @@ def parse_args(argv=None):
                    help="train on the first N samples only (a fraction of an epoch; default: all)")
     p.add_argument("--test-samples", type=positive_int, default=None,
                    help="evaluate on the first N test samples only (default: all)")
+    p.add_argument("--reference-steps", type=non_negative_int, default=20,
+                   help="after each epoch, time this many steps of a twin engine on one random batch: "
+                        "the step the other benchmarks time (default: 20; 0: none)")
     p.add_argument("--log-interval", type=non_negative_int, default=10,
                    help="batches between Train Epoch lines, as `scratchnet train` (default: 10; 0: one per epoch)")
     p.add_argument("--quiet", action="store_true", help="no log lines at all (as `scratchnet train --quiet`)")
