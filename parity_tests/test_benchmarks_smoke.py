@@ -5,6 +5,7 @@ one lecture step, one thread) and must leave ``results.json``, ``RESULTS.md`` an
 two ratio plots behind, with one timed entry per (engine, case, pass, batch).
 """
 import json
+import os
 import math
 import re
 import subprocess
@@ -261,7 +262,7 @@ def _git_ignores(path: Path) -> bool:
     return proc.returncode == 0
 
 
-@pytest.mark.parametrize("module", ["run", "profile", "gemm_shapes", "floor", "gpu_check"])
+@pytest.mark.parametrize("module", ["run", "profile", "gemm_shapes", "floor", "gpu_check", "epoch_budget"])
 def test_a_run_without_out_writes_to_a_git_ignored_folder_not_the_committed_results(module):
     import importlib
 
@@ -289,7 +290,7 @@ def _make_recipes() -> dict:
 
 def test_only_the_results_targets_of_the_makefile_write_the_committed_results():
     recipes = _make_recipes()
-    for target in ("bench", "bench-quick", "profile", "floor"):
+    for target in ("bench", "bench-quick", "profile", "floor", "epoch-budget"):
         assert "benchmarks." in recipes[target], target
         assert "benchmarks/results" not in recipes[target], target
         assert "--out benchmarks/out" in recipes[target], target
@@ -297,6 +298,7 @@ def test_only_the_results_targets_of_the_makefile_write_the_committed_results():
     assert "--out benchmarks/results" in recipes["bench-results"]
     assert "-m benchmarks.profile --out benchmarks/results" in recipes["profile-results"]
     assert "-m benchmarks.floor --out benchmarks/results" in recipes["floor-results"]
+    assert recipes["epoch-budget-results"].replace("benchmarks/results", "benchmarks/out") == recipes["epoch-budget"]
     # make bench-results measures what make bench measures.
     assert recipes["bench-results"].replace("benchmarks/results", "benchmarks/out") == recipes["bench"]
 
@@ -350,3 +352,49 @@ def test_a_benchmark_entry_point_loads_no_numpy_on_import(module):
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "False"
+
+
+def test_epoch_budget_parts_add_up_to_the_epoch(tmp_path):
+    """A fraction of an epoch on the embedded digits: every call the loop makes is counted
+    in its part, and the parts leave only a small remainder of each epoch's wall time."""
+    pytest.importorskip("torch")
+    empty = tmp_path / "no-mnist"
+    empty.mkdir()
+    cmd = [sys.executable, "-m", "benchmarks.epoch_budget", "--models", "mlp3", "--epochs", "3",
+           "--train-samples", "320", "--test-samples", "150", "--log-interval", "2", "--settle-s", "0",
+           "--out", str(tmp_path)]
+    env = {**os.environ, "SCRATCHNET_DATA": str(empty)}  # no MNIST files there: the embedded digits
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=180, env=env)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    data = json.loads((tmp_path / "epoch_budget.json").read_text())
+    (model,) = data["models"]
+    assert (model["train_samples"], model["test_samples"], model["batches_per_epoch"]) == (320, 150, 5)
+    # The two engines trained the same batches from the same weights (the loop's behaviour).
+    numpy_epochs, torch_epochs = (model["engines"][e]["epochs"] for e in ("numpy", "torch"))
+    for a, b in zip(numpy_epochs, torch_epochs):
+        assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-4)
+    for engine in ("numpy", "torch"):
+        epochs = model["engines"][engine]["epochs"]
+        assert [e["epoch"] for e in epochs] == [1, 2, 3]
+        for e in epochs:
+            parts = e["parts"]
+            assert set(parts) == set(("steps", "batch_indices", "gather", "evaluation", "logging",
+                                      "mode_and_sync", "instrumentation", "remainder"))
+            assert parts["steps"]["calls"] == parts["gather"]["calls"] == 5
+            assert parts["batch_indices"]["calls"] == 5 + 2  # iter, five batches, the last next
+            assert parts["evaluation"]["calls"] == 2 * 1  # one test batch of 150: its gather and test_batch
+            # Train Epoch lines at batches 0, 2, 4, and the epoch's two summary lines.
+            assert parts["logging"]["calls"] >= 3 + 2
+            assert e["loop_seconds"] <= e["wall_s"]
+            total = sum(p["seconds"] for p in parts.values())
+            assert total == pytest.approx(e["wall_s"], rel=1e-9, abs=1e-12)
+            assert parts["remainder"]["seconds"] > -1e-3
+        # What no part holds is the loop's own few lines per batch: a small share of the
+        # epoch. (One epoch of three may be hit by another process taking the core in
+        # those lines; not all of them.)
+        share = min(e["parts"]["remainder"]["seconds"] / e["wall_s"] for e in epochs)
+        assert share < 0.05, [e["parts"]["remainder"] for e in epochs]
+    md = (tmp_path / "EPOCH_BUDGET.md").read_text()
+    for needle in ("| training steps (train_step) |", "| remainder (loop bookkeeping) |", "**epoch (wall)**",
+                   "first epoch's warm-up", "page-fault time", "caches per core", "torch "):
+        assert needle in md

@@ -53,6 +53,37 @@ def test_engines_agree_epoch_by_epoch(name):
     assert ra.epochs[-1].train_loss < ra.epochs[0].train_loss
 
 
+@pytest.mark.parametrize("engine_class", [NumpyEngine, TorchEngine])
+def test_test_batches_are_views_and_train_as_copies_did(engine_class):
+    """The loop hands the test pass contiguous slices (views, no copy of the test images):
+    the run's numbers are exactly those of test batches gathered as index copies."""
+    train, test = _small_mnist(160, 90)
+    cfg = TrainConfig(model="basic-cnn", epochs=2, batch_size=32, test_batch_size=40, log_interval=0)
+
+    class Copying(engine_class):
+        def gather(self, data, idx):
+            if isinstance(idx, slice):  # the index array the loop used to pass
+                idx = np.arange(idx.start, idx.stop)
+            return super().gather(data, idx)
+
+    seen = []
+
+    class Recording(engine_class):
+        def gather(self, data, idx):
+            x, y = super().gather(data, idx)
+            if isinstance(idx, slice):
+                seen.append((idx.start, idx.stop, np.shares_memory(np.asarray(x), np.asarray(data[0]))))
+            return x, y
+
+    state = NumpyEngine.build(cfg).state_dict()
+    a = fit(Recording.build(cfg, state_dict=state), train, test, cfg, log=None)
+    b = fit(Copying.build(cfg, state_dict=state), train, test, cfg, log=None)
+    assert seen == [(0, 40, True), (40, 80, True), (80, 90, True)] * 2
+    for ea, eb in zip(a.epochs, b.epochs):
+        assert (ea.train_loss, ea.test_loss, ea.correct, ea.total) == (eb.train_loss, eb.test_loss, eb.correct,
+                                                                       eb.total)
+
+
 def test_float64_engines_agree_tightly():
     train, test = _small_mnist(128, 64)
     cfg = TrainConfig(model="mlp3", epochs=1, batch_size=16, dtype="float64", log_interval=0)
