@@ -436,3 +436,30 @@ def test_models_import_no_private_name_from_functional():
                     and node.value.id in functional_names and node.attr.startswith("_")
                     and not node.attr.startswith("__")):
                 raise AssertionError(f"{path.name}:{node.lineno}: uses {node.value.id}.{node.attr}")
+
+
+@pytest.mark.parametrize("name", models.names())
+def test_every_lecture_model_on_an_empty_batch_matches_torch(name):
+    """Forward (0, classes), the loss of nothing (NaN for a mean, 0 for a sum), zero gradients."""
+    s = models.spec(name)
+    np_model = models.build(name, seed=0, dtype=np.float64)
+    t_model = tm.build(name, seed=0, dtype=torch.float64)
+    tm.numpy_to_torch(np_model, t_model)
+    x = np.zeros((0,) + s.input_shape)
+    out = np_model(x)
+    t_out = t_model(torch.from_numpy(x))
+    assert out.shape == tuple(t_out.shape)
+    for reduction in ("mean", "sum"):
+        target = (np.zeros(0) if s.family == "binary" else np.zeros(0, np.int64))
+        criterion, t_criterion = models.criterion(s.loss, reduction), tm.criterion(s.loss, reduction)
+        np_model.zero_grad()
+        t_model.zero_grad()
+        out = np_model(x)
+        loss = criterion(out, target)
+        t_loss = t_criterion(t_model(torch.from_numpy(x)), torch.from_numpy(target))
+        np.testing.assert_array_equal(loss, t_loss.detach().numpy())
+        np_model.backward(criterion.backward())
+        t_loss.backward()
+        for (key, p), (t_key, tp) in zip(np_model.named_parameters(), t_model.named_parameters()):
+            assert key == t_key
+            np.testing.assert_array_equal(p.grad, tp.grad.numpy(), err_msg=key)

@@ -1,8 +1,12 @@
-"""backward(..., needs_input_grad=False): torch's requires_grad=False input; parameter grads unchanged."""
+"""backward(..., needs_input_grad=False): torch's requires_grad=False input; parameter grads unchanged.
+
+For every lecture model, and for Sequential, which skips the backward of the
+parameter-free or frozen layers in front of the first layer that needs a gradient. (Each
+op's own ``needs_input_grad`` test is in its op file under ``ops/``.)
+"""
 import numpy as np
 import pytest
 
-import scratchnet.functional as F
 from scratchnet import models, nn
 
 
@@ -25,24 +29,6 @@ def test_parameter_gradients_do_not_depend_on_input_grad(name):
     for k, v in _grads(model).items():
         np.testing.assert_array_equal(v, full[k], err_msg=k)
     assert gx.shape == x.shape
-
-
-@pytest.mark.parametrize("fn,args", [
-    (F.conv2d, [(3, 2, 7, 7), (4, 2, 3, 3), (4,)]),
-    (F.linear, [(3, 5), (4, 5), (4,)]),
-])
-def test_op_backward_can_skip_the_input_gradient(fn, args):
-    rng = np.random.default_rng(1)
-    arrays = [rng.standard_normal(s) for s in args]
-    out, backward = F.registration(fn).forward(*arrays)
-    g = rng.standard_normal(out.shape)
-    full = backward(g)
-    part = backward(g, needs_input_grad=False)
-    assert "input" in full and "input" not in part
-    for k in part:
-        np.testing.assert_array_equal(part[k], full[k])
-    assert F.registration(fn).honors_needs_input_grad
-    assert not F.registration(F.relu).honors_needs_input_grad
 
 
 def test_leading_parameter_free_layers_are_skipped():

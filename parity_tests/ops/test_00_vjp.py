@@ -1,4 +1,12 @@
-"""The vjp contract that the suite and outside checkers rely on."""
+"""The mechanism every op file relies on: vjp, and the forward each call runs.
+
+1. the vjp contract that the suite and outside checkers rely on: one gradient entry per
+   positional argument, the plain call's output, None for non-float arguments, the
+   upstream gradient's shape checked, the engine free of torch;
+2. which forward runs: ``override`` (the capstone's swap, undone on the way out),
+   ``textbook()`` (the registered forwards only) and ``register_kernel`` (a tuned forward
+   that runs by default).
+"""
 import numpy as np
 import pytest
 

@@ -1,4 +1,14 @@
-"""relu, sigmoid, tanh, logsigmoid against torch, forward and backward."""
+"""relu, sigmoid, tanh and logsigmoid, the lectures' activations, against torch.
+
+What this file proves, in order:
+
+1. torch parity, forward and backward, on random shapes, dtypes and scales; the extremes
+   and kinks (ReLU at exactly 0, sigmoid and tanh at +-400); finite differences; bad input
+   (integers) refused; the dtype kept.
+2. empty shapes and non-finite values (NaN, +-inf) in the input and in the upstream
+   gradient: torch's answer (the shared checks of ``edge_cases.py``); ReLU's backward is a
+   ``where``, not a product with a mask, in place or not.
+"""
 import numpy as np
 import pytest
 import torch
@@ -6,7 +16,8 @@ import torch.nn.functional as TF
 from hypothesis import given, strategies as st
 
 import scratchnet.functional as F
-from helpers import check_fd, check_op, check_raises
+import edge_cases as edge
+from helpers import assert_close, check_fd, check_op, check_raises
 from scratchnet.testing.strategies import elementwise_shapes as shapes
 
 ACTIVATIONS = [
@@ -16,7 +27,6 @@ ACTIVATIONS = [
     (F.logsigmoid, TF.logsigmoid),
 ]
 IDS = [a.__name__ for a, _ in ACTIVATIONS]
-
 
 
 @pytest.mark.parametrize("np_fn,torch_fn", ACTIVATIONS, ids=IDS)
@@ -77,3 +87,52 @@ def test_dtype_is_preserved(dtype):
     for fn, _ in ACTIVATIONS:
         out, backward = F.vjp(fn, x)
         assert out.dtype == dtype and backward(np.ones_like(x) * 0.3)[0].dtype == dtype
+
+
+# ======================================================================== empty shapes
+EMPTY_SHAPE_CASES = {
+    "relu": edge.unary(F.relu, TF.relu),
+    "sigmoid": edge.unary(F.sigmoid, torch.sigmoid),
+    "tanh": edge.unary(F.tanh, torch.tanh),
+    "logsigmoid": edge.unary(F.logsigmoid, TF.logsigmoid),
+}
+
+
+@pytest.mark.parametrize("case", sorted(EMPTY_SHAPE_CASES))
+@given(data=st.data())
+def test_zero_size_dimensions_follow_torch(case, data):
+    edge.zero_size_dimensions_follow_torch(*data.draw(EMPTY_SHAPE_CASES[case]))
+
+
+# =================================================================== non-finite values
+NON_FINITE_CASES = {
+    "relu": edge.non_finite_unary(F.relu, TF.relu),
+    "sigmoid": edge.non_finite_unary(F.sigmoid, torch.sigmoid),
+    "tanh": edge.non_finite_unary(F.tanh, torch.tanh),
+    "logsigmoid": edge.non_finite_unary(F.logsigmoid, TF.logsigmoid),
+}
+
+
+@pytest.mark.parametrize("case", sorted(NON_FINITE_CASES))
+@given(**edge.NON_FINITE_DRAWS)
+def test_non_finite_forward_and_backward_match_torch(case, seed, density, grad_density, dtype):
+    edge.non_finite_forward_and_backward_match_torch(NON_FINITE_CASES[case], seed, density,
+                                                     grad_density, dtype)
+
+
+def test_relu_backward_is_a_where():
+    x = np.array([-1.0, 0.0, -0.0, np.nan, 2.0, np.inf, -np.inf])
+    g = np.array([np.inf, np.nan, -np.inf, 3.0, 4.0, np.nan, np.inf])
+    _, (gx,) = edge.grads(F.relu, [x], g)
+    tx = torch.tensor(x, requires_grad=True)
+    torch.relu(tx).backward(torch.tensor(g))
+    assert_close(gx, tx.grad.numpy(), rtol=0, atol=0, what="relu grad")
+    np.testing.assert_array_equal(gx[:3], 0.0)  # x <= 0: exactly 0 whatever g holds
+    assert gx[3] == 3.0  # a NaN input passes the gradient
+
+
+def test_relu_inplace_backward_matches_too():
+    x = np.array([-1.0, np.nan, 0.0, 5.0])
+    g = np.array([np.inf, 2.0, np.nan, 1.0])
+    _, (gx,) = edge.grads(F.relu, [x.copy()], g, inplace=True)
+    np.testing.assert_array_equal(gx, [0.0, 2.0, 0.0, 1.0])

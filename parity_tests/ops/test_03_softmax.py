@@ -1,4 +1,14 @@
-"""softmax and log_softmax against torch: any rank and dim, extreme logits, dtype, errors."""
+"""softmax and log_softmax against torch.
+
+What this file proves, in order:
+
+1. torch parity, forward and backward, at any rank and dim; the ``dtype`` argument;
+   torch's implicit dim (and its warning); huge and infinite logits; empty and 0-d input;
+   a backward that is not trivially zero; finite differences; bad input (integers, a dim
+   out of range, a non-float dtype) refused.
+2. empty shapes and non-finite values (NaN, +-inf) in the input and in the upstream
+   gradient: torch's answer or torch's refusal (the shared checks of ``edge_cases.py``).
+"""
 import warnings
 
 import numpy as np
@@ -8,6 +18,7 @@ import torch.nn.functional as TF
 from hypothesis import given, strategies as st
 
 import scratchnet.functional as F
+import edge_cases as edge
 from helpers import check_fd, check_op, check_raises
 from scratchnet.testing.strategies import shape_and_dim
 
@@ -122,3 +133,30 @@ def test_rejects_dim_out_of_range(np_fn, torch_fn, shape, dim):
 def test_rejects_non_float_dtype_argument(np_fn):
     with pytest.raises(TypeError, match=np_fn.__name__):
         np_fn(np.zeros((2, 2)), 1, dtype=np.int64)
+
+
+# ======================================================================== empty shapes
+EMPTY_SHAPE_CASES = {
+    "softmax": edge.unary(F.softmax, TF.softmax, with_dim=True),
+    "log_softmax": edge.unary(F.log_softmax, TF.log_softmax, with_dim=True),
+}
+
+
+@pytest.mark.parametrize("case", sorted(EMPTY_SHAPE_CASES))
+@given(data=st.data())
+def test_zero_size_dimensions_follow_torch(case, data):
+    edge.zero_size_dimensions_follow_torch(*data.draw(EMPTY_SHAPE_CASES[case]))
+
+
+# =================================================================== non-finite values
+NON_FINITE_CASES = {
+    "softmax": edge.non_finite_unary(F.softmax, TF.softmax, with_dim=True),
+    "log_softmax": edge.non_finite_unary(F.log_softmax, TF.log_softmax, with_dim=True),
+}
+
+
+@pytest.mark.parametrize("case", sorted(NON_FINITE_CASES))
+@given(**edge.NON_FINITE_DRAWS)
+def test_non_finite_forward_and_backward_match_torch(case, seed, density, grad_density, dtype):
+    edge.non_finite_forward_and_backward_match_torch(NON_FINITE_CASES[case], seed, density,
+                                                     grad_density, dtype)

@@ -1,7 +1,18 @@
-"""sparse_conv2d (LeNet-5's sparse C3) against torch, its per-map oracle and finite differences.
+"""sparse_conv2d, LeNet-5's sparse C3, against torch, its per-map oracle and finite differences.
 
 torch has no sparse convolution; its reference here is the definition itself: one
 ``conv2d`` per output map over the input maps it reads, concatenated.
+
+What this file proves, in order:
+
+1. torch parity in float64 and float32; the fast path equals the per-map oracle; finite
+   differences; LeNet's C3 table, with ``needs_input_grad=False``; fresh gradients and a
+   second backward; bad input refused with the op and the shapes. (The tuned kernel
+   against its textbook version: in ``test_05_conv2d.py``, with conv2d's kernel.)
+2. empty shapes and non-finite values (NaN, +-inf) in every argument and in the upstream
+   gradient: torch's answer or torch's refusal (the shared checks of ``edge_cases.py``);
+   an infinite input map or upstream map reaches only the outputs that read it.
+3. LeNet-5 (original) with its sparse C3: one training step equals its torch twin.
 """
 import numpy as np
 import pytest
@@ -9,9 +20,11 @@ import torch
 from hypothesis import given, strategies as st
 
 import scratchnet.functional as F
+from scratchnet import models, torch_models
 from scratchnet.functional.sparse_conv import sparse_conv2d, sparse_conv2d_naive
 from scratchnet.models import LECUN_C3_TABLE
 
+import edge_cases as edge
 from helpers import assert_close, check_fd, check_op, randn
 
 TF = torch.nn.functional
@@ -169,3 +182,125 @@ def test_bad_types_are_rejected():
         sparse_conv2d(x, w, None, [(0.0, 1)])
     with pytest.raises(TypeError, match=r"table must be a sequence of sequences of ints"):
         sparse_conv2d(x, w, None, 3)
+
+
+# ======================================================================== empty shapes
+@st.composite
+def sparse_conv_case(draw, np_fn=sparse_conv2d):
+    """LeNet-5's sparse C3 with an empty batch or empty images (channels and maps stay real:
+    the connection table names them)."""
+    n, c, maps = draw(edge.sizes), draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    table = [tuple(draw(st.permutations(range(c)))[:draw(st.integers(1, c))]) for _ in range(maps)]
+    k = draw(st.integers(1, 2))
+    h, w = draw(edge.sizes), draw(edge.sizes)
+    rng, dtype = np.random.default_rng(draw(st.integers(0, 2**16))), draw(edge.dtypes)
+    args = [edge.normal(rng, (n, c, h, w), dtype), edge.normal(rng, (sum(map(len, table)), k, k), dtype),
+            edge.normal(rng, (maps,), dtype), table]
+    return np_fn, torch_sparse_conv2d, args, dict(padding=draw(st.integers(0, 1))), None
+
+
+EMPTY_SHAPE_CASES = {
+    "sparse_conv2d": sparse_conv_case(),
+    "sparse_conv2d_naive": sparse_conv_case(sparse_conv2d_naive),
+}
+
+
+@pytest.mark.parametrize("case", sorted(EMPTY_SHAPE_CASES))
+@given(data=st.data())
+def test_zero_size_dimensions_follow_torch(case, data):
+    edge.zero_size_dimensions_follow_torch(*data.draw(EMPTY_SHAPE_CASES[case]))
+
+
+# =================================================================== non-finite values
+def _sparse_conv2d_reference(x, w, b, table, **kwargs):
+    """LeNet-5's sparse C3 in torch: one float64 reference conv per output map, concatenated."""
+    outs, start = [], 0
+    for j, inputs in enumerate(table):
+        kernels = w[start:start + len(inputs)].unsqueeze(0)
+        start += len(inputs)
+        outs.append(edge.conv2d_reference(x[:, list(inputs)], kernels, b[j:j + 1], **kwargs))
+    return torch.cat(outs, dim=1)
+
+
+def _sparse_conv(rng, dtype, np_fn=sparse_conv2d):
+    c, maps = int(rng.integers(1, 4)), int(rng.integers(1, 4))
+    table = [tuple(int(i) for i in rng.permutation(c)[:int(rng.integers(1, c + 1))]) for _ in range(maps)]
+    n, k = int(rng.integers(1, 3)), int(rng.integers(1, 3))
+    args = [edge.normal(rng, (n, c, 5, 5), dtype), edge.normal(rng, (sum(map(len, table)), k, k), dtype),
+            edge.normal(rng, (maps,), dtype), table]
+    kwargs = dict(stride=int(rng.integers(1, 3)), padding=int(rng.integers(0, 2)),
+                  dilation=int(rng.integers(1, 3)))
+    return dict(np_fn=np_fn, torch_fn=_sparse_conv2d_reference, args=args, kwargs=kwargs, poison=[0, 1, 2])
+
+
+NON_FINITE_CASES = {
+    "sparse_conv2d": _sparse_conv,
+    # The loop-by-loop oracle must agree with torch on non-finite input too.
+    "sparse_conv2d_naive": lambda rng, dtype: _sparse_conv(rng, dtype, sparse_conv2d_naive),
+}
+
+
+@pytest.mark.parametrize("case", sorted(NON_FINITE_CASES))
+@given(**edge.NON_FINITE_DRAWS)
+def test_non_finite_forward_and_backward_match_torch(case, seed, density, grad_density, dtype):
+    edge.non_finite_forward_and_backward_match_torch(NON_FINITE_CASES[case], seed, density,
+                                                     grad_density, dtype)
+
+
+# -------------------------------------------------------------- sparse C3, non-finite maps
+def _sparse_pair(dtype=np.float64, **kw):
+    rng = np.random.default_rng(6)
+    layer = models.SparseConv2d(6, 5, models.LECUN_C3_TABLE, dtype=dtype, generator=rng, **kw)
+    twin = torch_models.SparseConv2d(6, 5, models.LECUN_C3_TABLE, **kw).to(
+        torch.float64 if dtype == np.float64 else torch.float32)
+    twin.load_state_dict({k: torch.from_numpy(v) for k, v in layer.state_dict().items()})
+    return layer, twin
+
+
+# inf * 0 in the maps that do read the infinite one: NumPy flags it, on purpose here.
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+def test_sparse_conv_keeps_an_infinite_map_out_of_outputs_that_do_not_read_it():
+    layer, twin = _sparse_pair()
+    x = np.random.default_rng(8).standard_normal((2, 6, 14, 14))
+    x[:, 5] = np.inf  # outputs 0, 1, 2, 6, 7 and 12 do not read map 5
+    out = layer(x)
+    t_out = twin(torch.from_numpy(x)).detach().numpy()
+    assert_close(out, t_out, rtol=1e-12, atol=1e-14, what="output")
+    assert np.isfinite(out[:, [0, 1, 2, 6, 7, 12]]).all()
+
+
+# inf * 0 in the maps that do read the infinite one: NumPy flags it, on purpose here.
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+def test_sparse_conv_gradient_with_an_infinite_upstream_map_stays_local():
+    layer, twin = _sparse_pair()
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((2, 6, 14, 14))
+    g = rng.standard_normal((2, 16, 10, 10))
+    g[:, 0] = np.inf  # output 0 reads maps 0, 1, 2 only
+    layer(x)
+    gx = layer.backward(g)
+    tx = torch.from_numpy(x.copy()).requires_grad_(True)
+    twin(tx).backward(torch.from_numpy(g))
+    assert_close(gx, tx.grad.numpy(), rtol=1e-12, atol=1e-14, what="input grad")
+    assert np.isfinite(gx[:, 3:]).all()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_lenet5_original_training_step_matches_its_torch_twin(dtype):
+    name = "lenet5-original"
+    model = models.build(name, dtype=dtype)
+    twin = torch_models.build(name).to(torch.float64 if dtype == np.float64 else torch.float32)
+    twin.load_state_dict({k: torch.from_numpy(v) for k, v in model.state_dict().items()})
+    rng = np.random.default_rng(10)
+    x, y = rng.standard_normal((4, 1, 28, 28)).astype(dtype), rng.integers(0, 10, 4)
+    criterion = models.criterion("cross_entropy")
+    loss = criterion(model(x), y)
+    model.backward(criterion.backward())
+    t_loss = torch.nn.functional.cross_entropy(twin(torch.from_numpy(x)), torch.from_numpy(y))
+    t_loss.backward()
+    tol = dict(rtol=1e-4, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-12)
+    assert_close(loss, t_loss.detach().numpy(), what="loss", **tol)
+    t_params = dict(twin.named_parameters())
+    for pname, p in model.named_parameters():
+        assert p.grad.dtype == dtype
+        assert_close(p.grad, t_params[pname].grad.numpy(), what=pname, **tol)

@@ -206,3 +206,29 @@ def test_override_step_is_restored_after_an_error():
             optim.SGD([p], lr=0.5).step()
     optim.SGD([p], lr=0.5).step()
     np.testing.assert_array_equal(p.data, np.full(2, 0.5))
+
+
+# -------------------------------------------------------------- SGD's work array
+@pytest.mark.parametrize("momentum,nesterov,dampening,weight_decay,maximize", [
+    (0.0, False, 0.0, 0.0, False), (0.9, False, 0.0, 0.0, False), (0.9, True, 0.0, 1e-2, False),
+    (0.5, False, 0.3, 0.0, True),
+])
+def test_sgd_updates_params_of_mixed_sizes_and_dtypes_as_torch(momentum, nesterov, dampening,
+                                                               weight_decay, maximize):
+    rng = np.random.default_rng(5)
+    shapes = [((7, 5), np.float32), ((3,), np.float64), ((20, 11), np.float32), ((4, 4), np.float64)]
+    params = [Parameter(rng.standard_normal(s).astype(d)) for s, d in shapes]
+    twins = [torch.nn.Parameter(torch.from_numpy(p.data.copy())) for p in params]
+    kw = dict(lr=0.05, momentum=momentum, nesterov=nesterov, dampening=dampening,
+              weight_decay=weight_decay, maximize=maximize)
+    opt, topt = optim.SGD(params, **kw), torch.optim.SGD(twins, **kw)
+    for _ in range(4):
+        for p, t in zip(params, twins):
+            g = rng.standard_normal(p.shape).astype(p.dtype)
+            p.grad, t.grad = g, torch.from_numpy(g.copy())
+        opt.step()
+        topt.step()
+    for p, t in zip(params, twins):
+        assert p.data.dtype == t.detach().numpy().dtype
+        tol = dict(rtol=1e-5, atol=1e-6) if p.dtype == np.float32 else dict(rtol=1e-12, atol=1e-14)
+        assert_close(p.data, t.detach().numpy(), what="param", **tol)

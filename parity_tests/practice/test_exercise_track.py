@@ -246,6 +246,6 @@ def test_list_start_hint_and_a_finite_difference_check_never_import_torch(tmp_pa
         "    assert cli.main(argv) == 0, argv\n"
         "assert 'torch' not in sys.modules, 'torch was imported'\n"
     )
-    env = {**__import__("os").environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env = {**__import__("os").environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr

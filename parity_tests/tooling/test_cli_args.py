@@ -14,7 +14,7 @@ from scratchnet import cli
 from scratchnet.cli import arguments as cli_args
 from scratchnet.training.loop import TrainConfig
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # ``benchmarks`` is a top-level package beside ``scratchnet``
     sys.path.insert(0, str(ROOT))
 

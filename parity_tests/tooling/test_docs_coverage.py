@@ -15,7 +15,7 @@ import pytest
 import scratchnet.functional as F
 from scratchnet.functional._vjp import _REGISTRY
 
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 OPS = DOCS / "ops"
 
 _AUTOFUNCTION = re.compile(r"^\.\. auto(?:function|class):: scratchnet\.functional\.(\w+)\s*$", re.M)

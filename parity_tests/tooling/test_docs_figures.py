@@ -16,7 +16,7 @@ import pytest
 
 from scratchnet import figures
 
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 OPS = DOCS / "ops"
 HTML = DOCS / "_build" / "html"
 PAGES = sorted(p.stem for p in OPS.glob("*.rst"))

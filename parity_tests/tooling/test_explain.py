@@ -374,7 +374,7 @@ def test_readme_shows_the_real_output(capsys):
     command's actual output (it cannot drift)."""
     import os
 
-    readme = open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    readme = open(os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                                "docs", "guide", "explain.md")).read()
     prompt = "$ scratchnet explain "
     start = readme.index(prompt)

@@ -132,5 +132,5 @@ def test_importing_figures_loads_neither_matplotlib_nor_torch():
     code = ("import sys, scratchnet.figures, scratchnet.explain; "
             "print(sorted(m for m in ('matplotlib', 'torch') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=str(__import__('pathlib').Path(__file__).resolve().parent.parent))
+                         cwd=str(__import__('pathlib').Path(__file__).resolve().parents[2]))
     assert out.stdout.strip() == "[]", out.stdout + out.stderr

@@ -3,7 +3,7 @@ import ast
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # ``tools`` is a top-level package beside ``scratchnet``
     sys.path.insert(0, str(ROOT))
 

@@ -16,7 +16,7 @@ from scratchnet.training import experiments
 from scratchnet.cli import run_setup
 from scratchnet.training.config import Recipe, TrainConfig, config_from
 
-ROOT = Path(__file__).resolve().parent.parent / "scratchnet"
+ROOT = Path(__file__).resolve().parents[2] / "scratchnet"
 COMMAND_MODULES = ("scratchnet.__main__", "scratchnet.cli", "scratchnet.cli.commands", "scratchnet.explain.cli")
 
 

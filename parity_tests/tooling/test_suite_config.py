@@ -3,7 +3,7 @@
 A RuntimeWarning raised in scratchnet's code (overflow, invalid value, divide by
 zero) fails the test that raised it, so a green run has no such warning in its
 summary and a new one cannot slip in as noise; tests that feed infinities on purpose
-say which warning they expect (``test_fastpaths.py``).
+say which warning they expect (``ops/test_07_sparse_conv.py``).
 """
 import warnings
 

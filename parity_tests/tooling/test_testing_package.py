@@ -18,7 +18,7 @@ from scratchnet.testing.finite_differences import FiniteDifferenceOracle, inner_
 from scratchnet.testing.strategies import LAYOUTS, in_layout
 from scratchnet.testing.torch_oracle import TorchOracle, torch_vjp
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 F64, F32 = np.dtype(np.float64), np.dtype(np.float32)
 
 

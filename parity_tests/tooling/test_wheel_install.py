@@ -15,7 +15,7 @@ import pytest
 
 from scratchnet.data import write_idx
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 pytestmark = pytest.mark.slow  # about a minute: a wheel build, a venv, a numpy install
 

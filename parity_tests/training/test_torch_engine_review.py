@@ -24,7 +24,7 @@ from scratchnet.training.numpy_engine import NumpyEngine
 from scratchnet.training.loop import TrainConfig, fit
 from scratchnet.training.torch_engine import TorchEngine
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _run_cli(*args):

@@ -28,7 +28,7 @@ from scratchnet.data import (SOURCE_EMBEDDED, SOURCE_FULL, binary_subset, load_e
 from scratchnet.training.torch_engine import TorchEngine  # noqa: E402
 from scratchnet.training.loop import TrainConfig, fit  # noqa: E402
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 NORMALIZE = transforms.Normalize((0.1307,), (0.3081,))
 
 
