@@ -1,7 +1,7 @@
 r"""The tuned class-index losses: what runs by default in place of :mod:`..loss`'s textbook ops.
 
 Same contract as the textbook :func:`~scratchnet.functional.cross_entropy` and
-:func:`~scratchnet.functional.nll_loss`; ``parity_tests/test_loss_kernels.py`` proves
+:func:`~scratchnet.functional.nll_loss`; ``parity_tests/ops/test_04_losses.py`` proves
 them equal, bit for bit. One change, for speed: the lectures' case, ``(N, C)`` scores
 with every target a class and no class weights, label smoothing or ignored targets,
 picks each row's target score directly (:func:`_plain_index_loss`) instead of the

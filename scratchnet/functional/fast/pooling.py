@@ -2,7 +2,7 @@ r"""The tuned pooling kernels: what runs by default in place of :mod:`..pooling`
 
 Same contract as the textbook :func:`~scratchnet.functional.max_pool2d` and
 :func:`~scratchnet.functional.avg_pool2d` (arguments, ``(out, backward)``, torch's
-semantics to the last tie and NaN); ``parity_tests/test_pool_linear_kernels.py`` proves
+semantics to the last tie and NaN); ``parity_tests/ops/test_06_pooling.py`` proves
 them equal. What they do differently, each for speed:
 
 * windows are visited one kernel *tap* at a time: tap :math:`(a, b)` of every window is
