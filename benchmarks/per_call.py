@@ -45,8 +45,8 @@ ENGINES = ("numpy", "torch")
 
 #: (case name, what it is). The one-element cases first, then batch 64, then steps.
 CASES = (
-    ("Linear(1,1)", "x (1, 1)"),
-    ("Conv2d(1,1,1)", "x (1, 1, 1, 1)"),
+    ("Linear(1->1)", "x (1, 1)"),
+    ("Conv2d(1->1 k1)", "x (1, 1, 1, 1)"),
     ("ReLU", "x (1, 1)"),
     ("Tanh", "x (1, 1)"),
     ("Sigmoid", "x (1, 1)"),
@@ -56,7 +56,7 @@ CASES = (
     ("LogSoftmax(dim=1)", "x (1, 1)"),
     ("CrossEntropyLoss", "x (1, 1), target (1,)"),
     ("NLLLoss", "x (1, 1), target (1,)"),
-    ("Sequential(Linear,ReLU,Linear)", "x (1, 1)"),
+    ("Sequential(Linear ReLU Linear)", "x (1, 1)"),
     ("ReLU b64 MLP-5 l1", "x (64, 520): 33,280 floats"),
     ("ReLU b64 CNN relu1", "x (64, 10, 12, 12): 92,160 floats"),
     ("ReLU b64 CNN relu2", "x (64, 20, 4, 4): 20,480 floats"),
@@ -73,8 +73,8 @@ CASES = (
 def _layer_shapes():
     """``{case: (layer factory args, input shape)}`` shared by both engines."""
     return {
-        "Linear(1,1)": ("Linear", (1, 1), (1, 1)),
-        "Conv2d(1,1,1)": ("Conv2d", (1, 1, 1), (1, 1, 1, 1)),
+        "Linear(1->1)": ("Linear", (1, 1), (1, 1)),
+        "Conv2d(1->1 k1)": ("Conv2d", (1, 1, 1), (1, 1, 1, 1)),
         "ReLU": ("ReLU", (), (1, 1)),
         "Tanh": ("Tanh", (), (1, 1)),
         "Sigmoid": ("Sigmoid", (), (1, 1)),
@@ -115,7 +115,7 @@ def numpy_calls(seed: int = 0) -> dict:
         out = layer(x)
         calls[case] = layer_call(layer, x, rng.standard_normal(out.shape).astype(np.float32))
     seq = nn.Sequential(nn.Linear(1, 1), nn.ReLU(), nn.Linear(1, 1))
-    calls["Sequential(Linear,ReLU,Linear)"] = layer_call(seq, np.ones((1, 1), np.float32),
+    calls["Sequential(Linear ReLU Linear)"] = layer_call(seq, np.ones((1, 1), np.float32),
                                                          rng.standard_normal((1, 1)).astype(np.float32))
 
     def loss_call(criterion, x, y):
@@ -170,7 +170,7 @@ def torch_calls(seed: int = 0) -> dict:
         out = layer(x)
         calls[case] = layer_call(layer, x, tensor(out.shape, grad=False))
     seq = nn.Sequential(nn.Linear(1, 1), nn.ReLU(), nn.Linear(1, 1))
-    calls["Sequential(Linear,ReLU,Linear)"] = layer_call(seq, torch.ones((1, 1), requires_grad=True),
+    calls["Sequential(Linear ReLU Linear)"] = layer_call(seq, torch.ones((1, 1), requires_grad=True),
                                                          tensor((1, 1), grad=False))
 
     def loss_call(criterion, x, y):
