@@ -10,6 +10,10 @@ output and the gradient of every floating-point argument.
 
 ``check_raises`` insists that an input torch rejects is rejected by scratchnet too.
 
+An op with a tuned kernel (:mod:`scratchnet.functional.fast`) is checked twice by each
+helper: as it runs by default, and as its page reads (``with F.textbook():``), so the
+textbook version a learner reads meets every case the kernel meets.
+
 They are thin: the oracles, the tolerance table and the comparison are
 :mod:`scratchnet.testing`'s, the very ones the practice grader uses. Tolerances are
 explicit knobs; the default ``atol`` is scaled by the largest magnitude in the
@@ -62,8 +66,59 @@ def check_op(np_fn, torch_fn, args, kwargs=None, *, torch_args=None, torch_kwarg
     wrt = range(len(targs)) if grad else ()
     t_out, t_backward = torch_vjp(torch_fn, targs, torch_kwargs, wrt=wrt)
 
-    out, backward = F.vjp(np_fn, *args, **kwargs)
-    name = getattr(np_fn, "__name__", "op")
+    t_backward = _once(t_backward)  # torch's graph can be walked back once; every side reuses it
+    upstream = _upstream(seed, grad_out)
+    results = [_check_side(np_fn, args, kwargs, t_out, t_backward, rtol, atol, grad, grad_rtol,
+                           grad_atol, upstream, layout, engine)
+               for engine in _engines(np_fn)]
+    return results[0]
+
+
+def _upstream(seed, grad_out):
+    """The upstream gradient for an output, made once and fed to every side alike."""
+    memo = {}
+
+    def upstream(out):
+        if "g" not in memo:
+            if grad_out is None:
+                rng = np.random.default_rng(seed)
+                memo["g"] = rng.standard_normal(out.shape).astype(out.dtype)
+            else:
+                memo["g"] = np.asarray(grad_out(out.shape, out.dtype), dtype=out.dtype)
+        return memo["g"]
+    return upstream
+
+
+def _once(t_backward):
+    """``t_backward`` that computes torch's gradients on its first call and returns them after."""
+    memo = {}
+
+    def backward(g):
+        if "grads" not in memo:
+            memo["g"], memo["grads"] = g, t_backward(g)
+        assert memo["g"] is g, "every side feeds torch's backward the same upstream gradient"
+        return memo["grads"]
+    backward.differentiable = t_backward.differentiable
+    return backward
+
+
+def _engines(np_fn):
+    """``[("kernel", None), ("textbook", F.textbook)]`` for an op with a kernel, else one entry."""
+    if F.is_op(np_fn) and F.kernel_of(np_fn) is not None and F.dispatch(np_fn).forward is F.kernel_of(np_fn):
+        return [("kernel", None), ("textbook", F.textbook)]
+    return [("", None)]
+
+
+def _check_side(np_fn, args, kwargs, t_out, t_backward, rtol, atol, grad, grad_rtol, grad_atol,
+                upstream, layout, engine):
+    """scratchnet's side of :func:`check_op`, under ``engine``'s forward, against torch's result."""
+    label, context = engine
+    name = getattr(np_fn, "__name__", "op") + (f" ({label})" if label else "")
+    if context is None:
+        out, backward = F.vjp(np_fn, *args, **kwargs)
+    else:
+        with context():
+            out, backward = F.vjp(np_fn, *args, **kwargs)
     if isinstance(t_out, tuple):
         assert isinstance(out, tuple) and len(out) == len(t_out), f"{name}: output arity"
         for i, (o, t) in enumerate(zip(out, t_out)):
@@ -75,11 +130,7 @@ def check_op(np_fn, torch_fn, args, kwargs=None, *, torch_args=None, torch_kwarg
 
     if not grad:
         return out, None
-    if grad_out is None:
-        rng = np.random.default_rng(seed)
-        g = rng.standard_normal(out_primary.shape).astype(out_primary.dtype)
-    else:
-        g = np.asarray(grad_out(out_primary.shape, out_primary.dtype), dtype=out_primary.dtype)
+    g = upstream(out_primary)
     grads = backward(in_layout(g, layout))
     assert isinstance(grads, tuple), f"{name}: backward must return a tuple"
     assert len(grads) == len(args), f"{name}: {len(grads)} gradients for {len(args)} positional args"
@@ -104,6 +155,18 @@ def check_fd(np_fn, args, kwargs=None, *, wrt=None, eps=FD_EPS, rtol=FD_DIRECTIO
     for every basis vector ``v`` of a small argument (the whole numeric gradient), or
     for ``n_directions`` random directions of a large one.
     """
+    grads = None
+    for label, context in _engines(np_fn):
+        if context is None:
+            found = _check_fd_side(np_fn, args, kwargs, wrt, eps, rtol, atol, n_directions, seed, label)
+        else:
+            with context():
+                found = _check_fd_side(np_fn, args, kwargs, wrt, eps, rtol, atol, n_directions, seed, label)
+        grads = found if grads is None else grads
+    return grads
+
+
+def _check_fd_side(np_fn, args, kwargs, wrt, eps, rtol, atol, n_directions, seed, label):
     kwargs = dict(kwargs or {})
     rng = np.random.default_rng(seed)
     out, backward = F.vjp(np_fn, *args, **kwargs)
@@ -126,7 +189,7 @@ def check_fd(np_fn, args, kwargs=None, *, wrt=None, eps=FD_EPS, rtol=FD_DIRECTIO
             numeric, analytic = float(numeric), float(analytic)
             tol = atol + rtol * max(abs(numeric), abs(analytic), 1.0)
             assert abs(numeric - analytic) <= tol, (
-                f"{getattr(np_fn, '__name__', 'op')} arg {i}: finite difference {numeric!r} "
+                f"{getattr(np_fn, '__name__', 'op')}{' (' + label + ')' if label else ''} arg {i}: finite difference {numeric!r} "
                 f"vs analytic {analytic!r}"
             )
     return grads
@@ -140,16 +203,21 @@ def check_raises(np_fn, torch_fn, args, kwargs=None, *, torch_args=None, match=N
     targs = [to_torch(a) for a in (args if torch_args is None else torch_args)]
     with pytest.raises(Exception):
         torch_fn(*targs, **kwargs)
-    with pytest.raises((ValueError, TypeError, IndexError, RuntimeError)) as info:
-        np_fn(*args, **kwargs)
     name = getattr(np_fn, "__name__", "")
-    assert name.split("_")[0] in str(info.value) or name in str(info.value), (
-        f"error message should name the op {name!r}: {info.value}"
-    )
-    if match is not None:
-        import re
+    for label, context in reversed(_engines(np_fn)):  # the textbook first, the default last
+        with pytest.raises((ValueError, TypeError, IndexError, RuntimeError)) as info:
+            if context is None:
+                np_fn(*args, **kwargs)
+            else:
+                with context():
+                    np_fn(*args, **kwargs)
+        assert name.split("_")[0] in str(info.value) or name in str(info.value), (
+            f"error message should name the op {name!r}{f' ({label})' if label else ''}: {info.value}"
+        )
+        if match is not None:
+            import re
 
-        assert re.search(match, str(info.value)), f"{info.value!r} does not match {match!r}"
+            assert re.search(match, str(info.value)), f"{info.value!r} does not match {match!r}"
     return info.value
 
 
