@@ -18,6 +18,7 @@ from hypothesis import given, strategies as st
 import scratchnet.functional as F
 import edge_cases as edge
 from helpers import assert_close, check_fd, check_op, check_raises
+from scratchnet.testing.strategies import LAYOUTS, in_layout
 from scratchnet.testing.strategies import elementwise_shapes as shapes
 
 ACTIVATIONS = [
@@ -136,3 +137,30 @@ def test_relu_inplace_backward_matches_too():
     g = np.array([np.inf, 2.0, np.nan, 1.0])
     _, (gx,) = edge.grads(F.relu, [x.copy()], g, inplace=True)
     np.testing.assert_array_equal(gx, [0.0, 2.0, 0.0, 1.0])
+
+
+# ------------------------------------------------ the tuned kernels against this page's code
+@pytest.mark.parametrize("op", [F.relu, F.sigmoid, F.tanh])
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(), (1,), (3, 4, 5)])
+@pytest.mark.parametrize("finite", [True, False], ids=["finite-grad", "inf-nan-grad"])
+def test_kernel_equals_textbook_bit_for_bit(op, layout, dtype, shape, finite):
+    """Both sides of relu's route (a product for a finite gradient, a select otherwise) and
+    sigmoid's and tanh's scratch-array backwards give exactly the textbook's numbers."""
+    assert F.kernel_of(op) is not None
+    rng = np.random.default_rng(7)
+    x = (rng.standard_normal(shape) * 3).astype(dtype)
+    if x.size:
+        x.flat[0] = 0.0  # relu at exactly 0
+    g = rng.standard_normal(shape).astype(dtype)
+    if not finite and g.size:
+        g.flat[0], g.flat[-1] = np.inf, np.nan
+    x, g = in_layout(np.asarray(x), layout), in_layout(np.asarray(g), layout)
+    out_k, back_k = F.vjp(op, x)
+    with F.textbook():
+        out_t, back_t = F.vjp(op, x)
+    np.testing.assert_array_equal(out_k, out_t)
+    (gk,), (gt,) = back_k(g), back_t(g)
+    assert gk.dtype == gt.dtype == dtype
+    np.testing.assert_array_equal(gk, gt)

@@ -11,7 +11,6 @@ import numpy as np
 
 from ..checks import as_float_array
 from ._vjp import differentiable
-from ._where import where_grad
 
 
 @differentiable
@@ -45,8 +44,9 @@ def relu(input, inplace=False):
 
     def backward(grad_out):
         # out <= 0 is x <= 0; reading it from out also works after an in-place forward.
-        # Not out > 0: a NaN input passes its gradient, as in torch.
-        return {"input": where_grad(~(out <= 0), grad_out)}
+        # Not out > 0: a NaN input passes its gradient, as in torch. A select, not a
+        # product with a 0/1 mask: inf * 0 would be NaN where torch gives exactly 0.
+        return {"input": np.where(out <= 0, grad_out.dtype.type(0), grad_out)}
 
     return out, backward
 
@@ -77,11 +77,8 @@ def sigmoid(input):
     out = _stable_sigmoid(x)
 
     def backward(grad_out):
-        # g (1 - s) s in that order, in one scratch array: the two temporaries the
-        # expression would allocate are activation-sized.
-        d = np.subtract(1, out, out=np.empty_like(out))  # out's memory layout, 0-d safe
-        np.multiply(grad_out, d, out=d)
-        return {"input": np.multiply(d, out, out=d)}
+        one = out.dtype.type(1)  # numpy 1.x would make a Python 1 against a 0-d float32 float64
+        return {"input": grad_out * (one - out) * out}
 
     return out, backward
 
@@ -110,10 +107,8 @@ def tanh(input):
     out = np.tanh(x)
 
     def backward(grad_out):
-        # g (1 - y^2) in one scratch array instead of three activation-sized temporaries.
-        d = np.multiply(out, out, out=np.empty_like(out))  # out's memory layout, 0-d safe
-        np.subtract(1, d, out=d)
-        return {"input": np.multiply(grad_out, d, out=d)}
+        one = out.dtype.type(1)  # numpy 1.x would make a Python 1 against a 0-d float32 float64
+        return {"input": grad_out * (one - out * out)}
 
     return out, backward
 

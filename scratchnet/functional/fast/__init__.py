@@ -8,6 +8,7 @@ Which forward a call runs (a kernel, the textbook one under
 :mod:`scratchnet.functional._vjp`. What each speedup measured is in
 ``benchmarks/README.md``.
 """
+from . import activation
 from . import conv
 from . import linear
 from . import loss
