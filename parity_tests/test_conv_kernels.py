@@ -7,7 +7,9 @@ route of the kernel is checked on both sides of its threshold: one GEMM (more th
 gradients in every layout the kernel treats differently (batch-innermost CHWN memory, as a
 previous conv leaves it, C order, Fortran order, transposed, step-sliced, negative
 strides), groups, dilation, stride, padding, 'same', unbatched input, empty batches,
-``needs_input_grad=False`` and a second backward (the kernel recycles its im2col memory).
+``needs_input_grad=False`` and a second backward (the kernel recycles its im2col memory); the
+one-GEMM route's input gradient tap by tap and through col2im (both sides of
+``TAPWISE_MIN_COLUMNS``).
 The textbook conv2d is also checked against torch. The same for LeNet's sparse C3.
 """
 from __future__ import annotations
@@ -186,6 +188,69 @@ def test_the_threshold_filters_per_group_is_where_slicing_starts(monkeypatch):
         assert bool(calls) == sliced
         with F.textbook():
             assert_close(out, F.conv2d(x, w), what=f"{filters} filters", rtol=1e-4, atol=1e-5)
+
+
+# -- the one-GEMM route's input gradient tap by tap, on both sides of TAPWISE_MIN_COLUMNS ------
+TAP_CASES = [
+    ((3, 2, 9, 7), (14, 2, 3, 3), dict()),
+    ((2, 3, 10, 9), (13, 3, 3, 2), dict(stride=(2, 1), padding=(1, 2), dilation=(1, 2))),
+    ((3, 7, 8), (13, 3, 5, 5), dict(padding="same")),                                  # unbatched
+    ((2, 4, 8, 8), (16, 4, 4, 4), dict(padding="same", dilation=2)),
+    ((4, 5, 6, 11), (13, 5, 1, 1), dict(stride=3)),                                    # 1x1 kernel
+    ((1, 2, 12, 12), (13, 2, 5, 5), dict(stride=3, padding=2)),                        # batch 1
+]
+
+
+def _tap_spy(monkeypatch):
+    """Spy on the tap-wise input gradient: returns the list of calls it served."""
+    calls, real = [], fast_conv._input_grad_by_tap
+    monkeypatch.setattr(fast_conv, "_input_grad_by_tap", lambda *a: calls.append(a[1].shape) or real(*a))
+    return calls
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape, weight, kw", TAP_CASES)
+def test_input_gradient_tap_by_tap_equals_col2im_textbook_and_loops(monkeypatch, dtype, shape, weight, kw):
+    """At the threshold (Ho*Wo*N columns) the input gradient is computed tap by tap, one column
+    fewer it is col2im's: both equal the textbook and the loops, for every upstream layout."""
+    rng = np.random.default_rng(31)
+    x = rng.standard_normal(shape).astype(dtype)
+    w = rng.standard_normal(weight).astype(dtype)
+    b = rng.standard_normal(weight[0]).astype(dtype)
+    assert weight[0] > fast_conv.SLICED_MAX_CHANNELS  # the one-GEMM route
+    out = F.conv2d(x, w, b, **kw)
+    columns = out.size // weight[0]  # Ho * Wo * N
+    g = rng.standard_normal(out.shape).astype(dtype)
+    textbook = _run(x, w, b, kw, g, textbook=True)
+    _assert_all_close(textbook, _run(x, w, b, kw, g, fn=conv2d_naive), dtype, "textbook vs loops")
+    calls = _tap_spy(monkeypatch)
+    for threshold, tap_wise in ((columns, True), (columns + 1, False)):
+        monkeypatch.setattr(fast_conv, "TAPWISE_MIN_COLUMNS", threshold)
+        for x_name, x_view in _layouts(x).items():
+            for g_name, g_view in _layouts(g).items():
+                calls.clear()
+                got = _run(x_view, w, b, kw, g_view)
+                assert bool(calls) == tap_wise, (threshold, columns)
+                _assert_all_close(got, textbook, dtype,
+                                  f"kernel ({'tap-wise' if tap_wise else 'col2im'}, {x_name} input, "
+                                  f"{g_name} grad) vs textbook")
+                if tap_wise and got[1].ndim == 4:  # lying in memory as the forward's output, (C, H, W, N)
+                    assert got[1].transpose(1, 2, 3, 0).flags.c_contiguous
+
+
+def test_grouped_convs_never_take_the_tap_wise_input_gradient(monkeypatch):
+    monkeypatch.setattr(fast_conv, "TAPWISE_MIN_COLUMNS", 0)
+    calls = _tap_spy(monkeypatch)
+    rng = np.random.default_rng(32)
+    x = rng.standard_normal((3, 4, 9, 9)).astype(np.float64)
+    w = rng.standard_normal((26, 2, 3, 3)).astype(np.float64)
+    out, backward = F.vjp(F.conv2d, x, w, None, groups=2)
+    g = rng.standard_normal(out.shape)
+    got = backward(g)
+    assert calls == []
+    with F.textbook():
+        ref = F.vjp(F.conv2d, x, w, None, groups=2)[1](g)
+    assert_close(got[0], ref[0], what="input grad", **_tol(np.float64))
 
 
 # -- slice sizes forced small: 1 and 2 output rows per slice ---------------------------------
