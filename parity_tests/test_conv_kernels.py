@@ -8,7 +8,7 @@ gradients in every layout the kernel treats differently (batch-innermost CHWN me
 previous conv leaves it, C order, Fortran order, transposed, step-sliced, negative
 strides), groups, dilation, stride, padding, 'same', unbatched input, empty batches,
 ``needs_input_grad=False`` and a second backward (the kernel recycles its im2col memory); the
-one-GEMM route's input gradient tap by tap and through col2im (both sides of
+unsliced routes' input gradient tap by tap and through col2im (both sides of
 ``TAPWISE_MIN_COLUMNS``).
 The textbook conv2d is also checked against torch. The same for LeNet's sparse C3.
 """
@@ -190,7 +190,7 @@ def test_the_threshold_filters_per_group_is_where_slicing_starts(monkeypatch):
             assert_close(out, F.conv2d(x, w), what=f"{filters} filters", rtol=1e-4, atol=1e-5)
 
 
-# -- the one-GEMM route's input gradient tap by tap, on both sides of TAPWISE_MIN_COLUMNS ------
+# -- the unsliced routes' input gradient tap by tap, on both sides of TAPWISE_MIN_COLUMNS ----
 TAP_CASES = [
     ((3, 2, 9, 7), (14, 2, 3, 3), dict()),
     ((2, 3, 10, 9), (13, 3, 3, 2), dict(stride=(2, 1), padding=(1, 2), dilation=(1, 2))),
@@ -198,6 +198,7 @@ TAP_CASES = [
     ((2, 4, 8, 8), (16, 4, 4, 4), dict(padding="same", dilation=2)),
     ((4, 5, 6, 11), (13, 5, 1, 1), dict(stride=3)),                                    # 1x1 kernel
     ((1, 2, 12, 12), (13, 2, 5, 5), dict(stride=3, padding=2)),                        # batch 1
+    ((2, 3, 9, 9), (4, 3, 3, 3), dict(padding=1)),                    # few filters, im2col in one slice
 ]
 
 
@@ -217,7 +218,7 @@ def test_input_gradient_tap_by_tap_equals_col2im_textbook_and_loops(monkeypatch,
     x = rng.standard_normal(shape).astype(dtype)
     w = rng.standard_normal(weight).astype(dtype)
     b = rng.standard_normal(weight[0]).astype(dtype)
-    assert weight[0] > fast_conv.SLICED_MAX_CHANNELS  # the one-GEMM route
+    assert weight[0] > fast_conv.SLICED_MAX_CHANNELS or _slices_for(x, w, kw) == 1  # not the sliced route
     out = F.conv2d(x, w, b, **kw)
     columns = out.size // weight[0]  # Ho * Wo * N
     g = rng.standard_normal(out.shape).astype(dtype)

@@ -161,9 +161,9 @@ def _conv2d_sliced(x, unbatched, w, b, geo, groups, slices):
     return (out[0] if unbatched else out), backward
 
 
-#: Output columns (Ho*Wo*N) from which the one-GEMM route's input gradient is computed tap
-#: by tap (:func:`_input_grad_by_tap`); below it the kh*kw extra calls cost more than col2im's
-#: strided passes.
+#: Output columns (Ho*Wo*N) from which an unsliced call's input gradient is computed tap
+#: by tap (:func:`_input_grad_by_tap`); below it col2im's few passes are small and the
+#: kh*kw extra GEMM calls buy nothing measurable (``benchmarks/README.md``).
 TAPWISE_MIN_COLUMNS = 1024
 
 
