@@ -12,7 +12,7 @@ STAMP  := $(VENV)/.installed
 # Parallel test workers (pytest-xdist); each worker runs single-threaded.
 WORKERS ?= 2
 
-.PHONY: install test test-lowest test-deep mutants demo bench bench-quick profile floor bench-results profile-results floor-results docs gpu-check clean
+.PHONY: install test test-lowest test-deep mutants demo bench bench-quick profile floor epoch-budget bench-results profile-results floor-results epoch-budget-results docs gpu-check clean
 
 # A machine without a GPU: `make test TORCH_INDEX=https://download.pytorch.org/whl/cpu`
 # takes torch's and torchvision's CPU-only wheels from that index first (a few hundred MB;
@@ -97,6 +97,12 @@ profile: $(STAMP)
 floor: $(STAMP)
 	$(PY) -m benchmarks.floor --out benchmarks/out
 
+# Where each lecture model's epoch goes on full MNIST (steps, batches, evaluation, logging,
+# page faults, warm-up), the engines taking turns (EPOCH_BUDGET.md). MNIST_DIR: the four IDX files.
+MNIST_DIR ?= data
+epoch-budget: $(STAMP)
+	$(PY) -m benchmarks.epoch_budget --data-dir $(MNIST_DIR) --epochs 3 --out benchmarks/out
+
 # The committed results the README quotes: run these on purpose, on an idle machine.
 bench-results: $(STAMP)
 	$(PY) -m benchmarks.run --rounds 6 --target-s 0.2 --out benchmarks/results
@@ -106,6 +112,9 @@ profile-results: $(STAMP)
 
 floor-results: $(STAMP)
 	$(PY) -m benchmarks.floor --out benchmarks/results
+
+epoch-budget-results: $(STAMP)
+	$(PY) -m benchmarks.epoch_budget --data-dir $(MNIST_DIR) --epochs 3 --out benchmarks/results
 
 # On a machine with a GPU, with the torch (>= 2.1) it already has: no venv, no install, no
 # network; under 5 minutes. Writes benchmarks/results/gpu_check.json and GPU_CHECK.md.

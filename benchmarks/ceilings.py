@@ -20,6 +20,7 @@ batch 1 is the fixed per-call overhead (Python, dispatch, allocation) dominating
 """
 from __future__ import annotations
 
+from .flops import gemm_flops
 from .timing import TimerConfig, measure
 
 #: Default sizes: a 1024 x 1024 GEMM, and a copy of 2**25 elements (128 MiB in float32).
@@ -82,7 +83,7 @@ def measure_ceilings(engine: str, dtype: str, config: TimerConfig, device: str =
 
     g = measure(gemm, config, clock)
     m = measure(copy, config, clock)
-    flops = 2.0 * gemm_n**3
+    flops = gemm_flops((1, gemm_n, gemm_n, gemm_n))
     moved = 2.0 * src.nbytes
     return {
         "dtype": dtype,

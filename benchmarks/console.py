@@ -6,7 +6,8 @@ runs. So every ratio printed here comes with the range of its paired per-round
 ratios (round ``k`` of NumPy over round ``k`` of torch, taken seconds apart, see
 :mod:`benchmarks.targets`), and the summary ends with the load the run saw: the share
 of the CPU that *other* processes used while the workers measured
-(:class:`benchmarks.env.OtherLoad`), just before and just after
+(:class:`scratchnet.training.environment.OtherLoad`, in :func:`benchmarks.lockstep.run_lockstep`),
+just before and just after
 (:func:`benchmarks.env.cpu_busy`), and the load average. Above
 :data:`benchmarks.report.BUSY_WARNING` it says, in capitals, that the figures are not
 to be trusted — the same warning ``RESULTS.md`` carries, where a reader of the
@@ -15,7 +16,7 @@ console will see it.
 from __future__ import annotations
 
 from . import targets as _targets
-from .report import BASELINE, BUSY_WARNING, _index
+from .report import BASELINE, BUSY_WARNING, results_by_case
 
 
 def ratio_with_spread(ratio: float, round_ratios) -> str:
@@ -82,7 +83,7 @@ def run_summary(data: dict) -> list[str]:
     first torch run); then the performance targets the run measured; then
     :func:`load_lines`.
     """
-    idx = _index(data)
+    idx = results_by_case(data)
     runs = [(r["engine"], r["device"]) for r in data["runs"] if "error" not in r]
     versus = next((r for r in runs if r == ("torch", "cpu")), None) or next(
         (r for r in runs if r[0] == "torch"), None)

@@ -12,6 +12,7 @@ import os
 import platform
 import sys
 import time
+from pathlib import Path
 
 #: Environment variables that size the BLAS / OpenMP thread pools.
 THREAD_VARS = (
@@ -87,6 +88,20 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def _cpu_caches() -> dict:
+    """Each cache level's size per core as Linux reports it (``{"L1d": "48K", "L2": "1024K", ...}``)."""
+    caches = {}
+    for index in sorted(Path("/sys/devices/system/cpu/cpu0/cache").glob("index*")):
+        try:
+            level = (index / "level").read_text().strip()
+            kind = (index / "type").read_text().strip()
+            size = (index / "size").read_text().strip()
+        except OSError:
+            continue
+        caches[f"L{level}" + {"Data": "d", "Instruction": "i"}.get(kind, "")] = size
+    return caches
+
+
 def _cpu_flags() -> list[str]:
     """The SIMD flags that decide which GEMM kernels a BLAS can pick."""
     try:
@@ -112,31 +127,14 @@ def _mem_total_gib() -> float | None:
 
 
 # The readings are scratchnet's own (scratchnet.training.environment, which the training CLI uses
-# too); imported when called, so that importing this module loads no NumPy (the torch
-# worker never loads NumPy's BLAS pool).
+# too). Imported when called, because of what importing it costs: scratchnet loads NumPy, and
+# every benchmark entry point imports this module before its worker sets its thread counts
+# (parity_tests/test_benchmarks_smoke.py checks that none loads NumPy on import).
 def load_average():
     """The 1, 5 and 15 minute load averages (how busy the machine was), or ``None``."""
     from scratchnet.training.environment import load_average as read
 
     return read()
-
-
-def _proc_stat_seconds():
-    """``(busy, total)`` CPU seconds summed over every core since boot, from ``/proc/stat``."""
-    from scratchnet.training.environment import proc_stat_seconds
-
-    return proc_stat_seconds()
-
-
-def OtherLoad():
-    """How much CPU *other* processes used while the worker processes ran (Linux):
-    :class:`scratchnet.training.environment.OtherLoad` measuring this process's children. A
-    worker that had the machine to itself scores about 0; 0.5 on 2 cores means another
-    process kept one core busy the whole time, and the worker's timings (its thread
-    pools especially) are not to be trusted."""
-    from scratchnet.training.environment import OtherLoad as Measure
-
-    return Measure(of="children")
 
 
 def cpu_busy(interval: float = 0.5):
@@ -145,14 +143,23 @@ def cpu_busy(interval: float = 0.5):
     Sampled while this process sleeps, so it measures *other* processes: a value well
     above 0 before a run means the timings will share the cores. ``None`` off Linux.
     """
+    from scratchnet.training.environment import proc_stat_seconds
+
     try:
-        busy0, total0 = _proc_stat_seconds()
+        busy0, total0 = proc_stat_seconds()
         time.sleep(interval)
-        busy1, total1 = _proc_stat_seconds()
+        busy1, total1 = proc_stat_seconds()
     except (OSError, ValueError, IndexError):
         return None
     total = total1 - total0
     return round((busy1 - busy0) / total, 3) if total > 0 else None
+
+
+def machine_after(machine: dict) -> dict:
+    """``machine`` (:func:`machine`) with how busy the machine was just after the run."""
+    machine["cpu_busy_after"] = cpu_busy()
+    machine["load_average_after"] = load_average()
+    return machine
 
 
 def machine() -> dict:
@@ -161,6 +168,7 @@ def machine() -> dict:
         "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "cpu_model": _cpu_model(),
         "cpu_flags": _cpu_flags(),
+        "cpu_caches": _cpu_caches(),
         "cpu_count": os.cpu_count(),
         "cores_available": available_cores(),
         "mem_total_gib": _mem_total_gib(),

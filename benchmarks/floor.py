@@ -25,8 +25,8 @@ runs them:
   roofline, with measured roofs. Transcendentals (tanh, exp) and reductions are not
   counted as compute, so an activation's floor is its memory time.
 * **Measured**: the layer alone in each engine, forward + backward on the activations
-  it sees in the step (:func:`benchmarks.profile._layers`), and the whole training step
-  (:func:`benchmarks.profile._phase_times`). The step's floor is the sum of its
+  it sees in the step (:func:`benchmarks.steps.layer_calls`), and the whole training step
+  (:func:`benchmarks.steps.phase_times`). The step's floor is the sum of its
   layers' floors, the loss (its logits read and their gradient written) and the SGD
   update (parameters, gradients and momentum buffers read, parameters and buffers
   written).
@@ -46,23 +46,22 @@ rounds. Output: ``FLOOR.md`` and ``floor.json`` in ``--out`` (default
 """
 from __future__ import annotations
 
-import json
 import math
-import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 from . import OUT_DIR
-from . import cases as _cases
 from . import env as _env
+from .ceilings import measure_ceilings
 from .console import load_lines
-from .run import run_lockstep
+from .flops import conv_gemms, gemm_flops, linear_gemms
+from .steps import (ENGINES, StepSession, layer_calls, median, phase_times, run_engines, step_parser,
+                    write_report)
 from .timing import TimerConfig, config_dict, measure
+from .worker import add_turn_options, parse_step_args, serve_session
 
 DEFAULT_STEPS = ("softmax-regression", "mlp5", "mlp3", "sigmoid-mlp", "basic-cnn", "lenet5")
-ENGINES = ("numpy", "torch")
 #: A layer moving fewer bytes is charged the copy rate of this many (an in-cache copy
 #: long enough that one NumPy or torch call's overhead is a small part of it).
 MIN_COPY_BYTES = 1 << 20
@@ -73,12 +72,6 @@ ELEMENTWISE = ("ReLU", "Sigmoid", "Tanh", "LogSigmoid", "LogSoftmax", "Softmax")
 
 
 # -- the work a layer must do: plain arithmetic ---------------------------------------------
-
-
-def gemm_flops(shape) -> float:
-    """FLOPs of ``g`` products of ``(m, k) @ (k, n)``, ``shape = (g, m, k, n)``: :math:`2gmkn`."""
-    g, m, k, n = shape
-    return 2.0 * g * m * k * n
 
 
 def layer_work(kind: str, in_shape, out_shape, param_shapes, needs_input_grad: bool,
@@ -125,20 +118,11 @@ def layer_work(kind: str, in_shape, out_shape, param_shapes, needs_input_grad: b
     gemms = []
     if kind == "Linear":
         out_features, in_features = param_shapes[0] if len(param_shapes[0]) == 2 else (1, param_shapes[0][0])
-        m = numel_in // in_features
-        gemms = [("forward", (1, m, in_features, out_features)),
-                 ("weight grad", (1, out_features, m, in_features))]
-        if needs_input_grad:
-            gemms.append(("input grad", (1, m, out_features, in_features)))
+        gemms = linear_gemms(numel_in // in_features, in_features, out_features, needs_input_grad)
     elif kind in ("Conv2d", "SparseConv2d"):
-        n, out_ch, ho, wo = out_shape
-        in_ch = in_shape[1]
-        kh, kw = param_shapes[0][-2:]
-        groups = 1 if kind == "SparseConv2d" else in_ch // param_shapes[0][1]
-        og, k, cols = out_ch // groups, in_ch // groups * kh * kw, n * ho * wo
-        gemms = [("forward", (groups, og, k, cols)), ("weight grad", (groups, og, cols, k))]
-        if needs_input_grad:
-            gemms.append(("input grad", (groups, k, og, cols)))
+        # SparseConv2d: the dense convolution's GEMMs, scaled below by its table's share.
+        groups = 1 if kind == "SparseConv2d" else in_shape[1] // param_shapes[0][1]
+        gemms = conv_gemms(in_shape[1], out_shape, param_shapes[0][-2:], groups, needs_input_grad)
     elif kind not in VIEWS + ELEMENTWISE + ("MaxPool2d", "AvgPool2d"):
         raise ValueError(f"floor: no work model for a {kind} layer (input {in_shape}, output {out_shape})")
     scale = 1.0
@@ -213,7 +197,7 @@ def model_work(model, x, momentum: bool, itemsize: int) -> dict:
             "optimizer_bytes": optimizer_bytes(params, itemsize, momentum)}
 
 
-class _Probes:
+class Probes:
     """One engine's GEMM and copy timings, each shape or size measured once per job."""
 
     def __init__(self, engine: str, dtype: str, timer: TimerConfig):
@@ -260,19 +244,12 @@ class _Probes:
         return measure(fn, self.timer)["min_s"]
 
 
-class FloorSession:
+class FloorSession(StepSession):
     """One engine's jobs (see :func:`benchmarks.worker.serve`): job 0 the ceilings, then one per model."""
 
     def __init__(self, config: dict):
-        self.started = time.perf_counter()
-        self.config = config
-        engine_name = config["engine"]
-        self.record = {"engine": engine_name, "device": "cpu", "dtype": config["dtype"],
-                       "threads": _env.limit_threads(config["threads"], engine_name),
-                       "env": _env.engine_info(engine_name)}
-        self.timer = TimerConfig(**config["timer"])
+        super().__init__(config)
         self.probe_timer = TimerConfig(target_s=min(0.05, self.timer.target_s), max_s=0.5)
-        self.cases = _cases.select(_cases.step_cases(), config["steps"], "step")
 
     def plan(self) -> list:
         return [["ceilings"]] + [["floor", case.name, self.config["batch"]] for case in self.cases]
@@ -280,33 +257,23 @@ class FloorSession:
     def measure(self, i: int) -> list:
         import numpy as np
 
-        from .profile import _layers, _phase_times
-        from .worker import step_batch, train_config
         from scratchnet.cli.run_setup import build_engine
+
+        from .worker import train_config
 
         engine_name, dtype = self.config["engine"], self.config["dtype"]
         if i == 0:
-            from .ceilings import measure_ceilings
-
             return [{"job": "ceilings", **measure_ceilings(engine_name, dtype, self.probe_timer)}]
         case, batch = self.cases[i - 1], self.config["batch"]
-        cfg = train_config(case, dtype)
-        x_np, y_np = step_batch(case, batch, dtype, np.random.default_rng(0))
-        numpy_engine = build_engine("numpy", cfg)
-        work = model_work(numpy_engine.model, x_np, case.momentum != 0, np.dtype(dtype).itemsize)
-        if engine_name == "numpy":
-            engine, torch = numpy_engine, None
-        else:
-            import torch
-
-            engine = build_engine("torch", cfg, device="cpu")
-        engine.train()
-        x, y = engine.put(x_np, y_np)
+        engine, (x, y), (x_np, _), torch = self.step_engine(case, batch)
+        # The work is counted on scratchnet's model, whichever engine measures.
+        counted = engine if engine_name == "numpy" else build_engine("numpy", train_config(case, dtype))
+        work = model_work(counted.model, x_np, case.momentum != 0, np.dtype(dtype).itemsize)
         entry = {"job": "floor", "name": case.name, "model": case.model, "batch": batch, **work,
-                 **_phase_times(engine, x, y, self.timer.target_s)}
+                 **phase_times(engine, x, y, self.timer.target_s)}
         times = {name: measure(fwd_bwd, self.timer)["median_s"]
-                 for name, _, _, fwd_bwd, _ in _layers(engine.model, x, np.random.default_rng(1), torch)}
-        probes = _Probes(engine_name, dtype, self.probe_timer)
+                 for name, _, _, fwd_bwd, _ in layer_calls(engine.model, x, np.random.default_rng(1), torch)}
+        probes = Probes(engine_name, dtype, self.probe_timer)
         for layer in entry["layers"]:
             layer["measured_s"] = times[layer["name"]]
             for g in layer["gemms"]:
@@ -321,16 +288,8 @@ class FloorSession:
               file=sys.stderr, flush=True)
         return [entry]
 
-    def finish(self) -> dict:
-        self.record["wall_s"] = time.perf_counter() - self.started
-        return self.record
-
 
 # -- the parent: medians over rounds, the floor, the report -----------------------------------
-
-
-def _median(values) -> float:
-    return float(statistics.median(values))
 
 
 def merge(entries: list) -> dict:
@@ -350,9 +309,9 @@ def merge(entries: list) -> dict:
         first = per["numpy"][0]
         model = {k: first[k] for k in ("name", "model", "batch", "params", "loss_bytes", "optimizer_bytes")}
         for eng in ENGINES:
-            model[f"{eng}_step_s"] = _median([e["step_s"] for e in per[eng]])
+            model[f"{eng}_step_s"] = median([e["step_s"] for e in per[eng]])
             model[f"{eng}_round_step_s"] = [e["step_s"] for e in per[eng]]
-            model[f"{eng}_phases_s"] = {p: _median([e["phases_s"][p] for e in per[eng]])
+            model[f"{eng}_phases_s"] = {p: median([e["phases_s"][p] for e in per[eng]])
                                         for p in first["phases_s"]}
         rows = []
         for j, layer in enumerate(first["layers"]):
@@ -373,7 +332,7 @@ def merge(entries: list) -> dict:
                        gemm_gflops=row["flops"] / compute / 1e9 if compute else None,
                        floor_s=roofline(compute, memory))
             for eng in ENGINES:
-                row[f"{eng}_s"] = _median([e["layers"][j]["measured_s"] for e in per[eng]])
+                row[f"{eng}_s"] = median([e["layers"][j]["measured_s"] for e in per[eng]])
             rows.append(row)
         model["layers"] = rows
         for key in ("loss", "optimizer"):
@@ -461,13 +420,11 @@ def markdown(data: dict) -> str:
 
 
 def parse_args(argv=None):
-    from scratchnet.cli.arguments import ArgumentParser, csv_list, positive_int
+    # Imported here: this module is also the workers' entry point, which must not import
+    # NumPy (scratchnet does) before its thread counts are set.
+    from scratchnet.cli.arguments import positive_int
 
-    from .worker import add_turn_options, parse_step_args
-
-    p = ArgumentParser(prog="python -m benchmarks.floor", description=__doc__.split("\n\n")[0])
-    p.add_argument("--steps", type=csv_list("experiment names"), default=list(DEFAULT_STEPS),
-                   help="comma-separated lecture experiments")
+    p = step_parser("python -m benchmarks.floor", __doc__, DEFAULT_STEPS)
     p.add_argument("--batch", type=positive_int, default=64, help="batch size (default: the lectures' 64)")
     p.add_argument("--threads", type=positive_int, default=_env.available_cores(),
                    help="threads per engine (default: every core available)")
@@ -480,8 +437,6 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    from .worker import serve_session
-
     if serve_session(argv, FloorSession):
         return 0
     args = parse_args(argv)
@@ -490,28 +445,22 @@ def main(argv=None) -> int:
     timer = TimerConfig(target_s=args.target_s, max_s=max(2.0, 4 * args.target_s))
     common = {"dtype": "float32", "threads": args.threads, "steps": args.steps, "batch": args.batch,
               "timer": config_dict(timer)}
-    with tempfile.TemporaryDirectory(prefix="scratchnet-floor-") as tmp:
-        runs, entries = run_lockstep([{**common, "engine": e} for e in ENGINES], args.rounds, Path(tmp),
-                                     settle_s=args.settle_s, module="benchmarks.floor")
-    failed = [r for r in runs if "error" in r]
-    if failed:
-        print(f"benchmarks.floor: {failed[0]['engine']} worker failed: {failed[0]['error']}", file=sys.stderr)
+    measured = run_engines(common, args.rounds, args.settle_s, "benchmarks.floor")
+    if measured is None:
         return 1
-    machine["cpu_busy_after"] = _env.cpu_busy()
-    machine["load_average_after"] = _env.load_average()
+    runs, entries = measured
+    _env.machine_after(machine)
     data = {"command": " ".join(["python -m benchmarks.floor", *argv]), "machine": machine,
             "rounds": args.rounds, "batch": args.batch, "threads": args.threads, "timer": config_dict(timer),
             "floor": merge(entries), "runs": runs, "wall_s": time.perf_counter() - started}
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "floor.json").write_text(json.dumps(data, indent=1, default=str))
-    (args.out / "FLOOR.md").write_text(markdown(data))
+    written = write_report(args.out, data, "floor.json", "FLOOR.md", markdown(data))
     for md in data["floor"]["models"]:
         print(f"benchmarks.floor: {md['name']} batch {md['batch']}: floor {md['floor_s'] * 1e3:.3f} ms, "
               f"NumPy {md['numpy_step_s'] / md['floor_s']:.1f}x, torch {md['torch_step_s'] / md['floor_s']:.1f}x "
               "the floor", file=sys.stderr)
     for line in load_lines(machine, runs):
         print(f"benchmarks.floor: {line}", file=sys.stderr)
-    print(f"benchmarks.floor: done in {data['wall_s']:.0f} s; wrote {args.out / 'FLOOR.md'}", file=sys.stderr)
+    print(f"benchmarks.floor: done in {data['wall_s']:.0f} s; wrote {written}", file=sys.stderr)
     return 0
 
 

@@ -24,23 +24,62 @@ from __future__ import annotations
 
 import math
 
-#: Backward work relative to forward for GEMM-like layers (input grad + weight grad).
+def gemm_flops(shape) -> float:
+    """FLOPs of ``g`` products of ``(m, k) @ (k, n)``, ``shape = (g, m, k, n)``: :math:`2gmkn`."""
+    g, m, k, n = shape
+    return 2.0 * g * m * k * n
+
+
+def linear_gemms(rows: int, in_features: int, out_features: int, needs_input_grad: bool = True) -> list:
+    r"""``[(pass, (g, m, k, n))]``: the GEMMs of a linear layer's forward and backward on ``rows`` rows.
+
+    Forward :math:`Y = XW^\top`, weight gradient :math:`G^\top X`, input gradient
+    :math:`GW` (only where the step needs it: not for a first layer, whose input is the images).
+    """
+    gemms = [("forward", (1, rows, in_features, out_features)),
+             ("weight grad", (1, out_features, rows, in_features))]
+    if needs_input_grad:
+        gemms.append(("input grad", (1, rows, out_features, in_features)))
+    return gemms
+
+
+def conv_gemms(in_channels: int, out_shape, kernel_size, groups: int = 1, needs_input_grad: bool = True) -> list:
+    r"""``[(pass, (g, m, k, n))]``: a convolution's GEMMs as im2col products, one per group.
+
+    With ``out_shape = (N, C_out, H_out, W_out)``, each group multiplies its
+    :math:`C_\text{out}/g \times (C_\text{in}/g)k_hk_w` weights by the
+    :math:`(C_\text{in}/g)k_hk_w \times NH_\text{out}W_\text{out}` columns; the weight
+    gradient and the input gradient are the two other products of the same three sizes.
+    """
+    n, out_ch, ho, wo = out_shape
+    kh, kw = kernel_size
+    og, k, cols = out_ch // groups, in_channels // groups * kh * kw, n * ho * wo
+    gemms = [("forward", (groups, og, k, cols)), ("weight grad", (groups, og, cols, k))]
+    if needs_input_grad:
+        gemms.append(("input grad", (groups, k, og, cols)))
+    return gemms
+
+
+#: Backward work relative to forward for GEMM-like layers: the weight gradient and the
+#: input gradient are each a GEMM of the forward's size (:func:`linear_gemms`, :func:`conv_gemms`).
 BACKWARD_FACTOR = 2.0
 
 
 def linear_flops(batch_elems: int, in_features: int, out_features: int) -> float:
-    """FLOPs of ``linear`` on ``batch_elems`` rows: :math:`2 M \\cdot in \\cdot out`."""
-    return 2.0 * batch_elems * in_features * out_features
+    """FLOPs of ``linear`` on ``batch_elems`` rows: :math:`2 M \\cdot in \\cdot out`, its forward GEMM."""
+    return gemm_flops(linear_gemms(batch_elems, in_features, out_features)[0][1])
 
 
 def conv_flops(out_shape, weight_shape) -> float:
-    r"""FLOPs of a convolution from its output and weight shapes.
+    r"""FLOPs of a convolution from its output and weight shapes: its forward GEMMs.
 
     :math:`2 \cdot \text{numel(out)} \cdot (C_\text{in}/\text{groups}) \prod k`: the
     weight's shape ``(C_out, C_in/groups, *k)`` already holds the per-output
-    multiply-adds in its trailing dimensions.
+    multiply-adds in its trailing dimensions (the groups' products of
+    :func:`conv_gemms`, summed).
     """
-    return 2.0 * math.prod(out_shape) * math.prod(weight_shape[1:])
+    out_ch = out_shape[1]
+    return gemm_flops((1, out_ch, math.prod(weight_shape[1:]), math.prod(out_shape) // out_ch))
 
 
 def elementwise_bytes(inputs, output, grad_inputs=None) -> dict:
@@ -86,12 +125,12 @@ def count_torch_flops(model, example) -> float:
                 total[0] += conv_flops(tuple(out.shape), tuple(weight.shape))
             elif name == "linear":
                 weight = args[1] if len(args) > 1 else kwargs["weight"]
-                total[0] += 2.0 * out.numel() * weight.shape[-1]
+                total[0] += linear_flops(out.numel() // weight.shape[0], weight.shape[-1], weight.shape[0])
             elif name in mm_ops:
                 # The contracted size is the first operand's last dim (the one after
                 # the bias for addmm-style ops).
                 a = args[1] if name.startswith(("add", "badd")) else args[0]
-                total[0] += 2.0 * out.numel() * a.shape[-1]
+                total[0] += gemm_flops((1, out.numel(), a.shape[-1], 1))
             return out
 
     with torch.no_grad(), Counter():

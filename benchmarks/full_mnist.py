@@ -27,6 +27,7 @@ import sys
 from pathlib import Path
 
 from scratchnet.cli.arguments import ArgumentParser
+from scratchnet.training.diagnose import plot_comparison
 
 #: (file stem, model, extra ``scratchnet diagnose`` arguments)
 DIAGNOSES = [
@@ -82,8 +83,6 @@ def run_fixes(data_dir: str, out: Path) -> None:
 
 
 def plot_comparisons(out: Path) -> None:
-    from scratchnet.training.diagnose import plot_comparison
-
     for stem, title, members in COMPARISONS:
         results = {label: json.loads((out / "diagnose" / f"{name}.json").read_text())
                    for name, label in members}

@@ -30,111 +30,30 @@ time is the median over the rounds. Output: ``PROFILE.md`` and ``profile.json`` 
 """
 from __future__ import annotations
 
-import json
-import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from . import cases as _cases
 from . import env as _env
 from . import OUT_DIR
-from .console import load_lines
-from .run import run_lockstep
+from .console import load_lines, profile_summary
+from .steps import (ENGINES, StepSession, layer_calls, median, phase_times, run_engines, step_parser,
+                    write_report)
 from .timing import TimerConfig, config_dict, measure
+from .worker import add_turn_options, parse_step_args, serve_session
 
 DEFAULT_STEPS = ("mlp3", "mlp5", "basic-cnn", "lenet5")
-ENGINES = ("numpy", "torch")
 
 
 # -- the worker side: one engine, in its own process ---------------------------------------
 
 
-def _phase_times(engine, x, y, target_s: float, min_steps: int = 20, max_steps: int = 2000) -> dict:
-    """Median seconds of each phase of ``engine.train_step(x, y)``, over enough steps."""
-    from scratchnet.training.engine import STEP_PHASES
-
-    laps = {p: [] for p in STEP_PHASES}
-    totals = []
-    clock = [0.0]
-
-    def lap(phase):
-        now = time.perf_counter()
-        laps[phase].append(now - clock[0])
-        clock[0] = now
-
-    for _ in range(5):
-        engine.train_step(x, y)
-    spent = 0.0
-    while len(totals) < min_steps or (spent < target_s and len(totals) < max_steps):
-        start = clock[0] = time.perf_counter()
-        engine.train_step(x, y, lap)
-        totals.append(clock[0] - start)
-        spent += totals[-1]
-    return {"phases_s": {p: statistics.median(v) for p, v in laps.items()},
-            "step_s": statistics.median(totals), "steps": len(totals)}
-
-
-def _layers(model, x, rng, torch=None):
-    """``[(name, type, forward, forward+backward, input shape)]`` for each child of ``model``.
-
-    ``torch`` is the torch module for a torch twin (whose forward records the graph, as
-    in training), ``None`` for a scratchnet model.
-    """
-    import numpy as np
-
-    out, needs_input_grad = [], False
-    h = x
-    for name, layer in model.named_children():
-        if torch is not None:
-            h = h.detach().requires_grad_(needs_input_grad)
-        y = layer(h)
-        # The upstream gradient gets the output's memory layout, as the next layer's
-        # backward would hand it over (a conv's output is batch-innermost in memory).
-        noise = rng.standard_normal(tuple(y.shape))
-        if torch is None:
-            g = np.empty_like(y)
-            g[...] = noise
-        else:
-            g = torch.empty_like(y).copy_(torch.from_numpy(noise))
-        params = list(layer.parameters())
-
-        def forward(layer=layer, h=h):
-            layer(h)
-
-        def forward_backward(layer=layer, h=h, g=g, params=params, needs=needs_input_grad):
-            for p in params:
-                p.grad = None
-            if torch is None:
-                layer(h)
-                layer.backward(g, needs_input_grad=needs)
-            else:
-                layer(h).backward(g)
-
-        # A parameter-free layer in front of the first one with parameters has no
-        # backward in the step at all.
-        if not (params or needs_input_grad):
-            forward_backward = forward
-        out.append((name, type(layer).__name__, forward, forward_backward, tuple(h.shape)))
-        needs_input_grad = needs_input_grad or bool(params)
-        h = y if torch is None else y.detach()
-    return out
-
-
-class ProfileSession:
+class ProfileSession(StepSession):
     """One engine's profiles, one (experiment, batch) job at a time (see :func:`benchmarks.worker.serve`)."""
 
     def __init__(self, config: dict):
-        self.started = time.perf_counter()
-        self.config = config
-        engine_name = config["engine"]
-        self.record = {"engine": engine_name, "device": "cpu", "dtype": config["dtype"],
-                       "threads": _env.limit_threads(config["threads"], engine_name),
-                       "env": _env.engine_info(engine_name)}
-        self.timer = TimerConfig(**config["timer"])
-        self.jobs = [(case, batch) for case in _cases.select(_cases.step_cases(), config["steps"], "step")
-                     for batch in config["batch_sizes"]]
+        super().__init__(config)
+        self.jobs = [(case, batch) for case in self.cases for batch in config["batch_sizes"]]
 
     def plan(self) -> list:
         return [["profile", case.name, batch] for case, batch in self.jobs]
@@ -142,21 +61,11 @@ class ProfileSession:
     def measure(self, i: int) -> list:
         import numpy as np
 
-        from scratchnet.cli.run_setup import build_engine
-
-        from .worker import step_batch, train_config
-
         case, batch = self.jobs[i]
-        cfg = train_config(case, self.config["dtype"])
-        torch = None
-        if self.config["engine"] == "torch":
-            import torch
-        engine = build_engine(self.config["engine"], cfg, device="cpu")
-        engine.train()
-        x, y = engine.put(*step_batch(case, batch, self.config["dtype"], np.random.default_rng(0)))
+        engine, (x, y), _, torch = self.step_engine(case, batch)
         entry = {"name": case.name, "model": case.model, "batch": batch,
-                 **_phase_times(engine, x, y, self.timer.target_s), "layers": []}
-        for name, kind, fwd, fwd_bwd, in_shape in _layers(engine.model, x, np.random.default_rng(1), torch):
+                 **phase_times(engine, x, y, self.timer.target_s), "layers": []}
+        for name, kind, fwd, fwd_bwd, in_shape in layer_calls(engine.model, x, np.random.default_rng(1), torch):
             entry["layers"].append({
                 "name": name, "type": kind, "input_shape": list(in_shape),
                 "forward_s": measure(fwd, self.timer)["median_s"],
@@ -166,16 +75,8 @@ class ProfileSession:
               f"batch {batch}: step {entry['step_s'] * 1e3:.3f} ms", file=sys.stderr, flush=True)
         return [entry]
 
-    def finish(self) -> dict:
-        self.record["wall_s"] = time.perf_counter() - self.started
-        return self.record
-
 
 # -- the parent: rounds, merging, the report -----------------------------------------------
-
-
-def _median(values):
-    return float(statistics.median(values))
 
 
 def merge(entries: list, engine: str) -> list:
@@ -189,11 +90,11 @@ def merge(entries: list, engine: str) -> list:
         same.sort(key=lambda e: e["round"])
         first = same[0]
         entry = {k: first[k] for k in ("name", "model", "batch")}
-        entry["step_s"] = _median([e["step_s"] for e in same])
+        entry["step_s"] = median([e["step_s"] for e in same])
         entry["round_step_s"] = [e["step_s"] for e in same]
-        entry["phases_s"] = {p: _median([e["phases_s"][p] for e in same]) for p in first["phases_s"]}
+        entry["phases_s"] = {p: median([e["phases_s"][p] for e in same]) for p in first["phases_s"]}
         entry["layers"] = [
-            {**layer, **{k: _median([e["layers"][j][k] for e in same])
+            {**layer, **{k: median([e["layers"][j][k] for e in same])
                          for k in ("forward_s", "forward_backward_s")}}
             for j, layer in enumerate(first["layers"])
         ]
@@ -264,13 +165,9 @@ def markdown(data: dict) -> str:
 def parse_args(argv=None):
     # Imported here: this module is also the workers' entry point, which must not import
     # NumPy (scratchnet does) before its thread counts are set.
-    from scratchnet.cli.arguments import ArgumentParser, csv_list, positive_ints
+    from scratchnet.cli.arguments import positive_ints
 
-    from .worker import add_turn_options, parse_step_args
-
-    p = ArgumentParser(prog="python -m benchmarks.profile", description=__doc__.split("\n\n")[0])
-    p.add_argument("--steps", type=csv_list("experiment names"), default=list(DEFAULT_STEPS),
-                   help="comma-separated lecture experiments")
+    p = step_parser("python -m benchmarks.profile", __doc__, DEFAULT_STEPS)
     threads = sorted({_env.available_cores(), 1}, reverse=True)
     p.add_argument("--batch-sizes", type=positive_ints("batch sizes"), default=[1, 64],
                    help="comma-separated batch sizes")
@@ -288,30 +185,22 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    from .worker import serve_session
-
     if serve_session(argv, ProfileSession):
         return 0
-    from .console import profile_summary
-
     args = parse_args(argv)
     started = time.perf_counter()
     machine = _env.machine()
     timer = TimerConfig(target_s=args.target_s, max_s=max(2.0, 4 * args.target_s))
     profiles, records = {}, {}
-    with tempfile.TemporaryDirectory(prefix="scratchnet-profile-") as tmp:
-        for threads in args.threads:
-            common = {"dtype": args.dtype, "threads": threads, "steps": args.steps,
-                      "batch_sizes": args.batch_sizes, "timer": config_dict(timer)}
-            runs, entries = run_lockstep([{**common, "engine": e} for e in ENGINES], args.rounds,
-                                         Path(tmp), settle_s=args.settle_s, module="benchmarks.profile")
-            failed = [r for r in runs if "error" in r]
-            if failed:
-                print(f"benchmarks.profile: {failed[0]['engine']} worker failed: {failed[0]['error']}",
-                      file=sys.stderr)
-                return 1
-            profiles[str(threads)] = {e: merge(entries, e) for e in ENGINES}
-            records[str(threads)] = runs
+    for threads in args.threads:
+        common = {"dtype": args.dtype, "threads": threads, "steps": args.steps,
+                  "batch_sizes": args.batch_sizes, "timer": config_dict(timer)}
+        measured = run_engines(common, args.rounds, args.settle_s, "benchmarks.profile")
+        if measured is None:
+            return 1
+        runs, entries = measured
+        profiles[str(threads)] = {e: merge(entries, e) for e in ENGINES}
+        records[str(threads)] = runs
     data = {
         "command": " ".join(["python -m benchmarks.profile", *argv]),
         "machine": machine,
@@ -320,16 +209,12 @@ def main(argv=None) -> int:
         "profiles": profiles,
         "runs": records,
     }
-    machine["cpu_busy_after"] = _env.cpu_busy()
-    machine["load_average_after"] = _env.load_average()
+    _env.machine_after(machine)
     data["wall_s"] = time.perf_counter() - started
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "profile.json").write_text(json.dumps(data, indent=1, default=str))
-    (args.out / "PROFILE.md").write_text(markdown(data))
+    written = write_report(args.out, data, "profile.json", "PROFILE.md", markdown(data))
     for line in profile_summary(data):
         print(f"benchmarks.profile: {line}", file=sys.stderr)
-    print(f"benchmarks.profile: done in {data['wall_s']:.0f} s; wrote {args.out / 'PROFILE.md'}",
-          file=sys.stderr)
+    print(f"benchmarks.profile: done in {data['wall_s']:.0f} s; wrote {written}", file=sys.stderr)
     return 0
 
 

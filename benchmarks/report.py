@@ -103,7 +103,7 @@ def _run_label(engine, device) -> str:
     return "NumPy" if engine == "numpy" else f"torch ({device})" if device != "cpu" else "torch"
 
 
-def _index(data):
+def results_by_case(data):
     """``{(kind, name, pass): {batch: {(engine, device): entry}}}`` in measurement order."""
     idx: dict = OrderedDict()
     for e in data["results"]:
@@ -242,7 +242,7 @@ def _targets_section(data) -> list[str]:
 
 def markdown(data: dict) -> str:
     """The whole ``RESULTS.md``."""
-    idx = _index(data)
+    idx = results_by_case(data)
     runs = [(r["engine"], r["device"]) for r in data["runs"] if "error" not in r]
     batches = data["plan"][0]["batch_sizes"]
     has = {k for (k, _, _) in idx}
@@ -306,7 +306,7 @@ def write_plots(data: dict, out: Path) -> list[Path]:
     import matplotlib.pyplot as plt
     from matplotlib import ticker
 
-    idx = _index(data)
+    idx = results_by_case(data)
     batches = data["plan"][0]["batch_sizes"]
     written = []
     for versus in _torch_runs(data):

@@ -35,9 +35,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -47,6 +45,7 @@ from . import OUT_DIR
 from . import cases as _cases
 from . import env as _env
 from .ceilings import COPY_ELEMENTS, GEMM_N
+from .lockstep import run_lockstep
 from .timing import TimerConfig, config_dict
 
 DEFAULT_OUT = OUT_DIR
@@ -192,85 +191,6 @@ def model_flops(step_names) -> dict:
     return out
 
 
-class Worker:
-    """One engine's worker process, driven through its stdin/stdout (:func:`benchmarks.worker.serve`)."""
-
-    def __init__(self, config: dict, workdir: Path, module: str = "benchmarks.worker"):
-        from .worker import REPLY
-
-        self.config, self.reply_prefix = config, REPLY
-        tag = f"{config['engine']}-{config.get('device', 'cpu')}-{config['threads']}"
-        cfg_path = workdir / f"{tag}.config.json"
-        cfg_path.write_text(json.dumps(config))
-        env = _env.thread_env(config["threads"])
-        # The worker must import this very package, wherever the caller's cwd is.
-        root = str(Path(__file__).resolve().parent.parent)
-        env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-        self.error = None
-        self.proc = subprocess.Popen([sys.executable, "-m", module, "--serve", str(cfg_path)],
-                                     env=env, cwd=root, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     text=True)
-
-    def call(self, command: str):
-        """Send one command and return its JSON reply, or ``None`` once the worker has died."""
-        if self.error is not None:
-            return None
-        try:
-            self.proc.stdin.write(command + "\n")
-            self.proc.stdin.flush()
-            for line in self.proc.stdout:
-                if line.startswith(self.reply_prefix):
-                    return json.loads(line[len(self.reply_prefix):])
-        except (BrokenPipeError, OSError):
-            pass
-        self.proc.wait()
-        self.error = f"worker exited with status {self.proc.returncode}"
-        return None
-
-    def finish(self) -> dict:
-        record = self.call("finish")
-        if record is None:
-            record = {"engine": self.config["engine"], "device": self.config.get("device", "cpu"),
-                      "dtype": self.config["dtype"], "error": self.error}
-        self.proc.wait()
-        return record
-
-
-def run_lockstep(configs: list, rounds: int, workdir: Path, settle_s: float = 0.1,
-                 module: str = "benchmarks.worker") -> tuple:
-    """Measure every job of every config, the engines taking turns; return ``(records, entries)``.
-
-    Round ``k`` of a job runs the workers in plan order when ``k`` is even and in
-    reverse when it is odd (ABBA), so neither engine is always the one that runs right
-    after the other. ``entries`` holds every measurement with its ``engine``,
-    ``device`` and ``round``.
-    """
-    workers = [Worker(c, workdir, module) for c in configs]
-    plans = [w.call("plan") for w in workers]
-    plan = next((p for p in plans if p is not None), [])
-    entries, last = [], None
-    busy = {id(w): 0.0 for w in workers}
-    with _env.OtherLoad() as other:
-        for i in range(len(plan)):
-            for k in range(rounds):
-                for w in (workers if k % 2 == 0 else workers[::-1]):
-                    if w is not last and last is not None:
-                        time.sleep(settle_s)
-                    last = w
-                    started = time.perf_counter()
-                    got = w.call(f"measure {i}")
-                    busy[id(w)] += time.perf_counter() - started
-                    if got is None:
-                        continue
-                    entries += [{**e, "engine": w.config["engine"], "device": w.config.get("device", "cpu"),
-                                 "round": k} for e in got]
-        records = [w.finish() for w in workers]
-    for w, r in zip(workers, records):
-        r["other_cpu_load"] = other.fraction
-        r["busy_s"] = busy[id(w)]
-    return records, entries
-
-
 def _case_key(entry: dict) -> tuple:
     return tuple((k, entry[k]) for k in ("engine", "device", "kind", "name", "pass", "batch") if k in entry)
 
@@ -346,8 +266,7 @@ def main(argv=None) -> int:
               file=sys.stderr, flush=True)
         runs, entries = run_lockstep(configs, args.rounds, Path(tmp), settle_s=args.settle_s)
 
-    machine["cpu_busy_after"] = _env.cpu_busy()
-    machine["load_average_after"] = _env.load_average()
+    _env.machine_after(machine)
     results = merge_rounds(entries)
     data = {
         "schema": 1,

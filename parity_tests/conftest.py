@@ -1,4 +1,4 @@
-"""Shared pytest configuration for the parity suite.
+"""Shared pytest configuration for the parity suite (its syllabus: README.md, beside this file).
 
 Hypothesis profiles
 -------------------

@@ -94,10 +94,10 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
         "values, dtype and layout",
     ("scratchnet/optim/sgd.py", "def _l2_bytes(cpu: int = 0):", "def _l2_bytes(cpu: int = 1):"):
         "the probe only picks SGD.SLICE, the update's cache-blocking size; the update is "
-        "element-wise, so every SLICE gives the same numbers (test_fastpaths: sliced == whole)",
+        "element-wise, so every SLICE gives the same numbers (test_sgd_kernel: sliced == whole)",
     ("scratchnet/optim/sgd.py", 'if f.read().strip() != "2":', 'if f.read().strip() == "2":'):
         "the probe only picks SGD.SLICE, the update's cache-blocking size; the update is "
-        "element-wise, so every SLICE gives the same numbers (test_fastpaths: sliced == whole)",
+        "element-wise, so every SLICE gives the same numbers (test_sgd_kernel: sliced == whole)",
 }
 
 

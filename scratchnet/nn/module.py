@@ -143,10 +143,12 @@ class Module(ModuleTree, ModuleState):
         # Which arguments are Parameters, by the op's parameter name. This runs for
         # every layer call, so it is a plain scan instead of ``Signature.bind``.
         params = [(positional[i], a) for i, a in enumerate(args) if isinstance(a, Parameter)]
-        params += [(k, v) for k, v in kwargs.items() if isinstance(v, Parameter)]
+        if kwargs:  # most layers pass none: no second scan, no new dict
+            params += [(k, v) for k, v in kwargs.items() if isinstance(v, Parameter)]
         if params:
             args = tuple(a.data if isinstance(a, Parameter) else a for a in args)
-            kwargs = {k: (v.data if isinstance(v, Parameter) else v) for k, v in kwargs.items()}
+            if kwargs:
+                kwargs = {k: (v.data if isinstance(v, Parameter) else v) for k, v in kwargs.items()}
         if not is_grad_enabled():
             self._clear_grad_fn("no_grad")
             return fn(*args, **kwargs)
@@ -170,8 +172,10 @@ class Module(ModuleTree, ModuleState):
             expected = (output.shape, output.dtype)
         else:
             expected = (tuple(np.shape(output)), np.asarray(output).dtype)
-        self.__dict__.update(_grad_fn=RecordedBackward(self, grad_fn, expected, honors_needs_input_grad),
-                             _grad_fn_output=expected, _forward_state="recorded")
+        attrs = self.__dict__  # three plain stores: update(**...) builds a dict on every layer call
+        attrs["_grad_fn"] = RecordedBackward(self, grad_fn, expected, honors_needs_input_grad)
+        attrs["_grad_fn_output"] = expected
+        attrs["_forward_state"] = "recorded"
 
     def _clear_grad_fn(self, why: str = "no_grad") -> None:
         """Forget the recorded backward; ``why`` ("no_grad") is what :meth:`backward` will say."""
@@ -208,7 +212,7 @@ class Module(ModuleTree, ModuleState):
         """
         if self._grad_fn is None:
             raise self._backward_unavailable()
-        return self._grad_fn(grad_out, needs_input_grad=needs_input_grad)
+        return self._grad_fn(grad_out, needs_input_grad)
 
     # -------------------------------------------------------------------- hooks
     def register_forward_pre_hook(self, hook: Callable) -> RemovableHandle:

@@ -41,7 +41,8 @@ class OpBackward:
 
     def __call__(self, grad_out: np.ndarray, needs_input_grad: bool = True):
         grads = self.op_gradients(grad_out, needs_input_grad)
-        self.accumulate(grads)
+        if self.params:  # a parameter-free layer (an activation, a pool) has nothing to add
+            self.accumulate(grads)
         return grads.get(self.input_name) if needs_input_grad else None
 
     def op_gradients(self, grad_out: np.ndarray, needs_input_grad: bool) -> dict:
@@ -77,7 +78,8 @@ class RecordedBackward:
     def __call__(self, grad_out, needs_input_grad: bool = True):
         grad_out = self.checked_grad_out(grad_out)
         grad_in = self.input_gradient(grad_out, needs_input_grad)
-        return self.run_hooks(grad_in, grad_out)
+        # Most modules have no backward hook: no call, no list to copy.
+        return self.run_hooks(grad_in, grad_out) if self.module._backward_hooks else grad_in
 
     def checked_grad_out(self, grad_out) -> np.ndarray:
         """``grad_out`` as an array of the output's shape and dtype, or a clear error."""
@@ -104,8 +106,6 @@ class RecordedBackward:
 
     def run_hooks(self, grad_in, grad_out):
         """The module's full backward hooks, in order; each may replace ``grad_in``."""
-        if not self.module._backward_hooks:  # most modules have none: no list to copy
-            return grad_in
         for hook in list(self.module._backward_hooks.values()):
             result = hook(self.module, (grad_in,), (grad_out,))
             if result is not None:

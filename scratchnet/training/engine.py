@@ -6,7 +6,8 @@ keeps the data where it computes, and exposes the five lines of a training step 
 loop of :mod:`scratchnet.training.loop`:
 
 * ``build(cfg, state_dict=None, ...)``: the model of a :class:`~scratchnet.training.config.TrainConfig`;
-* ``put(x, y)`` a whole split where the engine computes, ``gather(data, idx)`` a batch of it;
+* ``put(x, y)`` a whole split where the engine computes, ``gather(data, idx)`` a batch of it
+  (``idx`` an index array: a copy; or a slice, as the loop's test batches: a view);
   ``feed``: None, or an object that supplies the batches itself (``--loader torchvision``);
 * ``warm_up(n_train, n_test, cfg)`` before the first epoch (torch.compile compiles there),
   ``synchronize()`` before the loop reads its clock, ``setup()`` the engine's own record

@@ -46,19 +46,30 @@ def fit_lockstep(engines, train_data, test_data, cfg: TrainConfig, *, dataset: s
                        prefix=f"[{e.name}] " if several else "") for e in engines]
     for loop in loops:
         loop.result.lockstep = several
-    last = 0.0
     try:
         for loop in loops:
             loop.start()
-        for epoch in range(1, cfg.epochs + 1):
-            order = loops if epoch % 2 else loops[::-1]
-            for i, loop in enumerate(order):
-                if several and (epoch > 1 or i > 0):
-                    time.sleep(min(settle_s, 0.1 * last))
-                last = loop.run_epoch().seconds
+        take_turns(loops, cfg.epochs, settle_s)
     except KeyboardInterrupt:
         raise interrupted(loops) from None
     return [loop.finish() for loop in loops]
+
+
+def take_turns(loops: List[EpochLoop], epochs: int, settle_s: float = 0.2) -> None:
+    """``epochs`` epochs of every loop, in turns: A B, B A, A B, ... (:func:`fit_lockstep`'s order).
+
+    At each switch from one loop to the next it pauses ``settle_s``, but never more than
+    a tenth of the last epoch. ``benchmarks.epoch_budget`` drives its instrumented loops
+    with it, so that what it measures is taken in the very order ``train --engine both`` uses.
+    """
+    several = len(loops) > 1
+    last = 0.0
+    for epoch in range(1, epochs + 1):
+        order = loops if epoch % 2 else loops[::-1]
+        for i, loop in enumerate(order):
+            if several and (epoch > 1 or i > 0):
+                time.sleep(min(settle_s, 0.1 * last))
+            last = loop.run_epoch().seconds
 
 
 def _ratio_spread(ratios: List[float]) -> dict:

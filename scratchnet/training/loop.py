@@ -183,7 +183,8 @@ class EpochLoop:
     def _test_batches(self):
         if self.feed is not None:
             return self.feed.test_batches()
-        return (self.engine.gather(self.test_dev, np.arange(s, min(s + self.cfg.test_batch_size, self.n_test)))
+        # A test batch is a contiguous run of the test set: a slice, which an engine gathers as a view.
+        return (self.engine.gather(self.test_dev, slice(s, min(s + self.cfg.test_batch_size, self.n_test)))
                 for s in range(0, self.n_test, self.cfg.test_batch_size))
 
 

@@ -2,7 +2,8 @@
 
 The twin of :mod:`scratchnet.training.torch_engine`, method for method (see
 :mod:`scratchnet.training.engine` for the interface both offer to :func:`scratchnet.training.loop.fit`).
-The data stay NumPy arrays in the model's dtype; a batch is a fancy-indexed copy.
+The data stay NumPy arrays in the model's dtype; a training batch is a fancy-indexed copy,
+a test batch (a contiguous slice) a view.
 """
 from __future__ import annotations
 
@@ -40,6 +41,7 @@ class NumpyEngine:
         return np.ascontiguousarray(x, dtype=self.dtype), np.ascontiguousarray(y)
 
     def gather(self, data, idx):
+        """The batch ``idx`` of ``data``: an index array gives a copy, a slice a view (no copy)."""
         x, y = data
         return x[idx], y[idx]
 

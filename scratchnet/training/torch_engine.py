@@ -200,7 +200,10 @@ class TorchEngine:
                 "compile_seconds": self.compile_seconds, "tf32": self.tf32, **precision_state()}
 
     def gather(self, data, idx):
+        """The batch ``idx`` of ``data``: an index array gives a copy, a slice a view (as NumPy's)."""
         x, y = data
+        if isinstance(idx, slice):
+            return x[idx], y[idx]
         i = torch.from_numpy(np.asarray(idx)).to(self.device, non_blocking=True)
         return x.index_select(0, i), y.index_select(0, i)
 

@@ -24,8 +24,15 @@ def empty_in_layout(ref: np.ndarray, shape, dtype=None, *, lead: tuple = (), fil
     ``order`` (axes, outermost first) asks for a given layout instead of ``ref``'s.
     """
     # Outermost axis first: larger stride = slower-varying (ties keep the logical order).
-    strides = ref.strides
-    perm = list(order) if order is not None else sorted(range(ref.ndim), key=lambda a: -abs(strides[a]))
+    steps = [abs(s) for s in ref.strides]
+    if order is None and steps == sorted(steps, reverse=True):
+        # Already outermost first (a C-ordered array): the permutation below is the
+        # identity, and skipping it halves the cost of a batch-1 call.
+        mem = np.empty(tuple(lead) + tuple(shape), dtype=dtype or ref.dtype)
+        if fill is not None:
+            mem.fill(fill)
+        return mem
+    perm = list(order) if order is not None else sorted(range(ref.ndim), key=lambda a: -steps[a])
     mem = np.empty(tuple(lead) + tuple(shape[a] for a in perm), dtype=dtype or ref.dtype)
     if fill is not None:
         mem.fill(fill)

@@ -22,10 +22,17 @@ MEMO_LIMIT = 1024
 _PLAIN = (int, bool, str, type(None))
 
 
-def _plain(value) -> bool:
-    if type(value) in _PLAIN:
-        return True
-    return type(value) is tuple and all(_plain(v) for v in value)
+def _part(value):
+    """``value`` as a key part, its type beside it at every level (``(type, value)``, a
+    tuple's items each so, as ``(1, 1)`` and ``(True, True)`` are equal tuples); ``None``
+    when it is not memoizable."""
+    kind = type(value)
+    if kind in _PLAIN:
+        return kind, value
+    if kind is tuple:
+        items = tuple(map(_part, value))
+        return None if None in items else (tuple, items)
+    return None
 
 
 def memo_key(op: str, arrays, args):
@@ -38,9 +45,13 @@ def memo_key(op: str, arrays, args):
             parts.append((a.shape, a.dtype))
         else:
             return None
-    if not all(_plain(v) for v in args):
-        return None
-    return tuple(parts) + tuple((type(v), v) for v in args)
+    for v in args:
+        kind = type(v)
+        part = (kind, v) if kind in _PLAIN else _part(v)  # the usual int or None inline: no call
+        if part is None:
+            return None
+        parts.append(part)
+    return tuple(parts)
 
 
 def memo_get(key):

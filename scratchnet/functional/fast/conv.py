@@ -2,7 +2,7 @@ r"""``conv2d``'s tuned kernel: im2col and GEMMs in batch-innermost memory.
 
 The numbers are those of the textbook :func:`scratchnet.functional.conv.conv2d` (the
 same products, summed in another order); the suite proves it
-(``parity_tests/test_conv_kernels.py``). What makes it faster, one line each:
+(``parity_tests/ops/test_05_conv2d.py``). What makes it faster, one line each:
 
 * **Batch-innermost columns** (cuda-convnet's CHWN): im2col's columns are ordered
   ``(i, j, n)``, the sample fastest, so the GEMM's product *is* the output, an

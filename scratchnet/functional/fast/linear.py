@@ -2,7 +2,7 @@ r"""The tuned ``linear`` kernel: what runs by default in place of :mod:`..linear
 
 Same contract as the textbook :func:`~scratchnet.functional.linear` (arguments, ``(out,
 backward)``, the same numbers up to the order of the GEMMs' sums);
-``parity_tests/test_pool_linear_kernels.py`` proves them equal. Two changes, for speed:
+``parity_tests/ops/test_02_linear.py`` proves them equal. Two changes, for speed:
 
 * up to :data:`WEIGHT_MAJOR_ROWS` rows the forward and the input gradient run as
   weight-major GEMMs, :math:`(W X^\top)^\top` and :math:`(W^\top G^\top)^\top`: the same

@@ -2,7 +2,7 @@ r"""The tuned pooling kernels: what runs by default in place of :mod:`..pooling`
 
 Same contract as the textbook :func:`~scratchnet.functional.max_pool2d` and
 :func:`~scratchnet.functional.avg_pool2d` (arguments, ``(out, backward)``, torch's
-semantics to the last tie and NaN); ``parity_tests/test_pool_linear_kernels.py`` proves
+semantics to the last tie and NaN); ``parity_tests/ops/test_06_pooling.py`` proves
 them equal. What they do differently, each for speed:
 
 * windows are visited one kernel *tap* at a time: tap :math:`(a, b)` of every window is
@@ -32,8 +32,8 @@ def max_pool2d_kernel(input, kernel_size, stride=None, padding=0, dilation=1, ce
     """:func:`~scratchnet.functional.max_pool2d` over a contiguous stack of its taps, with the
     mask route for tiling windows on batch-innermost input."""
     op = "max_pool2d"
-    x, unbatched, geo = _setup(op, input, kernel_size, stride, padding, dilation, ceil_mode,
-                               max_pool=True)
+    x, unbatched, geo, tiles = _setup(op, input, kernel_size, stride, padding, dilation, ceil_mode,
+                                      max_pool=True)
     xp = pad_in_layout(geo, x, -np.inf)
     # One contiguous (taps, N, C, H_out, W_out) copy of the windows: every later pass is
     # then a long contiguous loop instead of many short strided rows.
@@ -59,7 +59,7 @@ def max_pool2d_kernel(input, kernel_size, stride=None, padding=0, dilation=1, ce
         """
         if "mask" not in saved:
             windows = saved.get("windows")
-            usable = windows is not None and _windows_tile_input(geo) and _batch_innermost(x)
+            usable = windows is not None and tiles and _batch_innermost(x)
             saved["mask"] = _max_mask(windows, best, x, geo) if usable else None
             if saved["mask"] is not None:
                 del saved["windows"]
@@ -98,12 +98,13 @@ def max_pool2d_kernel(input, kernel_size, stride=None, padding=0, dilation=1, ce
                 np.copyto(split, zero, where=mask == 0)
             return {"input": grad[0] if unbatched else grad}
         arg = window_argmax()
-        tiles = _windows_tile_input(geo)  # then every tap's write covers its slice: no zero fill
+        # Where the windows tile the input every tap's write covers its slice: no zero fill.
         dxp = empty_in_layout(x, x.shape[:2] + geo.padded_hw, fill=None if tiles else 0)
+        overlapping = geo.overlapping  # a property: computed once, not once per tap
         for t, index in enumerate(geo.tap_indices):
             chosen = arg == t
             view = dxp[index]
-            if geo.overlapping:
+            if overlapping:
                 view += g * chosen if finite else np.where(chosen, g, zero)
             elif finite:  # each input pixel is one tap of at most one window
                 np.multiply(g, chosen, out=view)
@@ -121,10 +122,9 @@ def avg_pool2d_kernel(input, kernel_size, stride=None, padding=0, ceil_mode=Fals
     strided write per tap (an assignment where windows tile, no zero fill)."""
     op = "avg_pool2d"
     _check_divisor(op, divisor_override)
-    x, unbatched, geo = _setup(op, input, kernel_size, stride, padding, 1, ceil_mode,
-                               max_pool=False)
+    x, unbatched, geo, tiles = _setup(op, input, kernel_size, stride, padding, 1, ceil_mode,
+                                      max_pool=False)
     divisor = _avg_divisor(geo, count_include_pad, divisor_override, x.dtype)
-    tiles = _windows_tile_input(geo)
 
     xp = pad_in_layout(geo, x, 0)
     first, *rest = geo.tap_indices
@@ -156,21 +156,23 @@ def avg_pool2d_kernel(input, kernel_size, stride=None, padding=0, ceil_mode=Fals
 
 
 def _setup(op, input, kernel_size, stride, padding, dilation, ceil_mode, *, max_pool):
-    """Validate a pooling call as torch does; return the 4-D input and the geometry.
+    """Validate a pooling call as torch does; return the 4-D input, the geometry and
+    whether its windows tile the input (:func:`_windows_tile_input`).
 
     Memoized validation (see :mod:`._memo`): a call with the shape, dtype and
-    arguments of an earlier valid one reuses its geometry, since at batch 1 the checks
-    cost as much as the arithmetic.
+    arguments of an earlier valid one reuses its geometry and what it implies, since at
+    batch 1 the checks cost as much as the arithmetic.
     """
     key = memo_key(op, (input,), (kernel_size, stride, padding, dilation, ceil_mode, max_pool))
-    geo = memo_get(key)
-    if geo is not None:
+    known = memo_get(key)
+    if known is not None:
         unbatched = input.ndim == 3
-        return (input[None] if unbatched else input), unbatched, geo
+        return ((input[None] if unbatched else input), unbatched) + known
     x4, unbatched, geo = _validate(op, input, kernel_size, stride, padding, dilation, ceil_mode,
                                    max_pool=max_pool)
-    memo_put(key, geo)
-    return x4, unbatched, geo
+    known = (geo, _windows_tile_input(geo))
+    memo_put(key, known)
+    return (x4, unbatched) + known
 
 
 def _windows_tile_input(geo: WindowGeometry) -> bool:
