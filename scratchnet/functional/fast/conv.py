@@ -76,7 +76,7 @@ def _conv2d_kernel(input, weight, bias=None, stride=1, padding=0, dilation=1, gr
         # cols @ G^T, then transposed: the faster GEMM orientation (benchmarks/README.md).
         grad_w = np.matmul(cols, g_cols.transpose(0, 2, 1)).transpose(0, 2, 1).reshape(w.shape)
         grads = {"weight": grad_w}
-        if needs_input_grad and groups == 1 and ho * wo * n >= TAPWISE_MIN_COLUMNS:
+        if needs_input_grad and groups == 1 and ho * wo * n >= TAPWISE_MIN_COLUMNS and c >= TAPWISE_MIN_CHANNELS:
             del cols  # the weight gradient was its last reader
             grad_x = _input_grad_by_tap(g_cols[0], w, geo, n, c)
             grads["input"] = grad_x[0] if unbatched else grad_x
@@ -165,6 +165,9 @@ def _conv2d_sliced(x, unbatched, w, b, geo, groups, slices):
 #: by tap (:func:`_input_grad_by_tap`); below it col2im's few passes are small and the
 #: kh*kw extra GEMM calls buy nothing measurable (``benchmarks/README.md``).
 TAPWISE_MIN_COLUMNS = 1024
+#: Input channels from which it is: each tap's GEMM has C output columns, and at LeNet-5's
+#: 6 (C3) those small GEMMs cost more than col2im saves; at the basic CNN's 10 they pay.
+TAPWISE_MIN_CHANNELS = 8
 
 
 def _input_grad_by_tap(g_mat: np.ndarray, w: np.ndarray, geo: WindowGeometry, n: int, c: int) -> np.ndarray:
