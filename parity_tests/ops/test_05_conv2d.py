@@ -12,8 +12,10 @@ What this file proves, in order:
    (batch-innermost CHWN memory, as a previous conv leaves it, C order, Fortran order,
    transposed, step-sliced, negative strides), groups, dilation, stride, padding, 'same',
    unbatched input, empty batches, ``needs_input_grad=False`` and a second backward (the
-   kernel recycles its im2col memory). The textbook conv2d is also checked against torch
-   on its own. The same for LeNet's sparse C3 kernel.
+   kernel recycles its im2col memory); the unsliced routes' input gradient tap by tap
+   and through col2im (both sides of ``TAPWISE_MIN_COLUMNS`` and ``TAPWISE_MIN_CHANNELS``).
+   The textbook conv2d is also checked against torch on its own. The same for LeNet's
+   sparse C3 kernel.
 3. empty shapes and non-finite values (NaN, +-inf) in every argument and in the upstream
    gradient: torch's answer or torch's refusal (the shared checks of ``edge_cases.py``).
 4. ``needs_input_grad=False``: no input gradient, the same parameter gradients.
@@ -416,6 +418,103 @@ def test_the_threshold_filters_per_group_is_where_slicing_starts(monkeypatch):
         assert bool(calls) == sliced
         with F.textbook():
             assert_close(out, F.conv2d(x, w), what=f"{filters} filters", rtol=1e-4, atol=1e-5)
+
+
+# -- the unsliced routes' input gradient tap by tap, on both sides of TAPWISE_MIN_COLUMNS ----
+TAP_CASES = [
+    ((3, 2, 9, 7), (14, 2, 3, 3), dict()),
+    ((2, 3, 10, 9), (13, 3, 3, 2), dict(stride=(2, 1), padding=(1, 2), dilation=(1, 2))),
+    ((3, 7, 8), (13, 3, 5, 5), dict(padding="same")),                                  # unbatched
+    ((2, 4, 8, 8), (16, 4, 4, 4), dict(padding="same", dilation=2)),
+    ((4, 5, 6, 11), (13, 5, 1, 1), dict(stride=3)),                                    # 1x1 kernel
+    ((1, 2, 12, 12), (13, 2, 5, 5), dict(stride=3, padding=2)),                        # batch 1
+    ((2, 3, 9, 9), (4, 3, 3, 3), dict(padding=1)),                    # few filters, im2col in one slice
+]
+
+
+def _tap_spy(monkeypatch):
+    """Spy on the tap-wise input gradient: returns the list of calls it served."""
+    calls, real = [], fast_conv._input_grad_by_tap
+    monkeypatch.setattr(fast_conv, "_input_grad_by_tap", lambda *a: calls.append(a[1].shape) or real(*a))
+    return calls
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape, weight, kw", TAP_CASES)
+def test_input_gradient_tap_by_tap_equals_col2im_textbook_and_loops(monkeypatch, dtype, shape, weight, kw):
+    """At both thresholds (Ho*Wo*N columns, C input channels) the input gradient is computed
+    tap by tap, one column or one channel fewer it is col2im's: both equal the textbook and
+    the loops, for every upstream layout."""
+    rng = np.random.default_rng(31)
+    x = rng.standard_normal(shape).astype(dtype)
+    w = rng.standard_normal(weight).astype(dtype)
+    b = rng.standard_normal(weight[0]).astype(dtype)
+    assert weight[0] > fast_conv.SLICED_MAX_CHANNELS or _slices_for(x, w, kw) == 1  # not the sliced route
+    out = F.conv2d(x, w, b, **kw)
+    columns = out.size // weight[0]  # Ho * Wo * N
+    g = rng.standard_normal(out.shape).astype(dtype)
+    textbook = _run(x, w, b, kw, g, textbook=True)
+    _assert_all_close(textbook, _run(x, w, b, kw, g, fn=conv2d_naive), dtype, "textbook vs loops")
+    calls = _tap_spy(monkeypatch)
+    channels = x.shape[-3]
+    for threshold, min_channels, tap_wise in ((columns, channels, True), (columns + 1, channels, False),
+                                              (columns, channels + 1, False)):
+        monkeypatch.setattr(fast_conv, "TAPWISE_MIN_COLUMNS", threshold)
+        monkeypatch.setattr(fast_conv, "TAPWISE_MIN_CHANNELS", min_channels)
+        for x_name, x_view in _layouts(x).items():
+            for g_name, g_view in _layouts(g).items():
+                calls.clear()
+                got = _run(x_view, w, b, kw, g_view)
+                assert bool(calls) == tap_wise, (threshold, columns, min_channels, channels)
+                _assert_all_close(got, textbook, dtype,
+                                  f"kernel ({'tap-wise' if tap_wise else 'col2im'}, {x_name} input, "
+                                  f"{g_name} grad) vs textbook")
+                if tap_wise and got[1].ndim == 4:  # lying in memory as the forward's output, (C, H, W, N)
+                    assert got[1].transpose(1, 2, 3, 0).flags.c_contiguous
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_tap_wise_input_gradient_on_the_lecture_shapes_is_fresh_and_repeatable(monkeypatch, dtype):
+    """With the default thresholds the basic CNN's conv2 (10 channels) at batch 16 takes the
+    tap-wise input gradient and LeNet-5's C3 (6 channels) does not; a second backward gives
+    the same numbers and no gradient shares memory with anything."""
+    calls = _tap_spy(monkeypatch)
+    rng = np.random.default_rng(33)
+    for shape, weight, tap_wise in (((16, 10, 12, 12), (20, 10, 5, 5), True),
+                                    ((16, 6, 14, 14), (16, 6, 5, 5), False)):
+        x = _chwn(rng.standard_normal(shape).astype(dtype))
+        w = rng.standard_normal(weight).astype(dtype)
+        b = rng.standard_normal(weight[0]).astype(dtype)
+        calls.clear()
+        out, backward = fast_conv._conv2d_kernel(x, w, b)
+        g = _chwn(rng.standard_normal(out.shape).astype(dtype))
+        first, second = backward(g), backward(g)
+        assert len(calls) == (2 if tap_wise else 0)
+        with F.textbook():
+            ref = F.vjp(F.conv2d, x, w, b)[1](g)
+        for name, want in zip(("input", "weight", "bias"), ref):
+            np.testing.assert_array_equal(second[name], first[name], err_msg=name)
+            assert_close(first[name], want, what=f"{name} grad", **_tol(dtype))
+        grads = [first["input"], first["weight"], first["bias"], second["input"]]
+        for i, a in enumerate(grads):
+            for other in grads[i + 1:] + [x, w, b, g, out]:
+                assert not np.shares_memory(a, other)
+
+
+def test_grouped_convs_never_take_the_tap_wise_input_gradient(monkeypatch):
+    monkeypatch.setattr(fast_conv, "TAPWISE_MIN_COLUMNS", 0)
+    monkeypatch.setattr(fast_conv, "TAPWISE_MIN_CHANNELS", 1)
+    calls = _tap_spy(monkeypatch)
+    rng = np.random.default_rng(32)
+    x = rng.standard_normal((3, 4, 9, 9)).astype(np.float64)
+    w = rng.standard_normal((26, 2, 3, 3)).astype(np.float64)
+    out, backward = F.vjp(F.conv2d, x, w, None, groups=2)
+    g = rng.standard_normal(out.shape)
+    got = backward(g)
+    assert calls == []
+    with F.textbook():
+        ref = F.vjp(F.conv2d, x, w, None, groups=2)[1](g)
+    assert_close(got[0], ref[0], what="input grad", **_tol(np.float64))
 
 
 # -- slice sizes forced small: 1 and 2 output rows per slice ---------------------------------

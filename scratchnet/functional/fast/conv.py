@@ -14,14 +14,21 @@ same products, summed in another order); the suite proves it
 * **Cache blocking** (:func:`_conv2d_sliced`): where the GEMM is memory-bound (few
   filters), an im2col matrix larger than L2 is built and multiplied in slices of
   output rows, and the backward gathers each slice again instead of keeping it.
-* **Buffer recycling**: the backward writes the input gradient's columns into the
-  forward's im2col memory (fresh multi-MB arrays cost page faults).
+* **The input gradient tap by tap** (:func:`_input_grad_by_tap`): one small GEMM per
+  kernel tap added into channels-innermost memory, in long contiguous runs, instead of a
+  multi-MB column gradient written, read back and scattered by col2im in short ones.
+* **Buffer recycling**: where col2im runs, the backward writes the input gradient's
+  columns into the forward's im2col memory (fresh multi-MB arrays cost page faults).
+* **The bias gradient as a GEMV** (:func:`_bias_grad`): BLAS sums long rows faster
+  than ``np.sum``.
 * **Memoized validation** (:mod:`._memo`): a call with the shapes and arguments of an
   earlier valid one skips the checks.
 
 The measurements behind each choice are in ``benchmarks/README.md``.
 """
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -69,12 +76,16 @@ def _conv2d_kernel(input, weight, bias=None, stride=1, padding=0, dilation=1, gr
         # cols @ G^T, then transposed: the faster GEMM orientation (benchmarks/README.md).
         grad_w = np.matmul(cols, g_cols.transpose(0, 2, 1)).transpose(0, 2, 1).reshape(w.shape)
         grads = {"weight": grad_w}
-        if needs_input_grad:
+        if needs_input_grad and groups == 1 and ho * wo * n >= TAPWISE_MIN_COLUMNS and c >= TAPWISE_MIN_CHANNELS:
+            del cols  # the weight gradient was its last reader
+            grad_x = _input_grad_by_tap(g_cols[0], w, geo, n, c)
+            grads["input"] = grad_x[0] if unbatched else grad_x
+        elif needs_input_grad:
             w_mat_t = np.ascontiguousarray(w_mat.transpose(0, 2, 1))
             grad_x = _col2im(np.matmul(w_mat_t, g_cols, out=cols), geo, n, c)
             grads["input"] = grad_x[0] if unbatched else grad_x
         if b is not None:
-            grads["bias"] = g_cols.sum(axis=2).reshape(out_channels)
+            grads["bias"] = _bias_grad(g_cols).reshape(out_channels)
         return grads
 
     return (out[0] if unbatched else out), backward
@@ -144,10 +155,61 @@ def _conv2d_sliced(x, unbatched, w, b, geo, groups, slices):
             grad_x = _col2im(np.matmul(w_mat_t, g_cols), geo, n, c)
             grads["input"] = grad_x[0] if unbatched else grad_x
         if b is not None:
-            grads["bias"] = g_cols.sum(axis=2).reshape(out_channels)
+            grads["bias"] = _bias_grad(g_cols).reshape(out_channels)
         return grads
 
     return (out[0] if unbatched else out), backward
+
+
+#: Output columns (Ho*Wo*N) from which an unsliced call's input gradient is computed tap
+#: by tap (:func:`_input_grad_by_tap`); below it col2im's few passes are small and the
+#: kh*kw extra GEMM calls buy nothing measurable (``benchmarks/README.md``).
+TAPWISE_MIN_COLUMNS = 1024
+#: Input channels from which it is: each tap's GEMM has C output columns, and at LeNet-5's
+#: 6 (C3) those small GEMMs cost more than col2im saves; at the basic CNN's 10 they pay.
+TAPWISE_MIN_CHANNELS = 8
+
+
+def _input_grad_by_tap(g_mat: np.ndarray, w: np.ndarray, geo: WindowGeometry, n: int, c: int) -> np.ndarray:
+    r"""The input gradient of an ungrouped conv as one small GEMM per kernel tap, no col2im matrix.
+
+    Tap :math:`(a, b)`'s share is :math:`G^\top W_{ab}`, ``(Ho*Wo*N, C)`` (``g_mat`` is
+    ``G``, ``(O, Ho*Wo*N)``), the channel fastest: in a channels-innermost ``(Hp, Wp, N, C)``
+    gradient its destination is ``Ho`` runs of ``Wo*N*C`` contiguous numbers, where the
+    ``(C, Ho*Wo*N)`` columns of col2im land in ``C*Ho`` runs of ``Wo*N`` (NumPy's strided
+    passes cost per run). One transposing copy at the end returns the gradient as the
+    forward's output lies, ``(N, C, H, W)`` with ``(C, H, W, N)`` memory.
+    """
+    (ho, wo), (hp, wp) = geo.out_hw, geo.padded_hw
+    w_taps = np.ascontiguousarray(w.transpose(2, 3, 0, 1))  # (kh, kw, O, C): W_ab, rows contiguous
+    g_t = g_mat.T  # (Ho*Wo*N, O), a view: BLAS reads the transpose in place
+    part = np.empty((ho, wo, n, c), dtype=g_mat.dtype)
+    dxp = np.zeros((hp, wp, n, c), dtype=g_mat.dtype)
+    for (a, b), (_, rows, columns) in zip(geo.taps, geo.tap_indices):
+        np.matmul(g_t, w_taps[a, b], out=part.reshape(ho * wo * n, c))
+        dxp[rows, columns] += part
+    top, _, left, _ = geo.pad
+    h, w_in = geo.in_hw
+    grad = np.empty((c, h, w_in, n), dtype=g_mat.dtype)
+    grad[...] = dxp[top:top + h, left:left + w_in].transpose(3, 0, 1, 2)
+    return grad.transpose(3, 0, 1, 2)
+
+
+def _bias_grad(g_cols: np.ndarray) -> np.ndarray:
+    """The sum of each row of ``g_cols`` (``(..., M)``), as a GEMV with a vector of ones.
+
+    OpenBLAS's GEMV sums long rows about three times faster than ``np.sum``'s pairwise
+    reduction (``benchmarks/README.md``); the numbers differ only in the order of the sum.
+    """
+    return np.matmul(g_cols, _ones(g_cols.shape[-1], g_cols.dtype))
+
+
+@functools.lru_cache(maxsize=16)
+def _ones(m: int, dtype: np.dtype) -> np.ndarray:
+    """A read-only vector of ``m`` ones, made once per length and dtype."""
+    ones = np.ones(m, dtype=dtype)
+    ones.flags.writeable = False
+    return ones
 
 
 def _setup(op, input, weight, bias, stride, padding, dilation, groups):

@@ -14,7 +14,7 @@ import numpy as np
 
 from .._vjp import register_kernel
 from ..sparse_conv import _readers as _plain_readers, _setup, sparse_conv2d
-from .conv import _col2im, _im2col
+from .conv import _bias_grad, _col2im, _im2col
 
 #: The reader lists are a function of the (hashable) table alone: computed once per table.
 _readers = functools.lru_cache(maxsize=32)(_plain_readers)
@@ -58,7 +58,7 @@ def _sparse_conv2d_kernel(input, weight, bias, table, stride=1, padding=0, dilat
             grad_x = _col2im(dcols.reshape(1, channels * taps, -1), geo, n, channels)
             grads["input"] = grad_x[0] if unbatched else grad_x
         if b is not None:
-            grads["bias"] = g_cols.sum(axis=1)
+            grads["bias"] = _bias_grad(g_cols)
         return grads
 
     return (out[0] if unbatched else out), backward
