@@ -5,6 +5,12 @@ function to call, its arguments, and the seed of the random upstream gradient (n
 all ones, which hides a wrong softmax backward). Narrow properties ("padding > 0",
 "ties") are there so that a mistake that shows only under one option fails a
 property that says so, and the shrunk case is the smallest one with that option.
+
+Every case also draws a memory layout (:data:`scratchnet.testing.strategies.LAYOUTS`)
+for each array argument and for the upstream gradient: the learner's function gets
+its arrays in those layouts (the values are the same), the oracle gets them
+C-ordered. A function that reads memory in storage order fails; the layouts shrink
+towards C order, so a shrunk case keeps a non-C layout only where it matters.
 """
 from __future__ import annotations
 
@@ -16,6 +22,7 @@ from hypothesis import assume, strategies as st
 
 from ..functional.softmax import _log_softmax
 from ..testing import strategies as S
+from ..testing.strategies import in_layout
 from .catalogue import Exercise
 
 
@@ -29,18 +36,43 @@ class Case:
     names: tuple  # the positional parameter names of ``args``
     seed: int = 0  # of the upstream gradient
     extra: dict = field(default_factory=dict)  # sequential / sgd: what the case is made of
+    layouts: tuple = ()  # the memory layout of each argument as the learner gets it
+    grad_layout: str = "C"  # ... and of the upstream gradient
+
+    def layout(self, i: int) -> str:
+        return self.layouts[i] if i < len(self.layouts) else "C"
+
+    def learner_args(self) -> list:
+        """Fresh arrays for one call of the learner's function, each in its drawn layout."""
+        return [in_layout(a, self.layout(i)) if isinstance(a, np.ndarray) else a
+                for i, a in enumerate(self.args)]
+
+    def learner_grad(self, g):
+        """The upstream gradient ``g`` as the learner's backward gets it."""
+        return in_layout(g, self.grad_layout)
 
     def describe(self) -> str:
         parts = []
-        for name, a in zip(self.names, self.args):
-            parts.append(f"{name}={_short(a)}")
+        for i, (name, a) in enumerate(zip(self.names, self.args)):
+            parts.append(f"{name}={_short(a, self.layout(i))}")
         parts += [f"{k}={v!r}" for k, v in self.kwargs.items()]
-        return f"{self.function}(" + ", ".join(parts) + ")"
+        text = f"{self.function}(" + ", ".join(parts) + ")"
+        if self.grad_layout != "C" and self.function not in ("sgd_momentum",):
+            text += f", upstream gradient {LAYOUT_WORDS[self.grad_layout]}"
+        return text
 
 
-def _short(a) -> str:
+#: How a case names a layout of :data:`~scratchnet.testing.strategies.LAYOUTS`.
+LAYOUT_WORDS = {
+    "C": "C-ordered", "F": "in Fortran order", "permuted": "a transposed view (axis 0 stored last)",
+    "negative strides": "a view with negative strides", "step-sliced": "a view sliced with a step",
+}
+
+
+def _short(a, layout="C") -> str:
     if isinstance(a, np.ndarray):
-        return f"<{a.dtype} array {tuple(a.shape)}>"
+        where = "" if layout == "C" or a.ndim == 0 else f", {LAYOUT_WORDS[layout]}"
+        return f"<{a.dtype} array {tuple(a.shape)}{where}>"
     return repr(a)
 
 
@@ -225,31 +257,59 @@ def _sequential(ex, full):
     return [Property("sequential: a chain with a shared layer and existing .grad", draw())]
 
 
+#: The learning rates a schedule is drawn from (it always changes at least once).
+SGD_RATES = (0.1, 0.01, 0.5)
+
+
 def _sgd(ex, full):
     @st.composite
     def draw(d, with_momentum):
         shape = tuple(d(st.lists(st.integers(1, 4), min_size=1, max_size=2)))
         dtype = d(S.dtypes)
-        steps = d(st.integers(1, 4))
+        steps = d(st.integers(3, 5))
         rng = np.random.default_rng(d(S.seeds))
-        hyper = {"lr": d(st.sampled_from([0.1, 0.01, 0.5])),
-                 "momentum": d(st.sampled_from([0.5, 0.9])) if with_momentum else 0.0}
+        rates = [d(st.sampled_from(SGD_RATES)) for _ in range(steps)]
+        if len(set(rates)) == 1:  # a schedule that changes: lr folded into the buffer must show
+            rates[-1] = 0.05
+        momenta = [d(st.sampled_from([0.9, 0.5])) if with_momentum else 0.0 for _ in range(steps)]
+        fixed = {}
         if full:
-            hyper["dampening"] = d(st.sampled_from([0.0, 0.1]))
-            hyper["weight_decay"] = d(st.sampled_from([0.0, 0.01]))
-            hyper["nesterov"] = bool(with_momentum and hyper["dampening"] == 0 and d(st.booleans()))
-            hyper["maximize"] = d(st.booleans())
+            fixed["dampening"] = d(st.sampled_from([0.0, 0.1]))
+            fixed["weight_decay"] = d(st.sampled_from([0.0, 0.01]))
+            fixed["nesterov"] = bool(with_momentum and fixed["dampening"] == 0 and d(st.booleans()))
+            fixed["maximize"] = d(st.booleans())
+        schedule = [{"lr": lr, "momentum": mu, **fixed} for lr, mu in zip(rates, momenta)]
         param = S.randn(rng, shape, dtype)
         grads = [S.randn(rng, shape, dtype) for _ in range(steps)]
-        return Case("sgd_momentum", (param,), hyper, ("param",), 0,
-                    {"grads": grads, "hyper": hyper})
+        grad_layouts = [d(S.layouts()) for _ in range(steps)]
+        return Case("sgd_momentum", (param,), {}, ("param",), 0,
+                    {"grads": grads, "hyper": schedule[0], "schedule": schedule,
+                     "grad_layouts": grad_layouts})
 
-    return [Property("sgd_momentum: plain SGD", draw(False)),
-            Property("sgd_momentum: with momentum, several steps", draw(True))]
+    return [Property("sgd_momentum: plain SGD, a learning-rate schedule", draw(False)),
+            Property("sgd_momentum: with momentum, lr and momentum changing between steps",
+                     draw(True))]
+
+
+@st.composite
+def _laid_out(d, strategy):
+    """``strategy``'s case with a drawn memory layout per array argument and upstream gradient."""
+    case = d(strategy)
+    case.layouts = tuple(d(S.layouts()) if isinstance(a, np.ndarray) and a.ndim else "C"
+                         for a in case.args)
+    case.grad_layout = d(S.layouts())
+    return case
 
 
 def properties(ex: Exercise, full: bool = False) -> list:
-    """The properties a check of ``ex`` runs (core scope, or torch's whole set with ``full``)."""
+    """The properties a check of ``ex`` runs (core scope, or torch's whole set with ``full``).
+
+    Every one draws the memory layouts of the arguments and upstream gradient too.
+    """
+    return [Property(p.label, _laid_out(p.strategy)) for p in _properties(ex, full)]
+
+
+def _properties(ex: Exercise, full: bool) -> list:
     name = ex.name
     if name == "activations":
         return [p for f in ex.functions for p in _elementwise(ex, f, full)]
