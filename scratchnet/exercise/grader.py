@@ -90,7 +90,8 @@ def run_property(prop, functions: dict, oracle, path: Path, max_examples: int) -
         if failure.not_implemented and not seen["passed"]:
             failure.headline = failure.headline.replace(
                 "raised NotImplementedError on a case inside the scope checked",
-                "raised NotImplementedError on every case tried: not written yet?")
+                "raised NotImplementedError on every case of this property, all inside the scope "
+                "checked (not written yet?)")
         return PropertyResult(prop.label, failure, seen["n"])
     except HypothesisException as e:  # flaky: the same input gave different verdicts
         failure = seen["last"] or Failure(f"{prop.label}: {type(e).__name__}")

@@ -128,7 +128,7 @@ def largest_change(before, after) -> str:
         diff = np.where(changed, np.nan_to_num(np.abs(a - b), nan=np.inf), -1.0)
     at = tuple(int(i) for i in np.unravel_index(int(np.argmax(diff)), diff.shape)) if diff.ndim else ()
     return (f"{int(changed.sum())} of {changed.size} values changed, the largest change at {at}: "
-            f"{before[at]!r} became {after[at]!r}").replace("np.float64(", "").replace("np.float32(", "")
+            f"{before[at].item():.8g} became {after[at].item():.8g}")
 
 
 def modified(snap, function, phase, case) -> Optional[Failure]:

@@ -291,22 +291,41 @@ def _sgd(ex, full):
                      draw(True))]
 
 
+#: The layouts of the property that never draws C order.
+NON_C = st.sampled_from([lay for lay in S.LAYOUTS if lay != "C"])
+
+
 @st.composite
-def _laid_out(d, strategy):
-    """``strategy``'s case with a drawn memory layout per array argument and upstream gradient."""
+def _laid_out(d, strategy, forced=False):
+    """``strategy``'s case with a drawn memory layout per array argument and upstream gradient
+    (``forced``: never C order)."""
+    layouts = NON_C if forced else S.layouts()
     case = d(strategy)
-    case.layouts = tuple(d(S.layouts()) if isinstance(a, np.ndarray) and a.ndim else "C"
+    case.layouts = tuple(d(layouts) if isinstance(a, np.ndarray) and a.ndim else "C"
                          for a in case.args)
-    case.grad_layout = d(S.layouts())
+    case.grad_layout = d(layouts)
+    if forced and "grad_layouts" in case.extra:
+        case.extra["grad_layouts"] = [d(layouts) for _ in case.extra["grad_layouts"]]
     return case
 
 
 def properties(ex: Exercise, full: bool = False) -> list:
     """The properties a check of ``ex`` runs (core scope, or torch's whole set with ``full``).
 
-    Every one draws the memory layouts of the arguments and upstream gradient too.
+    Every one draws the memory layouts of the arguments and upstream gradient too, and
+    each function's first property is repeated with none of them C-ordered.
     """
-    return [Property(p.label, _laid_out(p.strategy)) for p in _properties(ex, full)]
+    props, seen = [], set()
+    for p in _properties(ex, full):
+        props.append(Property(p.label, _laid_out(p.strategy)))
+        prefix = p.label.split(":")[0].split(" ")[0]
+        if prefix not in seen:
+            seen.add(prefix)
+            props.append(Property(f"{prefix}: {NON_C_LABEL}", _laid_out(p.strategy, forced=True)))
+    return props
+
+
+NON_C_LABEL = "every array non-contiguous (transposed, Fortran order, reversed, step-sliced views)"
 
 
 def _properties(ex: Exercise, full: bool) -> list:
