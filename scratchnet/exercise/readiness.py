@@ -32,6 +32,7 @@ from ..testing import compare
 from . import catalogue
 from .judge import Failure, LearnerRaised, evaluate_op
 from .properties import Case
+from .workspace import describe_exception
 
 
 class OpsNotReady(ValueError):
@@ -81,29 +82,40 @@ def lecture_arguments(op_name, forward):
     return call
 
 
-def _recorder(op_name, forward, calls):
+def _recorder(op_name, forward, calls, raised):
+    """``forward``, its calls appended to ``calls``, an exception it raises to ``raised``."""
     def record(*args, **kwargs):
         entry = {"op": op_name, "args": [copy_like(a) for a in args],
                  "kwargs": {k: copy_like(v) for k, v in kwargs.items()}, "grad_out": None}
-        out, backward = forward(*args, **kwargs)
+        try:
+            out, backward = forward(*args, **kwargs)
+        except Exception as e:
+            raised.append((op_name, "forward", e))
+            raise
         calls.append(entry)
 
         def recorded_backward(grad_out):
             entry["grad_out"] = copy_like(grad_out)
-            return backward(grad_out)
+            try:
+                return backward(grad_out)
+            except Exception as e:
+                raised.append((op_name, "backward", e))
+                raise
         return out, recorded_backward
 
     record.__signature__ = inspect.signature(forward)
     return record
 
 
-def record_calls(step, forwards: dict, contexts=()) -> list:
+def record_calls(step, forwards: dict, contexts=(), raised=None) -> list:
     """The calls of the ops of ``forwards`` (``{op name: forward}``) made by ``step()``,
-    run inside ``F.override`` of them and the context managers ``contexts`` makes."""
+    run inside ``F.override`` of them and the context managers ``contexts`` makes;
+    ``(op, phase, exception)`` of an op that raised is appended to ``raised``."""
     import contextlib
 
     calls = []
-    swaps = {getattr(F, name): lecture_arguments(name, _recorder(name, fwd, calls))
+    raised = [] if raised is None else raised
+    swaps = {getattr(F, name): lecture_arguments(name, _recorder(name, fwd, calls, raised))
              for name, fwd in forwards.items()}
     with contextlib.ExitStack() as stack:
         stack.enter_context(F.override(swaps))
@@ -203,12 +215,17 @@ def check_ops(model_name, step, learner: dict, paths: dict, log=print, limit=12,
     """
     textbook = {name: F.registration(getattr(F, name)).forward for name in learner}
     calls = record_calls(step, textbook)
+    raised = []
     try:
-        calls += record_calls(step, learner, contexts)
+        calls += record_calls(step, learner, contexts, raised)
     except Exception as e:  # the learner's op raised inside the model: name it
-        name, line = _raised_where(e, paths)
-        raise OpsNotReady(f"--ops: your {name} raised inside {model_name}'s first training step: "
-                          f"{line}. Training did not start.") from None
+        if raised:
+            name, phase, exc = raised[0]
+            where = describe_exception(exc, Path(paths[name]))
+        else:
+            name, phase, where = "code", "step", f"{type(e).__name__}: {e}"
+        raise OpsNotReady(f"--ops: your {name} raised in its {phase} inside {model_name}'s first "
+                          f"training step: {where}. Training did not start.") from None
     seen, judged = set(), {}
     for entry in calls:
         key = _key(entry)
@@ -232,15 +249,6 @@ def check_ops(model_name, step, learner: dict, paths: dict, log=print, limit=12,
             raise OpsNotReady("\n".join(lines))
     log(f"--ops: your {', '.join(learner)} gave the textbook's numbers on the "
         f"{len(seen)} distinct calls of one training step of {model_name}")
-
-
-def _raised_where(e, paths):
-    from .workspace import describe_exception, learner_frame
-
-    for name, path in paths.items():
-        if learner_frame(e.__traceback__, Path(path)) is not None:
-            return name, describe_exception(e, Path(path))
-    return "op", f"{type(e).__name__}: {e}"
 
 
 # --------------------------------------------------------------------------- --engine both
