@@ -24,7 +24,8 @@ from .catalogue import Exercise
 from .judge import (Failure, LearnerRaised, call, evaluate_op, evaluate_sequential, evaluate_sgd,
                     upstream)
 from .oracle import make_oracle
-from .properties import Case, properties
+from .case import Case
+from .properties import properties
 from .repro import case_lines, snippet
 
 

@@ -20,9 +20,8 @@ from typing import Optional
 import numpy as np
 
 from ..testing import compare, graded_arguments
-from ..testing.strategies import in_layout
 from . import diagnoses
-from .properties import LAYOUT_WORDS
+from .case import LAYOUT_WORDS
 from .workspace import describe_exception
 
 
@@ -340,6 +339,7 @@ def evaluate_sgd(case, fn, oracle, path) -> Optional[Failure]:
     keeps lr inside its buffer (the velocity form) moves the parameter as torch does
     until the learning rate changes, and fails there, at the step that shows why.
     """
+    from ..testing.strategies import in_layout
     from .oracle import sgd_trajectory
 
     schedule, grads = case.extra["schedule"], case.extra["grads"]

@@ -30,8 +30,7 @@ import numpy as np
 from .. import functional as F
 from ..testing import compare
 from . import catalogue
-from .judge import Failure, LearnerRaised, evaluate_op
-from .properties import Case
+from .case import Case
 from .workspace import describe_exception
 
 
@@ -166,8 +165,9 @@ def _key(entry):
 
 
 def judge_call(entry, learner, path: Path):
-    """``None`` if the learner's op is right on the recorded call, else its :class:`Failure`."""
+    """``None`` if the learner's op is right on the recorded call, else its :class:`.judge.Failure`."""
     from ..testing import TOLERANCES
+    from .judge import Failure, LearnerRaised, evaluate_op  # the grader's (it imports hypothesis)
 
     case, given = _case_of(entry)
     textbook = F.registration(getattr(F, entry["op"])).forward

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .properties import LAYOUT_WORDS
+from .case import LAYOUT_WORDS
 
 
 def _fmt(a) -> str:
@@ -41,7 +41,7 @@ def case_lines(case) -> list:
                       for n in arrays]
             lines.append(f"  layer {i}: {kind}" + (" " + ", ".join(parts) if parts else ""))
         g = case.extra.get("upstream gradient")
-        if g is not None:
+        if g is not None and g.size > 16:  # a small one is printed with the arguments
             lines.append(f"  upstream gradient = {_fmt(g)}")
     elif case.function == "sgd_momentum":
         layouts = case.extra.get("grad_layouts") or ["C"] * len(case.extra["grads"])
