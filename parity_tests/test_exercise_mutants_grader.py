@@ -329,6 +329,14 @@ def test_velocity_form_is_named():
     assert any("velocity" in name for name, _ in failed[0].failure.diagnoses)
 
 
+def test_velocity_form_fails_without_torch_too():
+    """The finite-difference mode's reference is scratchnet's sgd_step, over the same schedule."""
+    ex = catalogue.get("sgd_momentum")
+    failed = [r for r in grade(ex, {"sgd_momentum": sgd_velocity}, HERE, oracle="fd") if not r.passed]
+    assert failed and "the first step where the learning rate changed" in failed[0].failure.headline
+    assert all(r.passed for r in grade(ex, {"sgd_momentum": sgd_ref}, HERE, oracle="fd", full=True))
+
+
 def test_a_not_implemented_case_fails_its_property_and_the_others_still_run():
     ex = catalogue.get("conv2d")
     planted = dict(MUTANTS_BY_ID["conv-padding-not-implemented"][2])

@@ -97,7 +97,9 @@ def run_property(prop, functions: dict, oracle, path: Path, max_examples: int) -
     except HypothesisException as e:  # flaky: the same input gave different verdicts
         failure = seen["last"] or Failure(f"{prop.label}: {type(e).__name__}")
         failure.details.append("the same input gave different results on two calls: does your "
-                               "function keep state between calls, or use randomness?")
+                               "function keep state between calls, use randomness, or read memory "
+                               "outside its array (as_strided with strides computed from the shape, "
+                               "on a view with negative strides)?")
         return PropertyResult(prop.label, failure, seen["n"])
     return PropertyResult(prop.label, None, seen["n"])
 
