@@ -257,3 +257,27 @@ def test_repro_of_a_passing_file_says_there_is_no_case(tmp_path, capsys):
     script = tmp_path / "repro.py"
     code, out, _ = run(["exercise", "check", "linear", "--dir", str(tmp_path), "--repro", str(script)], capsys)
     assert code == 0 and "no failing case" in out and not script.exists()
+
+
+def test_an_op_right_on_its_own_calls_but_stateful_in_the_model_is_named(tmp_path):
+    """A tanh that keeps its output in a global is right call by call, wrong in a chain."""
+    from scratchnet import nn
+    from scratchnet.exercise.readiness import check_ops
+
+    state = {}
+
+    def tanh(input):
+        state["out"] = np.tanh(input)
+        return state["out"], lambda g: {"input": g * (1 - state["out"] ** 2)}
+
+    def step():
+        model = nn.Sequential(nn.Tanh(), nn.Tanh(), nn.Tanh())
+        x = np.random.default_rng(0).standard_normal((3, 4))
+        model(x)
+        model.backward(np.random.default_rng(1).standard_normal((3, 4)))
+
+    path = tmp_path / "activations.py"
+    with pytest.raises(OpsNotReady, match=r"the gradient arriving at tanh \(call 1 of the step\) differs"):
+        check_ops("a chain", step, {"tanh": tanh}, {"tanh": path}, log=lambda s: None)
+    right = F.registration(F.tanh).forward
+    check_ops("a chain", step, {"tanh": right}, {"tanh": path}, log=lambda s: None)

@@ -215,6 +215,7 @@ def check_ops(model_name, step, learner: dict, paths: dict, log=print, limit=12,
     """
     textbook = {name: F.registration(getattr(F, name)).forward for name in learner}
     calls = record_calls(step, textbook)
+    textbook_calls = list(calls)
     raised = []
     try:
         calls += record_calls(step, learner, contexts, raised)
@@ -247,8 +248,44 @@ def check_ops(model_name, step, learner: dict, paths: dict, log=print, limit=12,
                          f"{Path(paths[entry['op']]).parent}` (its cases draw such layouts too) "
                          f"and train again")
             raise OpsNotReady("\n".join(lines))
+    if len(calls) == 2 * len(textbook_calls):
+        _same_in_the_model(model_name, textbook_calls, calls[len(textbook_calls):])
     log(f"--ops: your {', '.join(learner)} gave the textbook's numbers on the "
         f"{len(seen)} distinct calls of one training step of {model_name}")
+
+
+def _same_in_the_model(model_name, textbook_calls, learner_calls, rtol=1e-3, atol=1e-4) -> None:
+    """The step on the learner's ops against the step on the textbook's, call by call.
+
+    Each op was right on its own calls; if an op's *input* still differs here, the op
+    that made it misbehaves only inside the model (state kept between calls, say).
+    Forward inputs in forward order, then upstream gradients in backward order.
+    """
+    pairs = list(zip(textbook_calls, learner_calls))
+    for k, (mine, theirs) in enumerate(pairs):
+        for a, b in zip(mine["args"], theirs["args"]):
+            if isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.dtype.kind == "f":
+                problem = compare("input", b, a, rtol=rtol, atol=atol)
+                if problem:
+                    before = pairs[k - 1][0]["op"] if k else "the model's first layer"
+                    raise OpsNotReady(
+                        f"--ops: inside {model_name}, the input of {theirs['op']} (call {k + 1} of the "
+                        f"step) differs from the textbook model's: {problem.lines[0]}. Every op was "
+                        f"right on its own calls, so the op before it ({before}) misbehaves only in "
+                        f"the model: does it keep state between calls (a global, a cache)? Training "
+                        f"did not start.")
+    for k in reversed(range(len(pairs))):
+        a, b = pairs[k][0]["grad_out"], pairs[k][1]["grad_out"]
+        if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
+            problem = compare("upstream gradient", b, a, rtol=rtol, atol=atol)
+            if problem:
+                after = pairs[k + 1][1]["op"] if k + 1 < len(pairs) else "the loss"
+                raise OpsNotReady(
+                    f"--ops: inside {model_name}, the gradient arriving at {pairs[k][1]['op']} (call "
+                    f"{k + 1} of the step) differs from the textbook model's: {problem.lines[0]}. "
+                    f"Every op was right on its own calls, so the backward after it ({after}) "
+                    f"misbehaves only in the model: does it keep state between calls? Training did "
+                    f"not start.")
 
 
 # --------------------------------------------------------------------------- --engine both
