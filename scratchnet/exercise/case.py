@@ -47,9 +47,17 @@ class Case:
             parts.append(f"{name}={_short(a, self.layout(i))}")
         parts += [f"{k}={v!r}" for k, v in self.kwargs.items()]
         text = f"{self.function}(" + ", ".join(parts) + ")"
-        if self.grad_layout != "C" and self.function not in ("sgd_momentum",):
+        g = self.extra.get("upstream gradient")
+        if self.function != "sgd_momentum" and isinstance(g, np.ndarray) and shows(g, self.grad_layout):
             text += f", upstream gradient {LAYOUT_WORDS[self.grad_layout]}"
         return text
+
+
+def shows(a, layout) -> bool:
+    """Whether ``a`` in ``layout`` is really laid out otherwise than C order (a 1 x 1 is not)."""
+    from ..testing.strategies import in_layout
+
+    return layout != "C" and a.ndim > 0 and not in_layout(a, layout).flags.c_contiguous
 
 
 #: How a case names a layout of :data:`~scratchnet.testing.strategies.LAYOUTS`.
@@ -61,6 +69,6 @@ LAYOUT_WORDS = {
 
 def _short(a, layout="C") -> str:
     if isinstance(a, np.ndarray):
-        where = "" if layout == "C" or a.ndim == 0 else f", {LAYOUT_WORDS[layout]}"
+        where = "" if not shows(a, layout) else f", {LAYOUT_WORDS[layout]}"
         return f"<{a.dtype} array {tuple(a.shape)}{where}>"
     return repr(a)

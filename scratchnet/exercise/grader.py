@@ -116,13 +116,18 @@ def check(ex: Exercise, functions: dict, path: Path, *, full=False, thorough=Fal
     n = max_examples or PROFILE_EXAMPLES["deep" if thorough else "dev"]
     scope = "full" if full else "core"
     out(f"checking {path} ({ex.title}; {scope} scope, {n} examples per property, oracle: {oracle.name})")
-    ok, written = True, False
+    ok, written, shown = True, False, set()
     for result in grade(ex, functions, path, full=full, oracle=oracle, max_examples=n):
         if result.passed:
             out(f"  pass  {result.label}")
             continue
         ok = False
         out(f"  FAIL  {result.label}")
+        if result.failure.headline in shown:  # the skeleton: one report says it
+            out("        the same NotImplementedError as above")
+            continue
+        if result.failure.not_implemented:
+            shown.add(result.failure.headline)
         for line in report(result.failure):
             out("        " + line)
         if repro and not written and result.failure.case is not None:

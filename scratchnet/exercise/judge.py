@@ -21,7 +21,7 @@ import numpy as np
 
 from ..testing import compare, graded_arguments
 from . import diagnoses
-from .case import LAYOUT_WORDS
+from .case import LAYOUT_WORDS, shows
 from .workspace import describe_exception
 
 
@@ -176,10 +176,11 @@ def _storage_order(failure, case, fn, expected, path, tolerances) -> None:
     except LearnerRaised:
         return
     if again is None:
-        which = [f"{n} ({LAYOUT_WORDS[case.layout(i)]})" for i, (n, a) in enumerate(zip(case.names, case.args))
-                 if isinstance(a, np.ndarray) and a.ndim and case.layout(i) != "C"]
-        if case.grad_layout != "C":
-            which.append(f"grad_out ({LAYOUT_WORDS[case.grad_layout]})")
+        laid = [(n, a, case.layout(i)) for i, (n, a) in enumerate(zip(case.names, case.args))
+                if isinstance(a, np.ndarray) and a.ndim and case.layout(i) != "C"]
+        laid.append(("grad_out", case.extra["upstream gradient"], case.grad_layout))
+        which = [f"{n} ({LAYOUT_WORDS[lay]})" for n, a, lay in laid if shows(a, lay)] or [
+            f"{n} ({LAYOUT_WORDS[lay]})" for n, a, lay in laid if lay != "C"]
         failure.details.append(
             f"the same values C-ordered pass: your {case.function} reads memory in storage order, "
             f"not in index order, for {', '.join(which)} (as_strided with strides computed from the "
