@@ -281,3 +281,44 @@ def test_an_op_right_on_its_own_calls_but_stateful_in_the_model_is_named(tmp_pat
         check_ops("a chain", step, {"tanh": tanh}, {"tanh": path}, log=lambda s: None)
     right = F.registration(F.tanh).forward
     check_ops("a chain", step, {"tanh": right}, {"tanh": path}, log=lambda s: None)
+
+
+# --------------------------------------------------------------------------- the check's messages
+FLOAT_LOSS = '''import numpy as np
+
+
+def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
+                  reduction="mean", label_smoothing=0.0):
+    m = input.max(axis=1, keepdims=True)
+    l = input - m - np.log(np.exp(input - m).sum(axis=1, keepdims=True))
+    n = input.shape[0]
+
+    def backward(g):
+        s = np.exp(l)
+        s[np.arange(n), target] -= 1
+        return {"input": g * s / n}
+    return float(-l[np.arange(n), target].mean()), backward
+
+
+def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
+             reduction="mean"):
+    n = input.shape[0]
+    out = np.asarray(-input[np.arange(n), target].mean(), dtype=input.dtype)
+
+    def backward(g):
+        g -= 0  # harmless-looking, but it writes into the caller's array
+        d = np.zeros_like(input)
+        d[np.arange(n), target] = -g / n
+        g *= 2
+        return {"input": d}
+    return out, backward
+'''
+
+
+def test_a_float_loss_and_an_in_place_grad_out_get_messages_not_tracebacks(tmp_path, capsys):
+    (tmp_path / "cross_entropy.py").write_text(FLOAT_LOSS)
+    code, out, err = run(["exercise", "check", "cross_entropy", "--dir", str(tmp_path)], capsys)
+    assert code == 1 and "Traceback" not in out + err
+    assert "cross_entropy: the output is a Python float" in out
+    assert "nll_loss: your backward modified `grad_out` in place (1 of 1 values changed, the largest " \
+           "change at ():" in out
