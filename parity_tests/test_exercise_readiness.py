@@ -101,7 +101,7 @@ def test_the_issue_25_workspace_is_refused_before_training_naming_max_pool2d(tmp
     first = err.splitlines()[0]
     assert "your max_pool2d" in first and f"{tmp_path / 'max_pool2d.py'}, line 5" in first
     assert "training did not start" in first
-    assert "a transposed view" in err and "wrong output" in err
+    assert "a transposed view" in err and "wrong output" in err and "reads memory in storage order" in err
     assert "epoch" not in out  # no training ran
 
 

@@ -179,11 +179,24 @@ def judge_call(entry, learner, path: Path):
         else np.array(g, order="C", copy=True)
     grads = backward(g.copy())
     try:
-        return evaluate_op(case, learner, (out, g, grads), path, TOLERANCES,
-                           learner_args=[copy_like(a) for a in given],
-                           learner_g=copy_like(entry["grad_out"]) if entry["grad_out"] is not None else g)
+        failure = evaluate_op(case, learner, (out, g, grads), path, TOLERANCES,
+                              learner_args=[copy_like(a) for a in given],
+                              learner_g=copy_like(entry["grad_out"]) if entry["grad_out"] is not None else g)
     except LearnerRaised as e:
         return Failure(f"{entry['op']}: your {e.phase} raised {e.where}", case)
+    laid = [a for a in given + [entry["grad_out"]] if isinstance(a, np.ndarray) and _layout(a)]
+    if failure is not None and failure.details and laid:
+        try:  # the same call, every array C-ordered
+            again = evaluate_op(case, learner, (out, g, grads), path, TOLERANCES,
+                                learner_args=[np.array(a, copy=True) if isinstance(a, np.ndarray) else a
+                                              for a in case.args], learner_g=g.copy())
+        except LearnerRaised:
+            again = failure
+        if again is None:
+            failure.details.insert(1, "with the same values C-ordered it is right: it reads memory in "
+                                      "storage order (as_strided with strides computed from the shape, "
+                                      "np.frombuffer, ravel(order='K')), not in index order")
+    return failure
 
 
 def where_defined(fn, path) -> str:
