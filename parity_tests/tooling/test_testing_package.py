@@ -13,7 +13,7 @@ import torch.nn.functional as TF
 import helpers
 import scratchnet.functional as F
 import scratchnet.testing as T
-from scratchnet.exercise import grader, oracle
+from scratchnet.exercise import grader, judge, oracle
 from scratchnet.testing.finite_differences import FiniteDifferenceOracle, inner_product, numeric_gradient
 from scratchnet.testing.strategies import LAYOUTS, in_layout
 from scratchnet.testing.torch_oracle import TorchOracle, torch_vjp
@@ -27,7 +27,7 @@ def test_suite_and_grader_read_the_very_same_table_and_compare():
     assert helpers.TOL is T.TOLERANCES
     assert oracle.make_oracle("torch").tolerances is T.TOLERANCES
     assert oracle.make_oracle("fd").tolerances is T.FINITE_DIFFERENCE_TOLERANCES
-    assert grader.compare is T.compare and helpers.assert_close is T.assert_close
+    assert judge.compare is T.compare and helpers.assert_close is T.assert_close
     assert isinstance(oracle.make_oracle("fd"), T.FiniteDifferenceOracle)
 
 

@@ -7,6 +7,13 @@ update when ``sgd_momentum`` has passed (:func:`scratchnet.optim.sgd.override_st
 and ``nn.Sequential``'s chaining of the layers' backwards when ``sequential_backward``
 has (:func:`scratchnet.nn.override_chain`). It refuses, naming them, while any op the
 model needs has not passed its check (or its file changed since).
+
+Passing a check is not all: :func:`learner_ops_for` also judges each swapped op on
+the very calls one training step of the model makes (:mod:`.readiness`), and with
+``--engine both`` compares the model layer by layer with its torch twin on that
+batch; the first wrong op or layer is named and training does not start. The
+lecture modules pass ``stride``/``padding`` as pairs; the learner's op gets an int
+where the pair is ``(k, k)``, the form its exercise's core scope grades.
 """
 from __future__ import annotations
 
@@ -16,7 +23,7 @@ from .. import functional as F
 from .. import nn
 from ..nn.recorded_backward import OpBackward
 from ..optim import sgd as optim_sgd
-from . import catalogue, workspace
+from . import catalogue, readiness, workspace
 
 #: A layer or loss module -> the functional op it calls.
 MODULE_OPS = {
@@ -29,6 +36,10 @@ MODULE_OPS = {
 
 class OpsNotPassed(ValueError):
     """The model needs ops whose exercises have not passed: the message names them."""
+
+
+#: Why the capstone refuses to train (each message names the op and what to do).
+REFUSALS = (OpsNotPassed, readiness.OpsNotReady)
 
 
 def needed_ops(model, criterion) -> list:
@@ -45,8 +56,16 @@ def needed_ops(model, criterion) -> list:
 
 
 @contextlib.contextmanager
-def learner_ops(directory, model, criterion, optimizer_name: str = "sgd", log=print):
-    """Run ``model`` and ``criterion`` on the learner's passed ops (and SGD rule) inside the block."""
+def learner_ops(directory, model, criterion, optimizer_name: str = "sgd", log=print, *,
+                dry_step=None, model_name="the model", compare=None):
+    """Run ``model`` and ``criterion`` on the learner's passed ops (and SGD rule) inside the block.
+
+    With ``dry_step`` (one training step of the model, run with whatever ops are in
+    force) each swapped op is first judged on the calls that step makes
+    (:func:`.readiness.check_ops`); ``compare()``, if given, runs inside the block
+    before it is entered (the ``--engine both`` layer-by-layer comparison).
+    :class:`.readiness.OpsNotReady` names what is wrong.
+    """
     needed = needed_ops(model, criterion)
     missing = []
     for op in needed:
@@ -57,17 +76,25 @@ def learner_ops(directory, model, criterion, optimizer_name: str = "sgd", log=pr
         raise OpsNotPassed(f"--ops {directory}: the model needs ops that have not passed their "
                            f"check: {', '.join(missing)}; run `scratchnet exercise check NAME "
                            f"--dir {directory}`")
-    swaps = {}
+    swaps, mine, paths = {}, {}, {}
     loaded = {}
     for op in needed:
         ex = catalogue.exercise_of(op)
         if ex.name not in loaded:
             loaded[ex.name] = workspace.load(ex, directory)
-        swaps[getattr(F, op)] = loaded[ex.name][op]
+        mine[op] = loaded[ex.name][op]
+        paths[op] = workspace.path_of(ex, directory)
+        swaps[getattr(F, op)] = readiness.lecture_arguments(op, mine[op])
     sgd_ex = catalogue.get("sgd_momentum")
     use_sgd = optimizer_name == "sgd" and workspace.passed(sgd_ex, directory)
     chain_ex = catalogue.get("sequential_backward")
     use_chain = workspace.passed(chain_ex, directory)
+    chain = []
+    if use_chain:
+        sequential = workspace.load(chain_ex, directory)["sequential"]
+        chain.append(lambda: nn.override_chain(_learner_chain(sequential)))
+    if dry_step is not None:
+        readiness.check_ops(model_name, dry_step, mine, paths, log=log, contexts=chain)
     extras = [name for name, used in (("sequential_backward", use_chain), ("sgd_momentum", use_sgd))
               if used]
     log(f"--ops {directory}: your {', '.join(needed + extras)} replace scratchnet's"
@@ -79,9 +106,10 @@ def learner_ops(directory, model, criterion, optimizer_name: str = "sgd", log=pr
         if use_sgd:
             rule = workspace.load(sgd_ex, directory)["sgd_momentum"]
             stack.enter_context(optim_sgd.override_step(rule))  # sgd_step's contract
-        if use_chain:
-            sequential = workspace.load(chain_ex, directory)["sequential"]
-            stack.enter_context(nn.override_chain(_learner_chain(sequential)))
+        for make in chain:
+            stack.enter_context(make())
+        if compare is not None:
+            compare()
         yield needed
 
 
@@ -123,11 +151,48 @@ def _as_layer(module):
     return forward, params
 
 
-def learner_ops_for(cfg, directory, log=print):
-    """:func:`learner_ops` for the model and loss of a :class:`~scratchnet.training.loop.TrainConfig`."""
+def learner_ops_for(cfg, directory, log=print, engine=None):
+    """:func:`learner_ops` for the model and loss of a :class:`~scratchnet.training.loop.TrainConfig`.
+
+    One training step on a batch of random images checks the learner's ops first;
+    with ``engine='both'`` the model on them is compared layer by layer with its
+    torch twin on that batch.
+    """
     from .. import models
     from ..training.engine import resolve_loss
 
     model = models.build(cfg.model, seed=cfg.seed)
-    return learner_ops(directory, model, models.criterion(resolve_loss(cfg)), cfg.optimizer, log=log)
+    x, y = _batch(cfg)
 
+    def dry_step():
+        from ..training.numpy_engine import NumpyEngine
+
+        e = NumpyEngine.build(cfg)
+        e.train()
+        e.train_step(*e.put(x, y))
+
+    def compare():
+        from ..cli.run_setup import build_engines
+
+        readiness.compare_engines(build_engines(cfg, "both"), x, y)
+
+    return learner_ops(directory, model, models.criterion(resolve_loss(cfg)), cfg.optimizer, log=log,
+                       dry_step=dry_step, model_name=cfg.model,
+                       compare=compare if engine == "both" else None)
+
+
+def _batch(cfg):
+    """One training batch of random images and labels of the model's kind, in ``cfg``'s dtype."""
+    import numpy as np
+
+    from .. import models
+    from ..training.engine import resolve_loss
+
+    spec = models.spec(cfg.model)
+    rng = np.random.default_rng(cfg.seed)
+    x = rng.standard_normal((cfg.batch_size,) + tuple(spec.input_shape)).astype(cfg.dtype)
+    if models.is_binary_loss(resolve_loss(cfg)):
+        y = rng.choice([-1, 1], cfg.batch_size).astype(cfg.dtype)
+    else:
+        y = rng.integers(0, spec.num_classes, cfg.batch_size)
+    return x, y

@@ -35,6 +35,9 @@ def add_parser(subparsers) -> None:
                    help="the deep profile's example count (slower) instead of dev's")
     c.add_argument("--oracle", choices=["auto", "torch", "fd"], default="auto",
                    help="torch (default when installed) or central finite differences in float64")
+    c.add_argument("--repro", metavar="FILE",
+                   help="write the first shrunk failing case to FILE as a Python script that "
+                        "reproduces it")
     h = with_dir(sub.add_parser("hint", help="the next hint for NAME"))
     h.add_argument("name", choices=names, metavar="NAME")
     so = sub.add_parser("solution", help="scratchnet's own readable version of NAME")
@@ -90,7 +93,7 @@ def _check(args, out) -> int:
     with workspace.importable(args.dir):  # the learner's imports inside their functions too
         functions = workspace.load(ex, args.dir)
         ok = check(ex, functions, workspace.path_of(ex, args.dir), full=args.full,
-                   thorough=args.thorough, oracle=args.oracle, out=out)
+                   thorough=args.thorough, oracle=args.oracle, out=out, repro=args.repro)
     workspace.record(ex, args.dir, ok, "full" if args.full else "core")
     return 0 if ok else 1
 

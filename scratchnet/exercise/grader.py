@@ -13,31 +13,20 @@ parity suite's own.
 """
 from __future__ import annotations
 
-import contextlib
-import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
 
-from ..testing import compare, graded_arguments
 from ..testing.strategies import PROFILE_EXAMPLES
-from . import diagnoses
 from .catalogue import Exercise
-from .oracle import make_oracle, sgd_trajectory
-from .properties import Case, properties
-from .workspace import describe_exception
-
-
-@dataclass
-class Failure:
-    """Why one example failed: a headline, details, and the named mistakes it matches."""
-
-    headline: str
-    case: Optional[Case] = None
-    details: list = field(default_factory=list)
-    diagnoses: list = field(default_factory=list)  # [(name, explanation)]
+from .judge import (Failure, LearnerRaised, call, evaluate_op, evaluate_sequential, evaluate_sgd,
+                    upstream)
+from .oracle import make_oracle
+from .case import Case
+from .properties import properties
+from .repro import case_lines, snippet
 
 
 @dataclass
@@ -55,171 +44,23 @@ class _Failed(Exception):
     pass
 
 
-class _LearnerRaised(Exception):
-    def __init__(self, exc, where):
-        super().__init__(str(exc))
-        self.exc, self.where = exc, where
-
-
-@contextlib.contextmanager
-def _quiet():
-    """The learner's numerics may overflow on purpose-drawn inputs: no warnings, no noise."""
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.simplefilter("ignore")
-        yield
-
-
-def _call(fn, path, *args, **kwargs):
-    try:
-        with _quiet():
-            return fn(*args, **kwargs)
-    except Exception as e:  # the learner's code: report it as theirs
-        raise _LearnerRaised(e, describe_exception(e, path)) from None
-
-
-def upstream(seed: int):
-    """A random upstream gradient maker (never all ones)."""
-    def make(shape, dtype):
-        return np.asarray(np.random.default_rng(seed).standard_normal(shape)).astype(dtype)
-    return make
-
-
 # --------------------------------------------------------------------------- one example
 def evaluate(case: Case, functions: dict, oracle, path: Path) -> Optional[Failure]:
     """Run one case; ``None`` if every comparison holds, else the :class:`Failure`."""
     try:
         if case.function == "sequential":
-            return _evaluate_sequential(case, functions["sequential"], oracle, path)
+            return evaluate_sequential(case, functions["sequential"], oracle, path)
         if case.function == "sgd_momentum":
-            return _evaluate_sgd(case, functions["sgd_momentum"], oracle, path)
-        return _evaluate_op(case, functions[case.function], oracle, path)
-    except _LearnerRaised as e:
+            return evaluate_sgd(case, functions["sgd_momentum"], oracle, path)
+        expected = oracle.run(case.function, case.names, case.args, case.kwargs, upstream(case.seed))
+        return evaluate_op(case, functions[case.function], expected, path, oracle.tolerances)
+    except LearnerRaised as e:
         if isinstance(e.exc, NotImplementedError):
-            return Failure(f"{case.function} is not written yet (NotImplementedError: {e.exc})", case)
-        return Failure(f"{case.function} raised {e.where}", case)
-
-
-def _copies(values):
-    return [v.copy() if isinstance(v, np.ndarray) else v for v in values]
-
-
-def _modified(case, originals, args) -> Optional[Failure]:
-    for name, before, after in zip(case.names, originals, args):
-        if isinstance(before, np.ndarray) and not np.array_equal(before, after, equal_nan=True):
-            f = Failure(f"{case.function} modified its argument {name!r} in place", case)
-            f.diagnoses.append(diagnoses.named("in_place", name=name))
-            return f
-    return None
-
-
-def _evaluate_op(case, fn, oracle, path) -> Optional[Failure]:
-    expected_out, g, expected_grads = oracle.run(case.function, case.names, case.args, case.kwargs,
-                                                 upstream(case.seed))
-    case.extra["upstream gradient"] = g
-    args = _copies(case.args)
-    result = _call(fn, path, *args, **case.kwargs)
-    if not (isinstance(result, tuple) and len(result) == 2 and callable(result[1])):
-        return Failure(f"{case.function} must return (out, backward); it returned "
-                       f"{type(result).__name__}", case)
-    out, backward = result
-    failure = _modified(case, case.args, args)
-    if failure:
-        return failure
-    context = diagnoses.Context(case, g, expected_out, expected_grads, oracle.tolerances)
-    if isinstance(expected_out, tuple):  # max_pool2d(return_indices=True)
-        if not (isinstance(out, tuple) and len(out) == len(expected_out)):
-            return Failure(f"{case.function} with return_indices=True must return "
-                           f"((values, indices), backward)", case)
-        pairs = [("output values", out[0], expected_out[0]), ("indices", out[1], expected_out[1])]
-    else:
-        pairs = [("output", out, expected_out)]
-    for what, got, exp in pairs:
-        problem = compare(what, got, exp, oracle.tolerances)
-        if problem:
-            return Failure(f"{case.function}: wrong {what}", case, problem.lines,
-                           diagnoses.find(context, "output", got))
-    grads = _call(backward, path, g.copy())
-    failure = _modified(case, case.args, args)
-    if failure:
-        failure.headline += " (during backward)"
-        return failure
-    if not isinstance(grads, dict):
-        return Failure(f"{case.function}'s backward must return a dict {{name: gradient}}; it "
-                       f"returned {type(grads).__name__}", case)
-    for i, name in graded_arguments(case.function, case.names, case.args):
-        got = grads.get(name)
-        if got is None:
-            f = Failure(f"{case.function}: backward returned no gradient for {name!r} "
-                        f"(it returned {sorted(grads)})", case)
-            f.diagnoses.append(diagnoses.named("missing_gradient", name=name))
-            return f
-        problem = compare(f"gradient of {name}", got, expected_grads[name], oracle.tolerances)
-        if problem:
-            return Failure(f"{case.function}: wrong gradient of {name!r}", case, problem.lines,
-                           diagnoses.find(context, name, np.asarray(got)))
-    return None
-
-
-def _evaluate_sequential(case, fn, oracle, path) -> Optional[Failure]:
-    from .sequential_case import expected_sequential, learner_layers
-
-    x = case.args[0]
-    exp_out, g, exp_input_grad, exp_param_grads, per_use = expected_sequential(case, oracle)
-    layers, params = learner_layers(case)
-    x_copy = x.copy()
-    result = _call(fn, path, x_copy, layers)
-    if not (isinstance(result, tuple) and len(result) == 2 and callable(result[1])):
-        return Failure("sequential must return (out, backward)", case)
-    out, backward = result
-    problem = compare("output", out, exp_out, oracle.tolerances)
-    if problem:
-        return Failure("sequential: wrong output", case, problem.lines)
-    grads = _call(backward, path, g.copy())
-    if not isinstance(grads, dict) or grads.get("input") is None:
-        f = Failure("sequential's backward must return {'input': gradient of the input}", case)
-        f.diagnoses.append(diagnoses.named("missing_gradient", name="input"))
-        return f
-    problem = compare("gradient of input", grads["input"], exp_input_grad, oracle.tolerances)
-    if problem:
-        return Failure("sequential: wrong gradient of the input", case, problem.lines)
-    for key, p in params.items():
-        if p.grad is None:
-            f = Failure(f"sequential: {key}.grad is still None after backward", case)
-            f.diagnoses.append(diagnoses.named("missing_gradient", name=key))
-            return f
-        problem = compare(f"{key}.grad", p.grad, exp_param_grads[key], oracle.tolerances)
-        if problem:
-            return Failure(f"sequential: wrong {key}.grad", case, problem.lines,
-                           diagnoses.find_accumulation(case, key, np.asarray(p.grad), per_use[key],
-                                                       oracle.tolerances))
-    return None
-
-
-def _evaluate_sgd(case, fn, oracle, path) -> Optional[Failure]:
-    hyper, grads = case.extra["hyper"], case.extra["grads"]
-    param = case.args[0]
-    expected = sgd_trajectory("torch" if oracle.name == "torch" else "own", param, grads, hyper,
-                              param.dtype)
-    p, buf = param.copy(), None
-    for step, g in enumerate(grads, start=1):
-        before_p, before_g = p.copy(), g.copy()
-        before_buf = None if buf is None else np.array(buf, copy=True)
-        g_arg = g.copy()
-        result = _call(fn, path, p, g_arg, buf, **hyper)
-        if not (isinstance(result, tuple) and len(result) == 2):
-            return Failure("sgd_momentum must return (new_param, new_momentum_buffer)", case)
-        modified = not np.array_equal(p, before_p) or not np.array_equal(g_arg, before_g) or (
-            before_buf is not None and not np.array_equal(buf, before_buf))
-        if modified:
-            f = Failure(f"sgd_momentum modified an argument in place at step {step}", case)
-            f.diagnoses.append(diagnoses.named("in_place", name="param/grad/momentum_buffer"))
-            return f
-        p, buf = np.asarray(result[0]), result[1]
-        problem = compare(f"parameter after step {step}", p, expected[step - 1], oracle.tolerances)
-        if problem:
-            return Failure(f"sgd_momentum: wrong parameter after step {step} of {len(grads)}", case,
-                           problem.lines, diagnoses.find_sgd(case, step, p, oracle.tolerances))
-    return None
+            return Failure(f"{case.function}: your {e.phase} raised NotImplementedError on a case "
+                           f"inside the scope checked ({e.where})", case,
+                           ["NotImplementedError is for cases outside the scope: this one is in it"],
+                           not_implemented=True)
+        return Failure(f"{case.function}: your {e.phase} raised {e.where}", case)
 
 
 # --------------------------------------------------------------------------- running
@@ -228,7 +69,7 @@ def run_property(prop, functions: dict, oracle, path: Path, max_examples: int) -
     from hypothesis import HealthCheck, Phase, Verbosity, given, settings
     from hypothesis.errors import HypothesisException
 
-    seen = {"last": None, "n": 0}
+    seen = {"last": None, "n": 0, "passed": 0}
 
     @settings(max_examples=max_examples, derandomize=True, database=None, deadline=None,
               suppress_health_check=list(HealthCheck), verbosity=Verbosity.quiet,
@@ -241,52 +82,74 @@ def run_property(prop, functions: dict, oracle, path: Path, max_examples: int) -
         if failure is not None:
             seen["last"] = failure
             raise _Failed()
+        seen["passed"] += 1
 
     try:
         test()
     except _Failed:
-        return PropertyResult(prop.label, seen["last"], seen["n"])
+        failure = seen["last"]
+        if failure.not_implemented and not seen["passed"]:
+            failure.headline = failure.headline.replace(
+                "raised NotImplementedError on a case inside the scope checked",
+                "raised NotImplementedError on every case of this property, all inside the scope "
+                "checked (not written yet?)")
+        return PropertyResult(prop.label, failure, seen["n"])
     except HypothesisException as e:  # flaky: the same input gave different verdicts
         failure = seen["last"] or Failure(f"{prop.label}: {type(e).__name__}")
         failure.details.append("the same input gave different results on two calls: does your "
-                               "function keep state between calls, or use randomness?")
+                               "function keep state between calls, use randomness, or read memory "
+                               "outside its array (as_strided with strides computed from the shape, "
+                               "on a view with negative strides)?")
         return PropertyResult(prop.label, failure, seen["n"])
     return PropertyResult(prop.label, None, seen["n"])
 
 
 def check(ex: Exercise, functions: dict, path: Path, *, full=False, thorough=False,
-          oracle="auto", max_examples=None, out=print) -> bool:
+          oracle="auto", max_examples=None, out=print, repro=None) -> bool:
     """Grade ``functions`` (the learner's, by name) against every property of ``ex``.
 
     Prints one line per property (and the shrunk failure under it); returns whether
-    every property holds.
+    every property holds. With ``repro`` (a file name), the first shrunk failing case
+    is written there as a script that reproduces it (:func:`.repro.snippet`).
     """
     oracle = make_oracle(oracle)
     n = max_examples or PROFILE_EXAMPLES["deep" if thorough else "dev"]
     scope = "full" if full else "core"
     out(f"checking {path} ({ex.title}; {scope} scope, {n} examples per property, oracle: {oracle.name})")
-    ok = True
+    ok, written, shown = True, False, set()
     for result in grade(ex, functions, path, full=full, oracle=oracle, max_examples=n):
         if result.passed:
             out(f"  pass  {result.label}")
             continue
         ok = False
         out(f"  FAIL  {result.label}")
+        if result.failure.headline in shown:  # the skeleton: one report says it
+            out("        the same NotImplementedError as above")
+            continue
+        if result.failure.not_implemented:
+            shown.add(result.failure.headline)
         for line in report(result.failure):
             out("        " + line)
+        if repro and not written and result.failure.case is not None:
+            Path(repro).write_text(snippet(result.failure.case, Path(path).resolve(), ex.name,
+                                           f"{result.label}: {result.failure.headline}", str(repro)))
+            out(f"        the case above is in {repro}: `python {repro}` reproduces it")
+            written = True
+    if repro and not written:
+        out(f"no failing case to write to {repro}")
     out(("PASSED: every property holds" if ok else "FAILED") + f" ({ex.name}, {scope} scope)")
     return ok
 
 
 def grade(ex: Exercise, functions: dict, path: Path, *, full=False, oracle="auto",
           max_examples=None, stop_at_first=False):
-    """Yield a :class:`PropertyResult` per property (stopping after a NotImplementedError)."""
+    """Yield a :class:`PropertyResult` per property (every one, unless ``stop_at_first``)."""
     oracle = make_oracle(oracle) if isinstance(oracle, str) else oracle
     n = max_examples or PROFILE_EXAMPLES["dev"]
     for prop in properties(ex, full=full):
         result = run_property(prop, functions, oracle, path, n)
         yield result
-        if not result.passed and (stop_at_first or "not written yet" in result.failure.headline):
+        if not result.passed and stop_at_first:
             return
     if ex.name == "conv2d":
         yield speed_property(functions["conv2d"], path)
@@ -318,16 +181,18 @@ def speed_property(fn, path: Path) -> PropertyResult:
         times = []
         for _ in range(runs):
             t0 = time.perf_counter()
-            out, backward = f(x.copy(), w.copy(), b.copy())
-            backward(g.copy())
+            result = f(x.copy(), w.copy(), b.copy())
+            result[1](g.copy())
             times.append(time.perf_counter() - t0)
         return min(times)
 
     try:
-        mine = best(lambda *a: _call(fn, path, *a), 3)
+        mine = best(lambda *a: call(fn, path, "forward", *a), 3)
         loops = best(naive, 2)
-    except _LearnerRaised as e:
-        return PropertyResult(label, Failure(f"conv2d raised {e.where}"), 1)
+    except LearnerRaised as e:
+        return PropertyResult(label, Failure(f"conv2d: your {e.phase} raised {e.where}"), 1)
+    except Exception as e:  # what it returned is not (out, backward): the other properties say so
+        return PropertyResult(label, Failure(f"conv2d could not be timed: {type(e).__name__}: {e}"), 1)
     if mine * SPEEDUP <= loops:
         return PropertyResult(label, None, 1)
     return PropertyResult(label, Failure(
@@ -347,6 +212,7 @@ def report(f: Failure) -> list:
             rows = [r for r in np.array2string(a, precision=5, suppress_small=True).splitlines() if r.strip()]
             text = ("\n" + " " * (len(name) + 5)).join(rows)
             lines.append(f"  {name} = {text}")
+        lines += case_lines(f.case)
     lines += f.details
     for name, text in f.diagnoses:
         lines.append(f"diagnosis: {name}: {text}")

@@ -46,15 +46,18 @@ def reference_call(function, args, kwargs):
     return _reference(function)(*args, **kwargs)
 
 
-def sgd_trajectory(kind: str, param, grads, hyper, dtype):
-    """The parameter after each step of torch's SGD (``kind='torch'``) or scratchnet's rule."""
+def sgd_trajectory(kind: str, param, grads, schedule):
+    """``[(parameter, momentum buffer)]`` after each step: torch's SGD (``kind='torch'``) or
+    scratchnet's own rule (:func:`scratchnet.optim.sgd.sgd_step`), ``schedule[t]`` the
+    hyper-parameters of step ``t`` (the learning rate and momentum may change)."""
     if kind == "torch":
-        from ..testing.torch_oracle import torch_sgd_trajectory
+        from .torch_sgd import torch_sgd_schedule
 
-        return torch_sgd_trajectory(param, grads, hyper)
+        return torch_sgd_schedule(param, grads, schedule)
     sgd = resolve("scratchnet.exercise.reference:sgd_momentum")
     out, buf, p = [], None, param.copy()
-    for g in grads:
+    for g, hyper in zip(grads, schedule):
         p, buf = sgd(p, g, buf, **hyper)
-        out.append(np.asarray(p, dtype=dtype))
+        p = np.asarray(p, dtype=param.dtype)
+        out.append((p, None if buf is None else np.asarray(buf, dtype=param.dtype)))
     return out

@@ -5,43 +5,25 @@ function to call, its arguments, and the seed of the random upstream gradient (n
 all ones, which hides a wrong softmax backward). Narrow properties ("padding > 0",
 "ties") are there so that a mistake that shows only under one option fails a
 property that says so, and the shrunk case is the smallest one with that option.
+
+Every case also draws a memory layout (:data:`scratchnet.testing.strategies.LAYOUTS`)
+for each array argument and for the upstream gradient: the learner's function gets
+its arrays in those layouts (the values are the same), the oracle gets them
+C-ordered. A function that reads memory in storage order fails; the layouts shrink
+towards C order, so a shrunk case keeps a non-C layout only where it matters.
 """
 from __future__ import annotations
 
 import inspect
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from hypothesis import assume, strategies as st
 
 from ..functional.softmax import _log_softmax
 from ..testing import strategies as S
+from .case import LAYOUT_WORDS, Case  # noqa: F401  (LAYOUT_WORDS: re-exported)
 from .catalogue import Exercise
-
-
-@dataclass
-class Case:
-    """One call of a learner's function, as drawn (and shrunk) by hypothesis."""
-
-    function: str
-    args: tuple
-    kwargs: dict
-    names: tuple  # the positional parameter names of ``args``
-    seed: int = 0  # of the upstream gradient
-    extra: dict = field(default_factory=dict)  # sequential / sgd: what the case is made of
-
-    def describe(self) -> str:
-        parts = []
-        for name, a in zip(self.names, self.args):
-            parts.append(f"{name}={_short(a)}")
-        parts += [f"{k}={v!r}" for k, v in self.kwargs.items()]
-        return f"{self.function}(" + ", ".join(parts) + ")"
-
-
-def _short(a) -> str:
-    if isinstance(a, np.ndarray):
-        return f"<{a.dtype} array {tuple(a.shape)}>"
-    return repr(a)
 
 
 @dataclass(frozen=True)
@@ -225,31 +207,78 @@ def _sequential(ex, full):
     return [Property("sequential: a chain with a shared layer and existing .grad", draw())]
 
 
+#: The learning rates a schedule is drawn from (it always changes at least once).
+SGD_RATES = (0.1, 0.01, 0.5)
+
+
 def _sgd(ex, full):
     @st.composite
     def draw(d, with_momentum):
         shape = tuple(d(st.lists(st.integers(1, 4), min_size=1, max_size=2)))
         dtype = d(S.dtypes)
-        steps = d(st.integers(1, 4))
+        steps = d(st.integers(3, 5))
         rng = np.random.default_rng(d(S.seeds))
-        hyper = {"lr": d(st.sampled_from([0.1, 0.01, 0.5])),
-                 "momentum": d(st.sampled_from([0.5, 0.9])) if with_momentum else 0.0}
+        rates = [d(st.sampled_from(SGD_RATES)) for _ in range(steps)]
+        if len(set(rates)) == 1:  # a schedule that changes: lr folded into the buffer must show
+            rates[-1] = 0.05
+        momenta = [d(st.sampled_from([0.9, 0.5])) if with_momentum else 0.0 for _ in range(steps)]
+        fixed = {}
         if full:
-            hyper["dampening"] = d(st.sampled_from([0.0, 0.1]))
-            hyper["weight_decay"] = d(st.sampled_from([0.0, 0.01]))
-            hyper["nesterov"] = bool(with_momentum and hyper["dampening"] == 0 and d(st.booleans()))
-            hyper["maximize"] = d(st.booleans())
+            fixed["dampening"] = d(st.sampled_from([0.0, 0.1]))
+            fixed["weight_decay"] = d(st.sampled_from([0.0, 0.01]))
+            fixed["nesterov"] = bool(with_momentum and fixed["dampening"] == 0 and d(st.booleans()))
+            fixed["maximize"] = d(st.booleans())
+        schedule = [{"lr": lr, "momentum": mu, **fixed} for lr, mu in zip(rates, momenta)]
         param = S.randn(rng, shape, dtype)
         grads = [S.randn(rng, shape, dtype) for _ in range(steps)]
-        return Case("sgd_momentum", (param,), hyper, ("param",), 0,
-                    {"grads": grads, "hyper": hyper})
+        grad_layouts = [d(S.layouts()) for _ in range(steps)]
+        return Case("sgd_momentum", (param,), {}, ("param",), 0,
+                    {"grads": grads, "hyper": schedule[0], "schedule": schedule,
+                     "grad_layouts": grad_layouts})
 
-    return [Property("sgd_momentum: plain SGD", draw(False)),
-            Property("sgd_momentum: with momentum, several steps", draw(True))]
+    return [Property("sgd_momentum: plain SGD, a learning-rate schedule", draw(False)),
+            Property("sgd_momentum: with momentum, lr and momentum changing between steps",
+                     draw(True))]
+
+
+#: The layouts of the property that never draws C order.
+NON_C = st.sampled_from([lay for lay in S.LAYOUTS if lay != "C"])
+
+
+@st.composite
+def _laid_out(d, strategy, forced=False):
+    """``strategy``'s case with a drawn memory layout per array argument and upstream gradient
+    (``forced``: never C order)."""
+    layouts = NON_C if forced else S.layouts()
+    case = d(strategy)
+    case.layouts = tuple(d(layouts) if isinstance(a, np.ndarray) and a.ndim else "C"
+                         for a in case.args)
+    case.grad_layout = d(layouts)
+    if forced and "grad_layouts" in case.extra:
+        case.extra["grad_layouts"] = [d(layouts) for _ in case.extra["grad_layouts"]]
+    return case
 
 
 def properties(ex: Exercise, full: bool = False) -> list:
-    """The properties a check of ``ex`` runs (core scope, or torch's whole set with ``full``)."""
+    """The properties a check of ``ex`` runs (core scope, or torch's whole set with ``full``).
+
+    Every one draws the memory layouts of the arguments and upstream gradient too, and
+    each function's first property is repeated with none of them C-ordered.
+    """
+    props, seen = [], set()
+    for p in _properties(ex, full):
+        props.append(Property(p.label, _laid_out(p.strategy)))
+        prefix = p.label.split(":")[0].split(" ")[0]
+        if prefix not in seen:
+            seen.add(prefix)
+            props.append(Property(f"{prefix}: {NON_C_LABEL}", _laid_out(p.strategy, forced=True)))
+    return props
+
+
+NON_C_LABEL = "every array non-contiguous (transposed, Fortran order, reversed, step-sliced views)"
+
+
+def _properties(ex: Exercise, full: bool) -> list:
     name = ex.name
     if name == "activations":
         return [p for f in ex.functions for p in _elementwise(ex, f, full)]

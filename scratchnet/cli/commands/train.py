@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import sys
 
 from ... import models
 from ..run_setup import (add_data_options, add_engine_options, add_init_option, add_log_options,
@@ -34,14 +35,17 @@ def command(args) -> int:
             results, comparison=comparison(results), interrupted=was_interrupted,
             environment=run_environment(args, source, other_load)))
 
-    ops = contextlib.nullcontext()
+    ops, refused = contextlib.nullcontext(), ()
     if args.ops:  # the learner's ops in scratchnet's place, refused until each has passed
-        from ...exercise.capstone import learner_ops_for
+        from ...exercise.capstone import REFUSALS, learner_ops_for
 
-        ops = learner_ops_for(cfg, args.ops)
+        ops, refused = learner_ops_for(cfg, args.ops, engine=args.engine), REFUSALS
     try:
         with ops:
             results, source, other_load = run(cfg, args, models.spec(cfg.model).dataset)
+    except refused as e:  # every line of it: which op, where, on which call
+        print(f"scratchnet: error: {e}", file=sys.stderr)
+        return 2
     except TrainingInterrupted as stop:
         return interrupted(stop, args, lambda s: write(s.results, s.source, s.other_load, True))
     summarize(results, other_load)
