@@ -460,17 +460,9 @@ MUTANTS = [
     ("avg-pool-forward-no-1/k2", "avg_pool2d",
      {"avg_pool2d": on_out("avg_pool2d", lambda o, a, k: o * int(np.prod(as_pair(k["kernel_size"]))))},
      "without its 1/(kH*kW)", False),
-]
-
-#: Mistakes the grader of branch `testing` catches (issue 25 items 1-3: non-contiguous
-#: layouts, grad_out checked for changes, an lr schedule); strict xfail until it lands here,
-#: then they XPASS, fail, and move into MUTANTS.
-PENDING_GRADER = [
-    ("max-pool-as-strided-from-shape", "max_pool2d", {"max_pool2d": max_pool_as_strided}, "storage order", False),
+    # Caught by the grader's check that no argument changed:
     ("relu-writes-grad-out", "activations", {"relu": relu_writes_grad_out}, "'grad_out' modified", False),
-    ("sgd-velocity-form", "sgd_momentum", {"sgd_momentum": sgd_velocity}, "velocity form", False),
 ]
-
 
 def _functions(ex, planted):
     fns = {name: ex.reference(name) for name in ex.functions}
@@ -478,9 +470,8 @@ def _functions(ex, planted):
     return fns
 
 
-@pytest.mark.parametrize("exercise,planted,diagnosis,full", [m[1:] for m in MUTANTS] + [
-    pytest.param(*m[1:], marks=pytest.mark.xfail(strict=True, reason="needs the testing branch's grader"))
-    for m in PENDING_GRADER], ids=[m[0] for m in MUTANTS + PENDING_GRADER])
+@pytest.mark.parametrize("exercise,planted,diagnosis,full", [m[1:] for m in MUTANTS],
+                         ids=[m[0] for m in MUTANTS])
 def test_mutant_is_failed_and_named(exercise, planted, diagnosis, full):
     ex = catalogue.get(exercise)
     results = list(grade(ex, _functions(ex, planted), HERE, full=full, oracle="torch", stop_at_first=True))

@@ -76,32 +76,33 @@ def learner_ops(directory, model, criterion, optimizer_name: str = "sgd", log=pr
         raise OpsNotPassed(f"--ops {directory}: the model needs ops that have not passed their "
                            f"check: {', '.join(missing)}; run `scratchnet exercise check NAME "
                            f"--dir {directory}`")
-    swaps, mine, paths = {}, {}, {}
-    loaded = {}
-    for op in needed:
-        ex = catalogue.exercise_of(op)
-        if ex.name not in loaded:
-            loaded[ex.name] = workspace.load(ex, directory)
-        mine[op] = loaded[ex.name][op]
-        paths[op] = workspace.path_of(ex, directory)
-        swaps[getattr(F, op)] = readiness.lecture_arguments(op, mine[op])
-    sgd_ex = catalogue.get("sgd_momentum")
-    use_sgd = optimizer_name == "sgd" and workspace.passed(sgd_ex, directory)
-    chain_ex = catalogue.get("sequential_backward")
-    use_chain = workspace.passed(chain_ex, directory)
-    chain = []
-    if use_chain:
-        sequential = workspace.load(chain_ex, directory)["sequential"]
-        chain.append(lambda: nn.override_chain(_learner_chain(sequential)))
-    if dry_step is not None:
-        readiness.check_ops(model_name, dry_step, mine, paths, log=log, contexts=chain)
-    extras = [name for name, used in (("sequential_backward", use_chain), ("sgd_momentum", use_sgd))
-              if used]
-    log(f"--ops {directory}: your {', '.join(needed + extras)} replace scratchnet's"
-        + ("" if use_sgd or optimizer_name != "sgd" else
-           " (SGD stays scratchnet's: sgd_momentum has not passed)"))
     with contextlib.ExitStack() as stack:
-        stack.enter_context(workspace.importable(directory))  # imports inside the learner's ops
+        # The learner's files may import each other: from loading them to the last step.
+        stack.enter_context(workspace.importable(directory))
+        swaps, mine, paths = {}, {}, {}
+        loaded = {}
+        for op in needed:
+            ex = catalogue.exercise_of(op)
+            if ex.name not in loaded:
+                loaded[ex.name] = workspace.load(ex, directory)
+            mine[op] = loaded[ex.name][op]
+            paths[op] = workspace.path_of(ex, directory)
+            swaps[getattr(F, op)] = readiness.lecture_arguments(op, mine[op])
+        sgd_ex = catalogue.get("sgd_momentum")
+        use_sgd = optimizer_name == "sgd" and workspace.passed(sgd_ex, directory)
+        chain_ex = catalogue.get("sequential_backward")
+        use_chain = workspace.passed(chain_ex, directory)
+        chain = []
+        if use_chain:
+            sequential = workspace.load(chain_ex, directory)["sequential"]
+            chain.append(lambda: nn.override_chain(_learner_chain(sequential)))
+        if dry_step is not None:
+            readiness.check_ops(model_name, dry_step, mine, paths, log=log, contexts=chain)
+        extras = [name for name, used in (("sequential_backward", use_chain), ("sgd_momentum", use_sgd))
+                  if used]
+        log(f"--ops {directory}: your {', '.join(needed + extras)} replace scratchnet's"
+            + ("" if use_sgd or optimizer_name != "sgd" else
+               " (SGD stays scratchnet's: sgd_momentum has not passed)"))
         stack.enter_context(F.override(swaps))
         if use_sgd:
             rule = workspace.load(sgd_ex, directory)["sgd_momentum"]
@@ -172,9 +173,12 @@ def learner_ops_for(cfg, directory, log=print, engine=None):
         e.train_step(*e.put(x, y))
 
     def compare():
-        from ..cli.run_setup import build_engines
+        from ..training.numpy_engine import NumpyEngine
+        from ..training.torch_engine import TorchEngine
 
-        readiness.compare_engines(build_engines(cfg, "both"), x, y)
+        ours = NumpyEngine.build(cfg)
+        twin = TorchEngine.build(cfg, state_dict=ours.state_dict())  # from the very same weights
+        readiness.compare_engines([ours, twin], x, y)
 
     return learner_ops(directory, model, models.criterion(resolve_loss(cfg)), cfg.optimizer, log=log,
                        dry_step=dry_step, model_name=cfg.model,

@@ -140,7 +140,7 @@ def modified(snap, function, phase, case) -> Optional[Failure]:
                         f"({largest_change(before, array)})", case,
                         ["never write into an argument (x -= ..., x[...] = ..., np.op(..., out=x)): "
                          "make a new array; the caller still needs it"])
-            f.diagnoses.append(diagnoses.named("in_place", name=name))
+            f.diagnoses.append(diagnoses.modified_argument(name, phase))
             return f
     return None
 
