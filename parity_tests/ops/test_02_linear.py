@@ -328,10 +328,21 @@ def test_linear_with_no_features(n_in, n_out, batch):
     assert grads[1].shape == (n_out, n_in) and grads[2].shape == (n_out,)
 
 
-def test_linear_bias_with_a_vector_weight_needs_a_1d_input():
-    x, w, b = np.zeros((0, 0, 3)), np.zeros(3), np.zeros(())
-    with pytest.raises(ValueError, match=r"linear: a bias needs a 2-D weight .* input \(0, 0, 3\)"):
-        F.linear(x, w, b)
+@pytest.mark.parametrize("x_shape,b_shape", [
+    ((3,), ()), ((3,), (1,)), ((0, 0, 3), ()), ((2, 4, 3), ()),
+    ((4, 3), ()), ((2, 4, 3), (1,)), ((2, 4, 3), (4,)), ((0, 0, 3), (1,)),
+])
+def test_linear_bias_with_a_vector_weight_follows_torch(x_shape, b_shape):
+    """A 1-D weight with a bias: torch takes it for a 1-D input, and a 0-d bias for an input
+    of 3 or more dimensions; everything else it refuses. scratchnet agrees case by case."""
+    rng = np.random.default_rng(2)
+    args = (rng.standard_normal(x_shape), rng.standard_normal(3), rng.standard_normal(b_shape))
+    try:
+        TF.linear(*(torch.tensor(a) for a in args))
+    except RuntimeError:
+        check_raises(F.linear, TF.linear, args)
+    else:
+        check_op(F.linear, TF.linear, args)
 
 
 @pytest.mark.parametrize("n_in,n_out", [(0, 3), (3, 0)])
@@ -394,3 +405,38 @@ def test_op_backward_can_skip_the_input_gradient(fn, args):
         np.testing.assert_array_equal(part[k], full[k])
     assert F.registration(fn).honors_needs_input_grad
     assert not F.registration(F.relu).honors_needs_input_grad
+
+
+# ------------------------------------------------------ shapes the lectures' errors name
+@pytest.mark.parametrize("x_shape,w_shape,message", [
+    ((64, 320), (10, 100), r"\(64x320 and 100x10\)"),          # the lecture's flatten-size error
+    ((2, 3, 320), (10, 100), r"\(6x320 and 100x10\)"),         # leading dims flatten into rows
+    ((320,), (10, 100), r"\(1x320 and 100x10\)"),
+])
+def test_shape_error_names_the_matrices_as_torch_does(x_shape, w_shape, message):
+    for context in (None, F.textbook):
+        with pytest.raises(ValueError, match=message) as info:
+            if context is None:
+                F.linear(np.zeros(x_shape), np.zeros(w_shape))
+            else:
+                with context():
+                    F.linear(np.zeros(x_shape), np.zeros(w_shape))
+        assert "mat1 and mat2 shapes cannot be multiplied" in str(info.value)
+    with pytest.raises(RuntimeError, match=message):
+        TF.linear(torch.zeros(x_shape, dtype=torch.float64), torch.zeros(w_shape, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("x_shape", [(5,), (4, 5), (2, 3, 5), (2, 1, 3, 5)])
+@pytest.mark.parametrize("bias", [False, True])
+def test_vector_weight_on_every_rank(x_shape, bias):
+    """A 1-D weight maps the last axis to a scalar: the output drops it (torch's rule); with
+    a bias torch refuses it for a 2-D input (its addmm route wants a matrix), and so does
+    scratchnet."""
+    rng = np.random.default_rng(len(x_shape))
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(5)
+    args = (x, w) + ((rng.standard_normal(()),) if bias else ())
+    if bias and len(x_shape) == 2:
+        check_raises(F.linear, TF.linear, args)
+        return
+    out, _ = check_op(F.linear, TF.linear, args, seed=len(x_shape))
+    assert out.shape == x_shape[:-1]

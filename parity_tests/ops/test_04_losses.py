@@ -974,3 +974,13 @@ def test_ignored_rows_get_exactly_zero_gradient(fn, reduction):
                  grad_out=lambda shape, dtype: g)
         _, (gx, _) = edge.grads(fn, [x, t], g, reduction=reduction)
     np.testing.assert_array_equal(gx[[0, 2]], 0.0)
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.3, 1.0])
+def test_label_smoothing_up_to_one_on_the_lectures_case(smoothing):
+    """The kernel's dense route covers only smoothing 0; 1.0 (all mass spread) is torch's
+    upper bound and must take the general route, as every value in between."""
+    rng = np.random.default_rng(11)
+    x, t = rng.standard_normal((6, 4)) * 3, rng.integers(0, 4, 6)
+    check_op(F.cross_entropy, TF.cross_entropy, (x, t), dict(label_smoothing=smoothing),
+             torch_args=(x, torch.tensor(t)), seed=3)

@@ -161,6 +161,7 @@ def test_fresh_gradients_and_a_second_backward():
     (((2, 3, 6, 6), (3, 3, 3), (3,), [(0, 1), (2,)]), {}, r"bias must have shape \(2,\)"),
     (((2, 3, 6, 6), (3, 7, 7), None, [(0, 1), (2,)]), {}, r"kernel size can't be greater"),
     (((2, 3, 6, 6), (3, 3, 3), None, [(0, 1), (2,)]), dict(stride=0), r"stride must be positive"),
+    (((2, 3, 6, 6), (3, 3, 3), None, [(0, 1), (2,)]), dict(dilation=0), r"dilation must be positive"),
     (((2, 3, 6, 6), (3, 3, 3), None, [(0, 1), (2,)]), dict(padding="same", stride=2), r"not supported"),
     (((3, 6, 6, 2, 1), (3, 3, 3), None, [(0, 1), (2,)]), {}, r"expected a 3-D .* or 4-D"),
 ])
@@ -169,6 +170,8 @@ def test_bad_input_is_rejected_with_the_op_and_shapes(args, kwargs, match):
     x, w = np.zeros(x_shape), np.zeros(w_shape)
     b = None if b_shape is None else np.zeros(b_shape)
     with pytest.raises(ValueError, match=match):
+        sparse_conv2d(x, w, b, table, **kwargs)
+    with pytest.raises(ValueError, match=match), F.textbook():
         sparse_conv2d(x, w, b, table, **kwargs)
 
 

@@ -113,10 +113,13 @@ def _validate(input, weight, bias):
 
     out_shape = x.shape[:-1] if vector_weight else x.shape[:-1] + (out_features,)
     if b is not None:
-        if vector_weight and x.ndim > 1:
+        # torch's rule for a 1-D weight: a bias for a 1-D input, or a 0-d one for an input
+        # of 3 or more dimensions; a 2-D input goes through a matrix product that refuses it.
+        if vector_weight and x.ndim > 1 and not (x.ndim > 2 and b.ndim == 0):
             raise ValueError(
-                f"linear: a bias needs a 2-D weight (out_features, in_features) unless the "
-                f"input is 1-D; got input {shape_str(x.shape)}, weight {shape_str(w.shape)}"
+                f"linear: with a 1-D weight a bias fits a 1-D input, or a 0-d bias an input of "
+                f"3 or more dimensions; got input {shape_str(x.shape)}, weight {shape_str(w.shape)}, "
+                f"bias {shape_str(b.shape)} (torch: mat2 must be a matrix)"
             )
         fits = not vector_weight and b.shape == (out_features,)  # the usual bias, no test needed
         if not fits:
