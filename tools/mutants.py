@@ -117,6 +117,11 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
      'return {"input": _class_first(grad_scores, 3), "weight": None}'):
         "grad_scores is 2-D here: moving its last axis to position 1 leaves it as it is, and "
         "both branches return a C-ordered copy of it",
+    ("scratchnet/functional/linear.py",
+     "out_shape = x.shape[:-1] if vector_weight else x.shape[:-1] + (out_features,)",
+     "out_shape = x.shape[:-2] if vector_weight else x.shape[:-1] + (out_features,)"):
+        "with a 1-D weight out_shape only checks the bias, which by then is a 1-D input's (where "
+        "[:-1] and [:-2] are both ()) or 0-d (which broadcasts to any shape)",
     ("scratchnet/functional/softmax.py", "x = input.astype(target, copy=False)",
      "x = input.astype(target, copy=True)"):
         "x is only read afterwards: a copy of the input has the same values, so only an extra "

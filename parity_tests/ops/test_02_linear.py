@@ -440,3 +440,22 @@ def test_vector_weight_on_every_rank(x_shape, bias):
         return
     out, _ = check_op(F.linear, TF.linear, args, seed=len(x_shape))
     assert out.shape == x_shape[:-1]
+
+
+@pytest.mark.parametrize("x_shape,w_shape,b_shape", [
+    ((2, 3, 4), (5, 4), (5,)), ((2, 3, 4), (5, 4), (1, 5)), ((2, 3, 4), (5, 4), (3, 5)),
+    ((2, 3, 4), (5, 4), (2, 1, 5)), ((2, 3, 4), (5, 4), (2, 3, 5)), ((2, 4), (5, 4), (2, 5)),
+    ((3,), (3,), (3,)), ((3,), (3,), (1,)), ((2, 3, 4), (4,), (3,)), ((2, 3, 4), (4,), (1,)),
+])
+def test_bias_shapes_broadcast_as_torch_takes_them(x_shape, w_shape, b_shape):
+    """A bias of any shape that broadcasts to the output is added (torch's rule), one that
+    does not is refused; with a 1-D weight only the shapes torch takes are taken."""
+    rng = np.random.default_rng(4)
+    args = (rng.standard_normal(x_shape), rng.standard_normal(w_shape), rng.standard_normal(b_shape))
+    try:
+        TF.linear(*(torch.tensor(a) for a in args))
+    except RuntimeError:
+        check_raises(F.linear, TF.linear, args)
+    else:
+        out, _ = check_op(F.linear, TF.linear, args)
+        assert out.shape == tuple(TF.linear(*(torch.tensor(a) for a in args)).shape)
