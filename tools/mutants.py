@@ -122,6 +122,11 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
      "out_shape = x.shape[:-2] if vector_weight else x.shape[:-1] + (out_features,)"):
         "with a 1-D weight out_shape only checks the bias, which by then is a 1-D input's (where "
         "[:-1] and [:-2] are both ()) or 0-d (which broadcasts to any shape)",
+    ("scratchnet/functional/linear.py",
+     "out_shape = x.shape[:-1] if vector_weight else x.shape[:-1] + (out_features,)",
+     "out_shape = x.shape[:-0] if vector_weight else x.shape[:-1] + (out_features,)"):
+        "with a 1-D weight out_shape only checks the bias, which by then is a 1-D input's (where "
+        "[:-1] and [:-0] are both ()) or 0-d (which broadcasts to any shape)",
     ("scratchnet/functional/softmax.py", "x = input.astype(target, copy=False)",
      "x = input.astype(target, copy=True)"):
         "x is only read afterwards: a copy of the input has the same values, so only an extra "
