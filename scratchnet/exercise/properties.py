@@ -21,7 +21,7 @@ import numpy as np
 from hypothesis import assume, strategies as st
 
 from ..functional.softmax import _log_softmax
-from ..testing import strategies as S
+from ..testing import strategies
 from .case import LAYOUT_WORDS, Case  # noqa: F401  (LAYOUT_WORDS: re-exported)
 from .catalogue import Exercise
 
@@ -47,15 +47,15 @@ def _case(ex, function, args, kwargs, seed, **extra):
 def _elementwise(ex, function, full):
     @st.composite
     def draw(d, style):
-        shape = d(S.elementwise_shapes)
-        rng = np.random.default_rng(d(S.seeds))
-        dtype = d(S.dtypes)
+        shape = d(strategies.elementwise_shapes)
+        rng = np.random.default_rng(d(strategies.seeds))
+        dtype = d(strategies.dtypes)
         if style == "kinks":  # small integers: exact zeros for relu's kink, saturation for the rest
             x = np.asarray(rng.integers(-3, 4, shape)).astype(dtype)
         else:
             x = np.asarray(rng.standard_normal(shape) * d(st.sampled_from([0.1, 1.0, 30.0, 400.0])))
             x = x.astype(dtype)
-        return _case(ex, function, [x], {}, d(S.seeds))
+        return _case(ex, function, [x], {}, d(strategies.seeds))
 
     return [Property(f"{function}: random inputs", draw("random")),
             Property(f"{function}: integers (exact zeros)", draw("kinks"))]
@@ -66,12 +66,12 @@ def _linear(ex, full):
     def draw(d, with_bias):
         lead = tuple(d(st.lists(st.integers(0, 4), max_size=3))) if full else (d(st.integers(1, 4)),)
         fin, fout = d(st.integers(1, 6)), d(st.integers(1, 6))
-        dtype = d(S.dtypes)
-        rng = np.random.default_rng(d(S.seeds))
-        args = [S.randn(rng, lead + (fin,), dtype), S.randn(rng, (fout, fin), dtype)]
+        dtype = d(strategies.dtypes)
+        rng = np.random.default_rng(d(strategies.seeds))
+        args = [strategies.randn(rng, lead + (fin,), dtype), strategies.randn(rng, (fout, fin), dtype)]
         if with_bias:
-            args.append(S.randn(rng, (fout,), dtype))
-        return _case(ex, "linear", args, {}, d(S.seeds))
+            args.append(strategies.randn(rng, (fout,), dtype))
+        return _case(ex, "linear", args, {}, d(strategies.seeds))
 
     return [Property("linear with a bias", draw(True)), Property("linear without a bias", draw(False))]
 
@@ -79,11 +79,11 @@ def _linear(ex, full):
 def _softmax(ex, function, full):
     @st.composite
     def draw(d, scale):
-        shape, dim = d(S.shape_and_dim(min_rank=0 if full else 1, min_size=0 if full else 1))
-        dtype = d(S.dtypes)
-        rng = np.random.default_rng(d(S.seeds))
+        shape, dim = d(strategies.shape_and_dim(min_rank=0 if full else 1, min_size=0 if full else 1))
+        dtype = d(strategies.dtypes)
+        rng = np.random.default_rng(d(strategies.seeds))
         x = np.asarray(rng.standard_normal(shape) * d(scale)).astype(dtype)
-        return _case(ex, function, [x, dim], {}, d(S.seeds))
+        return _case(ex, function, [x, dim], {}, d(strategies.seeds))
 
     return [Property(f"{function}: logits of size ~1", draw(st.sampled_from([0.1, 1.0, 3.0]))),
             Property(f"{function}: large logits (1e4: exp overflows unless shifted)",
@@ -93,7 +93,7 @@ def _softmax(ex, function, full):
 def _cross_entropy(ex, full):
     @st.composite
     def draw(d, function):
-        x, t, weight, ignore_index, reduction = d(S.index_case(full=full))
+        x, t, weight, ignore_index, reduction = d(strategies.index_case(full=full))
         if function == "nll_loss":  # log-probabilities, as the lectures feed it
             x = _log_softmax(x, 1 if x.ndim > 1 else 0)
         args = [x, t] + ([weight] if weight is not None else [])
@@ -102,7 +102,7 @@ def _cross_entropy(ex, full):
             kwargs["ignore_index"] = ignore_index
             if function == "cross_entropy":
                 kwargs["label_smoothing"] = d(st.sampled_from([0.0, 0.0, 0.1, 1.0]))
-        return _case(ex, function, args, kwargs, d(S.seeds))
+        return _case(ex, function, args, kwargs, d(strategies.seeds))
 
     return [Property("nll_loss", draw("nll_loss")), Property("cross_entropy", draw("cross_entropy"))]
 
@@ -110,13 +110,13 @@ def _cross_entropy(ex, full):
 def _mse(ex, full):
     @st.composite
     def draw(d):
-        xs, ys = d(S.mse_case(full=full))
-        dtype = d(S.dtypes)
-        rng = np.random.default_rng(d(S.seeds))
+        xs, ys = d(strategies.mse_case(full=full))
+        dtype = d(strategies.dtypes)
+        rng = np.random.default_rng(d(strategies.seeds))
         x = np.asarray(rng.standard_normal(xs)).astype(dtype)
         y = np.asarray(rng.standard_normal(ys)).astype(dtype)
-        kwargs = {"reduction": d(S.reductions) if full else "mean"}
-        return _case(ex, "mse_loss", [x, y], kwargs, d(S.seeds))
+        kwargs = {"reduction": d(strategies.reductions) if full else "mean"}
+        return _case(ex, "mse_loss", [x, y], kwargs, d(strategies.seeds))
 
     return [Property("mse_loss", draw())]
 
@@ -127,10 +127,10 @@ def _pool(ex, function, full):
     def prop(label, apart=False, **restrict):
         @st.composite
         def draw(d):
-            x, kwargs = d(S.pool_cases(max_pool=max_pool, full=full, **restrict))
+            x, kwargs = d(strategies.pool_cases(max_pool=max_pool, full=full, **restrict))
             if apart:
-                assume(S.as_pair(kwargs["stride"]) != S.as_pair(kwargs["kernel_size"]))
-            return _case(ex, function, [x], kwargs, d(S.seeds))
+                assume(strategies.as_pair(kwargs["stride"]) != strategies.as_pair(kwargs["kernel_size"]))
+            return _case(ex, function, [x], kwargs, d(strategies.seeds))
         return Property(f"{function}: {label}", draw())
 
     styles = None if full else ["random"]
@@ -155,9 +155,9 @@ def _conv(ex, function, full):
     def prop(label, **restrict):
         @st.composite
         def draw(d):
-            args, kwargs = d(S.conv_cases(max_batch=2, max_channels=2, max_kernel=3, full=full,
+            args, kwargs = d(strategies.conv_cases(max_batch=2, max_channels=2, max_kernel=3, full=full,
                                           **restrict))
-            return _case(ex, function, args, kwargs, d(S.seeds))
+            return _case(ex, function, args, kwargs, d(strategies.seeds))
         return Property(f"{function}: {label}", draw())
 
     pads = st.one_of(st.integers(1, 2), st.tuples(st.integers(1, 2), st.integers(0, 2))) if full \
@@ -179,12 +179,12 @@ def _sequential(ex, full):
     def draw(d):
         width = d(st.integers(1, 4))
         n = d(st.integers(1, 3))
-        dtype = d(S.dtypes)
+        dtype = d(strategies.dtypes)
         kinds = d(st.lists(st.sampled_from(["linear", "relu", "tanh", "sigmoid", "shared"]),
                            min_size=1, max_size=5))
         if "shared" in kinds and kinds.count("shared") == 1:
             kinds.append("shared")  # a shared layer is used at least twice
-        rng = np.random.default_rng(d(S.seeds))
+        rng = np.random.default_rng(d(strategies.seeds))
         existing = d(st.booleans())
         layers, shared = [], None
         for kind in kinds:
@@ -192,17 +192,17 @@ def _sequential(ex, full):
                 if kind == "shared" and shared is not None:
                     layers.append(shared)
                     continue
-                params = {"weight": S.randn(rng, (width, width), dtype),
-                          "bias": S.randn(rng, (width,), dtype)}
-                pre = {k: (S.randn(rng, v.shape, dtype) if existing else None) for k, v in params.items()}
+                params = {"weight": strategies.randn(rng, (width, width), dtype),
+                          "bias": strategies.randn(rng, (width,), dtype)}
+                pre = {k: (strategies.randn(rng, v.shape, dtype) if existing else None) for k, v in params.items()}
                 layer = ("linear", params, pre)
                 if kind == "shared":
                     shared = layer
                 layers.append(layer)
             else:
                 layers.append((kind, {}, {}))
-        x = S.randn(rng, (n, width), dtype)
-        return Case("sequential", (x,), {}, ("input",), d(S.seeds), {"layers": layers})
+        x = strategies.randn(rng, (n, width), dtype)
+        return Case("sequential", (x,), {}, ("input",), d(strategies.seeds), {"layers": layers})
 
     return [Property("sequential: a chain with a shared layer and existing .grad", draw())]
 
@@ -215,9 +215,9 @@ def _sgd(ex, full):
     @st.composite
     def draw(d, with_momentum):
         shape = tuple(d(st.lists(st.integers(1, 4), min_size=1, max_size=2)))
-        dtype = d(S.dtypes)
+        dtype = d(strategies.dtypes)
         steps = d(st.integers(3, 5))
-        rng = np.random.default_rng(d(S.seeds))
+        rng = np.random.default_rng(d(strategies.seeds))
         rates = [d(st.sampled_from(SGD_RATES)) for _ in range(steps)]
         if len(set(rates)) == 1:  # a schedule that changes: lr folded into the buffer must show
             rates[-1] = 0.05
@@ -229,9 +229,9 @@ def _sgd(ex, full):
             fixed["nesterov"] = bool(with_momentum and fixed["dampening"] == 0 and d(st.booleans()))
             fixed["maximize"] = d(st.booleans())
         schedule = [{"lr": lr, "momentum": mu, **fixed} for lr, mu in zip(rates, momenta)]
-        param = S.randn(rng, shape, dtype)
-        grads = [S.randn(rng, shape, dtype) for _ in range(steps)]
-        grad_layouts = [d(S.layouts()) for _ in range(steps)]
+        param = strategies.randn(rng, shape, dtype)
+        grads = [strategies.randn(rng, shape, dtype) for _ in range(steps)]
+        grad_layouts = [d(strategies.layouts()) for _ in range(steps)]
         return Case("sgd_momentum", (param,), {}, ("param",), 0,
                     {"grads": grads, "hyper": schedule[0], "schedule": schedule,
                      "grad_layouts": grad_layouts})
@@ -242,14 +242,14 @@ def _sgd(ex, full):
 
 
 #: The layouts of the property that never draws C order.
-NON_C = st.sampled_from([lay for lay in S.LAYOUTS if lay != "C"])
+NON_C = st.sampled_from([lay for lay in strategies.LAYOUTS if lay != "C"])
 
 
 @st.composite
 def _laid_out(d, strategy, forced=False):
     """``strategy``'s case with a drawn memory layout per array argument and upstream gradient
     (``forced``: never C order)."""
-    layouts = NON_C if forced else S.layouts()
+    layouts = NON_C if forced else strategies.layouts()
     case = d(strategy)
     case.layouts = tuple(d(layouts) if isinstance(a, np.ndarray) and a.ndim else "C"
                          for a in case.args)
