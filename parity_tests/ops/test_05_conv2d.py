@@ -420,6 +420,28 @@ def test_the_threshold_filters_per_group_is_where_slicing_starts(monkeypatch):
             assert_close(out, F.conv2d(x, w), what=f"{filters} filters", rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_every_conv_is_sliced_past_the_column_bytes_threshold(monkeypatch, dtype):
+    """Many filters per group normally mean one GEMM; a whole im2col matrix past
+    SLICED_MIN_BYTES (an evaluation batch of 1000) is sliced all the same. At the
+    threshold one GEMM, one byte past it slices, and both equal the textbook conv2d."""
+    monkeypatch.setattr(fast_conv, "SLICE_BYTES", 1)
+    calls = _route(monkeypatch)
+    rng = np.random.default_rng(25)
+    x = rng.standard_normal((3, 10, 12, 12)).astype(dtype)
+    w = rng.standard_normal((fast_conv.SLICED_MAX_CHANNELS + 8, 10, 5, 5)).astype(dtype)
+    b = rng.standard_normal(w.shape[0]).astype(dtype)
+    column_bytes = 10 * 5 * 5 * 8 * 8 * 3 * x.itemsize
+    g = rng.standard_normal((3, w.shape[0], 8, 8)).astype(dtype)
+    want = _run(x, w, b, {}, g, textbook=True)
+    for limit, sliced in ((column_bytes, False), (column_bytes - 1, True)):
+        monkeypatch.setattr(fast_conv, "SLICED_MIN_BYTES", limit)
+        calls.clear()
+        got = _run(x, w, b, {}, g)
+        assert bool(calls) == sliced, (limit, calls)
+        _assert_all_close(got, want, dtype, f"limit {limit}")
+
+
 # -- the unsliced routes' input gradient tap by tap, on both sides of TAPWISE_MIN_COLUMNS ----
 TAP_CASES = [
     ((3, 2, 9, 7), (14, 2, 3, 3), dict()),

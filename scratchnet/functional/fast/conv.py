@@ -49,7 +49,7 @@ def _conv2d_kernel(input, weight, bias=None, stride=1, padding=0, dilation=1, gr
     ho, wo = geo.out_hw
     w_mat = w.reshape(groups, og, w[0].size)  # spelled out: -1 is ambiguous for C_in = 0
 
-    if og <= SLICED_MAX_CHANNELS:
+    if og <= SLICED_MAX_CHANNELS or w_mat.shape[2] * ho * wo * n * x.dtype.itemsize > SLICED_MIN_BYTES:
         # Cache blocking: an im2col matrix larger than L2 is built and used in slices.
         slices = _row_slices(geo, n, w_mat.shape[2], x.dtype.itemsize)
         if len(slices) > 1:
@@ -99,6 +99,11 @@ SLICE_BYTES = 256 * 1024
 #: O/groups filters, 2 O/groups FLOPs per number read; past this many filters per group
 #: the GEMM is compute-bound and slices only split it into smaller, slower products.
 SLICED_MAX_CHANNELS = 12
+
+#: Past this many bytes of columns every conv is sliced: a whole im2col matrix that large
+#: (an evaluation batch of 1000) is written to and read back from main memory, which
+#: costs more than splitting its GEMM.
+SLICED_MIN_BYTES = 24 << 20
 
 
 def _row_slices(geo: WindowGeometry, n: int, k: int, itemsize: int) -> list:
