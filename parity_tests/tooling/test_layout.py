@@ -42,9 +42,8 @@ COMMANDS = len(LAYERS) - 1
 
 
 def place(module: str) -> tuple:
-    """``(layer, package)`` of a module: the longest package prefix in :data:`LAYERS`;
-    a sub-command module (``explain/cli.py``, ``exercise/cli.py``) sits with the commands."""
-    if _is_command(module) or module.endswith(".cli"):
+    """``(layer, package)`` of a module: the longest package prefix in :data:`LAYERS`."""
+    if _is_command(module):
         return COMMANDS, "scratchnet.cli"
     best = None
     for layer, packages in enumerate(LAYERS):
@@ -82,6 +81,7 @@ def test_imports_only_point_down():
     ("scratchnet.functional.conv", "scratchnet.nn.conv"),         # an op reaching for a module
     ("scratchnet.training.loop", "scratchnet.figures.conv"),      # sideways in one layer
     ("scratchnet.exercise.grader", "scratchnet.cli.run_setup"),   # practice reaching for a command
+    ("scratchnet.explain.api", "scratchnet.cli.arguments"),       # an op's walk-through reaching up
 ])
 def test_the_rule_catches_an_arrow_up(module, target):
     assert arrows_up({module: {target}}) != []
@@ -89,4 +89,5 @@ def test_the_rule_catches_an_arrow_up(module, target):
 
 def test_the_rule_allows_arrows_down_and_within_a_package():
     assert arrows_up({"scratchnet.training.loop": {"scratchnet.nn.module", "scratchnet.training.config"},
-                      "scratchnet.explain.cli": {"scratchnet.cli.run_setup", "scratchnet.explain.api"}}) == []
+                      "scratchnet.cli.commands.explain": {"scratchnet.cli.run_setup",
+                                                          "scratchnet.explain.api"}}) == []

@@ -1,6 +1,6 @@
 """The layer above the engine: one run setup below the commands, no import cycle, no arrow up.
 
-The commands (``scratchnet/cli/commands/``, ``scratchnet/explain/cli.py``, ``scratchnet/cli/__init__.py``)
+The commands (``scratchnet/cli/commands/``, ``scratchnet/cli/__init__.py``)
 sit on :mod:`scratchnet.cli.run_setup`; nothing below them imports a command, and no module
 imports one that (through others) imports it back, not even inside a function.
 """
@@ -17,7 +17,7 @@ from scratchnet.cli import run_setup
 from scratchnet.training.config import Recipe, TrainConfig, config_from
 
 ROOT = Path(__file__).resolve().parents[2] / "scratchnet"
-COMMAND_MODULES = ("scratchnet.__main__", "scratchnet.cli", "scratchnet.cli.commands", "scratchnet.explain.cli")
+COMMAND_MODULES = ("scratchnet.__main__", "scratchnet.cli", "scratchnet.cli.commands")
 
 
 def _is_command(module: str) -> bool:

@@ -19,9 +19,7 @@ import os
 import sys
 
 from .arguments import ArgumentParser
-from .commands import diagnose, list_experiments, list_models, reproduce, train
-from ..exercise import cli as exercise
-from ..explain import cli as explain
+from .commands import diagnose, exercise, explain, list_experiments, list_models, reproduce, train
 from .run_setup import SetupError
 
 #: The sub-commands, in the order ``--help`` lists them: each a module with

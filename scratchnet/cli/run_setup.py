@@ -1,6 +1,6 @@
 """Setting up a run, below every command: options, data, output checks, engines, config.
 
-The commands (:mod:`scratchnet.cli.commands`, :mod:`scratchnet.explain.cli`) and the
+The commands (:mod:`scratchnet.cli.commands`, :mod:`scratchnet.cli.commands.explain`) and the
 benchmarks build on these, and nothing here imports a command:
 
 * the **options** a run takes, each declared once (:func:`add_engine_options`,

@@ -5,8 +5,8 @@ import inspect
 import sys
 from pathlib import Path
 
-from . import catalogue, workspace
-from .workspace import DEFAULT_DIR, LearnerError, WorkspaceError
+from ...exercise import catalogue, workspace
+from ...exercise.workspace import DEFAULT_DIR, LearnerError, WorkspaceError
 
 
 def add_parser(subparsers) -> None:
@@ -84,7 +84,7 @@ def _check(args, out) -> int:
         import hypothesis  # noqa: F401
     except ImportError:
         raise WorkspaceError("exercise check needs hypothesis (pip install 'scratchnet[practice]')") from None
-    from .grader import check
+    from ...exercise.grader import check
 
     ex = catalogue.get(args.name)
     for name in workspace.shadowed(args.dir):

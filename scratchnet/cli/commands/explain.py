@@ -9,10 +9,10 @@ import argparse
 import json
 import sys
 
-from ..cli.arguments import positive_int, seed
-from ..cli.run_setup import SetupError, check_outputs
-from .api import OPS, explain, options_of
-from .trace import NUMBERS_LIMIT, ExplainError
+from ..arguments import positive_int, seed
+from ..run_setup import SetupError, check_outputs
+from ...explain.api import OPS, explain, options_of
+from ...explain.trace import NUMBERS_LIMIT, ExplainError
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -91,7 +91,7 @@ def command(args) -> int:
         with open(args.json, "w") as f:
             json.dump(ex.to_json(), f, indent=1)
     if args.plot:
-        from .. import figures  # matplotlib only when a picture is asked for
+        from ... import figures  # matplotlib only when a picture is asked for
 
         try:
             figures.draw_op(op, args.plot, seed=args.seed, **options)
