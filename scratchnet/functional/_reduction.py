@@ -9,7 +9,7 @@ import numpy as np
 
 from ..checks import check_reduction
 
-def legacy_reduction(op: str, size_average, reduce, *, stacklevel: int = 2) -> str:
+def legacy_reduction(op: str, size_average, reduce, *, stacklevel: int) -> str:
     """torch's translation of the deprecated ``size_average``/``reduce`` flags, with its warning.
 
     ``reduce=False`` means ``'none'``, otherwise ``size_average=False`` means ``'sum'``,
