@@ -131,6 +131,11 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
      "where = [1] * len(perm)  # where[a]: the memory position of logical axis a (perm's inverse)"):
         "perm is a permutation of the axes, so the loop below writes every entry of where: "
         "its starting value is never read",
+    ("scratchnet/functional/fast/loss.py",
+     'plain = _plain_call("nll_loss", input, target, weight, ignore_index, 0.0)',
+     'plain = _plain_call("nll_loss", input, target, weight, ignore_index, 1.0)'):
+        "nll_loss has no label smoothing: a nonzero one only sends every call to the "
+        "textbook's route, which the suite proves gives the kernel's numbers",
     ("scratchnet/functional/softmax.py", "x = input.astype(target, copy=False)",
      "x = input.astype(target, copy=True)"):
         "x is only read afterwards: a copy of the input has the same values, so only an extra "

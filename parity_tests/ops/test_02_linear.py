@@ -426,6 +426,22 @@ def test_shape_error_names_the_matrices_as_torch_does(x_shape, w_shape, message)
         TF.linear(torch.zeros(x_shape, dtype=torch.float64), torch.zeros(w_shape, dtype=torch.float64))
 
 
+@pytest.mark.parametrize("x_shape", [(5,), (4, 5), (2, 4, 5)])
+def test_a_vector_weight_of_the_wrong_length_is_named_without_torch_matrix_words(x_shape):
+    """torch words a 1-D weight's mismatch otherwise (size mismatch, mat and vec): the message
+    names the lengths and does not quote the matrix product's error."""
+    for context in (None, F.textbook):
+        with pytest.raises(ValueError, match=r"has 5 features in its last dimension, but weight of "
+                                             r"shape \(3,\) expects 3$"):
+            if context is None:
+                F.linear(np.zeros(x_shape), np.zeros(3))
+            else:
+                with context():
+                    F.linear(np.zeros(x_shape), np.zeros(3))
+    with pytest.raises(RuntimeError):
+        TF.linear(torch.zeros(x_shape, dtype=torch.float64), torch.zeros(3, dtype=torch.float64))
+
+
 @pytest.mark.parametrize("x_shape", [(5,), (4, 5), (2, 3, 5), (2, 1, 3, 5)])
 @pytest.mark.parametrize("bias", [False, True])
 def test_vector_weight_on_every_rank(x_shape, bias):
@@ -459,3 +475,4 @@ def test_bias_shapes_broadcast_as_torch_takes_them(x_shape, w_shape, b_shape):
     else:
         out, _ = check_op(F.linear, TF.linear, args)
         assert out.shape == tuple(TF.linear(*(torch.tensor(a) for a in args)).shape)
+

@@ -984,3 +984,21 @@ def test_label_smoothing_up_to_one_on_the_lectures_case(smoothing):
     x, t = rng.standard_normal((6, 4)) * 3, rng.integers(0, 4, 6)
     check_op(F.cross_entropy, TF.cross_entropy, (x, t), dict(label_smoothing=smoothing),
              torch_args=(x, torch.tensor(t)), seed=3)
+
+
+@pytest.mark.parametrize("op", ["cross_entropy", "nll_loss"])
+@pytest.mark.parametrize("ignored", ["smallest", "largest", "absent"])
+def test_ignore_index_at_either_end_of_the_targets(op, ignored):
+    """The kernel's dense route holds only while no target equals ignore_index: one equal to
+    the smallest or the largest target present must still be ignored."""
+    rng = np.random.default_rng(12)
+    x, t = rng.standard_normal((6, 5)), np.array([1, 3, 2, 1, 3, 2])
+    ignore = {"smallest": 1, "largest": 3, "absent": 4}[ignored]
+    fn, tfn = getattr(F, op), getattr(TF, op)
+    args = (fn_input(op, x), t)
+    check_op(fn, tfn, args, dict(ignore_index=ignore), torch_args=(args[0], torch.tensor(t)), seed=5)
+
+
+def fn_input(op, x):
+    """cross_entropy takes scores, nll_loss log-probabilities."""
+    return x if op == "cross_entropy" else x - np.log(np.exp(x).sum(1, keepdims=True))

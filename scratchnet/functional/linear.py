@@ -100,18 +100,21 @@ def _validate(input, weight, bias):
         )
     if x.ndim == 0:
         raise ValueError("linear: input must have at least 1 dimension, got a 0-d array")
-    vector_weight = w.ndim == 1
-    out_features, in_features = (1,) + w.shape if vector_weight else w.shape
+    vector_weight = w.ndim == 1  # one output's weights: the output drops the last axis
+    in_features = w.shape[-1]
     if x.shape[-1] != in_features:
         rows = int(np.prod(x.shape[:-1], dtype=np.int64))
+        # torch's words for a matrix weight, the lectures' flatten-size error.
+        torch_says = ("" if vector_weight else
+                      f" (torch says: mat1 and mat2 shapes cannot be multiplied "
+                      f"({rows}x{x.shape[-1]} and {in_features}x{w.shape[0]}))")
         raise ValueError(
             f"linear: input of shape {shape_str(x.shape)} has {x.shape[-1]} features in its "
-            f"last dimension, but weight of shape {shape_str(w.shape)} expects {in_features} "
-            f"(torch says: mat1 and mat2 shapes cannot be multiplied "
-            f"({rows}x{x.shape[-1]} and {in_features}x{out_features}))"
+            f"last dimension, but weight of shape {shape_str(w.shape)} expects {in_features}"
+            + torch_says
         )
 
-    out_shape = x.shape[:-1] if vector_weight else x.shape[:-1] + (out_features,)
+    out_shape = x.shape[:-1] if vector_weight else x.shape[:-1] + (w.shape[0],)
     if b is not None:
         # torch's rule for a 1-D weight: a bias for a 1-D input, or a 0-d one for an input
         # of 3 or more dimensions; a 2-D input goes through a matrix product that refuses it.
@@ -121,7 +124,8 @@ def _validate(input, weight, bias):
                 f"3 or more dimensions; got input {shape_str(x.shape)}, weight {shape_str(w.shape)}, "
                 f"bias {shape_str(b.shape)} (torch: mat2 must be a matrix)"
             )
-        fits = not vector_weight and b.shape == (out_features,)  # the usual bias, no test needed
+        expected = "()" if vector_weight else f"({w.shape[0]},)"
+        fits = b.shape == out_shape[-1:] and not vector_weight  # the usual bias, no test needed
         if not fits:
             try:
                 fits = np.broadcast_shapes(b.shape, out_shape) == out_shape
@@ -130,7 +134,7 @@ def _validate(input, weight, bias):
         if not fits:
             raise ValueError(
                 f"linear: bias of shape {shape_str(b.shape)} does not broadcast to the output "
-                f"shape {shape_str(out_shape)}; expected ({out_features},)"
+                f"shape {shape_str(out_shape)}; expected {expected}"
             )
 
     return x, w, b
