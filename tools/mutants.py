@@ -136,6 +136,14 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
      'plain = _plain_call("nll_loss", input, target, weight, ignore_index, 1.0)'):
         "nll_loss has no label smoothing: a nonzero one only sends every call to the "
         "textbook's route, which the suite proves gives the kernel's numbers",
+    ("scratchnet/functional/loss.py",
+     "spread = scores.dtype.type(smoothing / n_classes if smoothing > 0 else 0)",
+     "spread = scores.dtype.type(smoothing / n_classes if smoothing > 0 else 1)"):
+        "spread is read only where smoothing > 0 (q = p * keep + spread if smoothing > 0 else p)",
+    ("scratchnet/functional/sparse_conv.py", "@differentiable(honors_needs_input_grad=True, fresh_grads=True)",
+     "@differentiable(honors_needs_input_grad=False, fresh_grads=True)"):
+        "the flag only lets nn skip the input gradient it would drop: without it the backward "
+        "computes that gradient and nn discards it, so every kept number is the same",
     ("scratchnet/functional/softmax.py", "x = input.astype(target, copy=False)",
      "x = input.astype(target, copy=True)"):
         "x is only read afterwards: a copy of the input has the same values, so only an extra "

@@ -160,3 +160,21 @@ NON_FINITE_CASES = {
 def test_non_finite_forward_and_backward_match_torch(case, seed, density, grad_density, dtype):
     edge.non_finite_forward_and_backward_match_torch(NON_FINITE_CASES[case], seed, density,
                                                      grad_density, dtype)
+
+
+@pytest.mark.parametrize("np_fn,torch_fn", OPS, ids=IDS)
+@pytest.mark.parametrize("dtype", [None, np.float64])
+def test_the_implicit_dim_warning_names_the_callers_line(np_fn, torch_fn, dtype):
+    """As torch's: the warning points at the line that called the op, with or without dtype."""
+    x = np.ones((2, 3))
+    with pytest.warns(UserWarning, match="Implicit dimension choice") as record:
+        np_fn(x, dtype=dtype)
+    assert record[0].filename == __file__
+
+
+@pytest.mark.parametrize("np_fn,torch_fn", OPS, ids=IDS)
+@pytest.mark.parametrize("bad", [[1.0, 2.0], np.array([1 + 2j]), np.array(["a"]), np.array([None])],
+                         ids=["list", "complex", "strings", "objects"])
+def test_a_dtype_cast_takes_only_arrays_of_numbers(np_fn, torch_fn, bad):
+    with pytest.raises(TypeError, match=rf"{np_fn.__name__}: input must be a NumPy array of numbers"):
+        np_fn(bad, 0, dtype=np.float64)
