@@ -144,6 +144,15 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
      "@differentiable(honors_needs_input_grad=False, fresh_grads=True)"):
         "the flag only lets nn skip the input gradient it would drop: without it the backward "
         "computes that gradient and nn discards it, so every kept number is the same",
+    ("scratchnet/optim/fast_sgd.py", 'units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}',
+     'units = {"K": 2 << 10, "M": 1 << 20, "G": 1 << 30}'): _SLICE_SIZE_ONLY,
+    ("scratchnet/optim/fast_sgd.py", 'units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}',
+     'units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 31}'): _SLICE_SIZE_ONLY,
+    ("scratchnet/functional/fast/loss.py",
+     "if not (0 <= t_min and t_max < x.shape[1] and not t_min <= ignore_index <= t_max):",
+     "if not (0 < t_min and t_max < x.shape[1] and not t_min <= ignore_index <= t_max):"):
+        "the guard only chooses the route: a batch whose smallest target is 0 then takes the "
+        "textbook's, which the suite proves gives the dense route's numbers",
     ("scratchnet/functional/softmax.py", "x = input.astype(target, copy=False)",
      "x = input.astype(target, copy=True)"):
         "x is only read afterwards: a copy of the input has the same values, so only an extra "

@@ -303,3 +303,33 @@ def test_closure_is_evaluated_and_returned():
 
     assert opt.step(closure) == 4.0
     np.testing.assert_array_equal(p.data, [1.0])
+
+
+@pytest.mark.parametrize("cls,tcls,kw", [(optim.SGD, torch.optim.SGD, dict(lr=0.1, momentum=0.9)),
+                                         (optim.Adam, torch.optim.Adam, dict(lr=0.01))])
+def test_loaded_float_state_takes_the_parameters_dtype_and_is_a_copy(cls, tcls, kw):
+    """As torch: a float buffer in a loaded state dict is cast to its parameter's dtype and
+    copied, so the dict can change afterwards without touching the optimizer."""
+    p = Parameter(np.ones(3, dtype=np.float32))
+    p.grad = np.full(3, 0.5, dtype=np.float32)
+    source = cls([p], **kw)
+    source.step()
+    saved = source.state_dict()
+    for state in saved["state"].values():  # a float64 copy, as a checkpoint may hold
+        for k, v in list(state.items()):
+            if isinstance(v, np.ndarray) and v.dtype.kind == "f" and v.ndim:
+                state[k] = v.astype(np.float64)
+    q = Parameter(np.ones(3, dtype=np.float32))
+    target = cls([q], **kw)
+    target.load_state_dict(saved)
+    loaded = target.state_dict()["state"][0]
+    tq = torch.nn.Parameter(torch.ones(3))
+    topt = tcls([tq], **kw)
+    topt.load_state_dict({"state": {0: {k: torch.from_numpy(np.asarray(v)) for k, v in saved["state"][0].items()}},
+                          "param_groups": saved["param_groups"]})
+    for k, v in loaded.items():
+        if isinstance(v, np.ndarray) and v.ndim:
+            assert v.dtype == np.float32 == getattr(np, str(topt.state[tq][k].dtype).split(".")[1]), k
+            before = v.copy()
+            saved["state"][0][k][...] = 7.0
+            np.testing.assert_array_equal(target.state_dict()["state"][0][k], before)
