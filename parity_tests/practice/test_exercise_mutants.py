@@ -298,7 +298,7 @@ def cross_entropy_log_of_softmax(input, target, weight=None, size_average=None, 
 
 
 def relu_writes_grad_out(input, inplace=False):
-    out = np.maximum(input, 0)
+    out = np.maximum(input, like(input, 0))
 
     def backward(g):
         g[input <= 0] = 0  # the caller's grad_out, changed

@@ -84,7 +84,8 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
 
     def backward(grad_out):
         scale = _per_position_scale(grad_out, reduction, shape, count)
-        g_diff = 2 * scale * diff
+        two = diff.dtype.type(2)  # numpy 1.x would make a Python 2 against 0-d float32 float64
+        g_diff = two * scale * diff
         if w is not None:
             g_diff = g_diff * w
         grads = {"input": sum_to_shape(g_diff, x.shape), "target": -sum_to_shape(g_diff, y.shape)}
