@@ -153,6 +153,11 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
      "if not (0 < t_min and t_max < x.shape[1] and not t_min <= ignore_index <= t_max):"):
         "the guard only chooses the route: a batch whose smallest target is 0 then takes the "
         "textbook's, which the suite proves gives the dense route's numbers",
+    ("scratchnet/functional/fast/loss.py",
+     "if not (0 <= t_min and t_max < x.shape[1] and not t_min <= ignore_index <= t_max):",
+     "if not (1 <= t_min and t_max < x.shape[1] and not t_min <= ignore_index <= t_max):"):
+        "the guard only chooses the route: a batch whose smallest target is 0 then takes the "
+        "textbook's, which the suite proves gives the dense route's numbers",
     ("scratchnet/functional/softmax.py", "x = input.astype(target, copy=False)",
      "x = input.astype(target, copy=True)"):
         "x is only read afterwards: a copy of the input has the same values, so only an extra "
