@@ -272,7 +272,7 @@ def markdown(data: dict) -> str:
         "engines taking turns, 1 thread each. Microseconds per call: min (median) "
         "[spread of the rounds' minima].", "",
         f"Machine: {m['cpu_model']}, {m['cores_available']} cores available, Python {m['python']}, "
-        + ", ".join(f"{w['engine']}: numpy {w['numpy']}" + (f", torch {w['torch']}" if 'torch' in w else "")
+        + ", ".join(f"the {w['engine']} worker: NumPy {w['numpy']}" + (f", torch {w['torch']}" if 'torch' in w else "")
                     + ("" if w["engine"] != "numpy-base" else f" ({w['scratchnet']})")
                     for w in data["workers"])
         + f"; load average before {m['load_average']}, after {m.get('load_average_after')}.", "",
