@@ -22,6 +22,8 @@ resolution for its size, not at an absolute 1e-5.
 """
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 import scratchnet.functional as F
@@ -102,11 +104,21 @@ def _once(t_backward):
     return backward
 
 
+def kernel_and_textbook(fn, args, kwargs, g):
+    """``[(out, grads), (out, grads)]``: op ``fn`` as it runs (its kernel), then as its page reads."""
+    runs = []
+    for context in (contextlib.nullcontext, F.textbook):
+        with context():
+            out, backward = F.vjp(fn, *args, **kwargs)
+        runs.append((out, backward(g)))
+    return runs
+
+
 def _engines(np_fn):
-    """``[("kernel", None), ("textbook", F.textbook)]`` for an op with a kernel, else one entry."""
-    if F.is_op(np_fn) and F.kernel_of(np_fn) is not None and F.dispatch(np_fn).forward is F.kernel_of(np_fn):
-        return [("kernel", None), ("textbook", F.textbook)]
-    return [("", None)]
+    """``(label, context)`` per way to run ``np_fn``: its kernel and its page where a kernel runs."""
+    if F.is_op(np_fn) and F.dispatch(np_fn).forward is F.kernel_of(np_fn):
+        return [("kernel", contextlib.nullcontext), ("textbook", F.textbook)]
+    return [("", contextlib.nullcontext)]
 
 
 def _check_side(np_fn, args, kwargs, t_out, t_backward, rtol, atol, grad, grad_rtol, grad_atol,
@@ -114,11 +126,8 @@ def _check_side(np_fn, args, kwargs, t_out, t_backward, rtol, atol, grad, grad_r
     """scratchnet's side of :func:`check_op`, under ``engine``'s forward, against torch's result."""
     label, context = engine
     name = getattr(np_fn, "__name__", "op") + (f" ({label})" if label else "")
-    if context is None:
+    with context():
         out, backward = F.vjp(np_fn, *args, **kwargs)
-    else:
-        with context():
-            out, backward = F.vjp(np_fn, *args, **kwargs)
     if isinstance(t_out, tuple):
         assert isinstance(out, tuple) and len(out) == len(t_out), f"{name}: output arity"
         for i, (o, t) in enumerate(zip(out, t_out)):
@@ -157,11 +166,8 @@ def check_fd(np_fn, args, kwargs=None, *, wrt=None, eps=FD_EPS, rtol=FD_DIRECTIO
     """
     grads = None
     for label, context in _engines(np_fn):
-        if context is None:
+        with context():
             found = _check_fd_side(np_fn, args, kwargs, wrt, eps, rtol, atol, n_directions, seed, label)
-        else:
-            with context():
-                found = _check_fd_side(np_fn, args, kwargs, wrt, eps, rtol, atol, n_directions, seed, label)
         grads = found if grads is None else grads
     return grads
 
@@ -205,12 +211,8 @@ def check_raises(np_fn, torch_fn, args, kwargs=None, *, torch_args=None, match=N
         torch_fn(*targs, **kwargs)
     name = getattr(np_fn, "__name__", "")
     for label, context in reversed(_engines(np_fn)):  # the textbook first, the default last
-        with pytest.raises((ValueError, TypeError, IndexError, RuntimeError)) as info:
-            if context is None:
-                np_fn(*args, **kwargs)
-            else:
-                with context():
-                    np_fn(*args, **kwargs)
+        with pytest.raises((ValueError, TypeError, IndexError, RuntimeError)) as info, context():
+            np_fn(*args, **kwargs)
         assert name.split("_")[0] in str(info.value) or name in str(info.value), (
             f"error message should name the op {name!r}{f' ({label})' if label else ''}: {info.value}"
         )

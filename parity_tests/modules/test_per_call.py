@@ -10,23 +10,11 @@ import numpy as np
 import pytest
 
 import scratchnet.functional as F
+from helpers import kernel_and_textbook
 from scratchnet import nn
 from scratchnet.functional.fast import _layout, _memo
 
 DTYPES = [np.float32, np.float64]
-
-
-def _both(fn, args, kwargs, g):
-    """The kernel's and the textbook's ``(out, grads)`` for one call and upstream gradient ``g``."""
-    runs = []
-    for textbook in (False, True):
-        if textbook:
-            with F.textbook():
-                out, backward = F.vjp(fn, *args, **kwargs)
-        else:
-            out, backward = F.vjp(fn, *args, **kwargs)
-        runs.append((out, backward(g)))
-    return runs
 
 
 def _assert_same(runs):
@@ -49,10 +37,10 @@ def test_cross_entropy_dense_backward_with_non_finite_upstream_gradients(dtype, 
     g = rng.standard_normal(5).astype(dtype)
     g[1], g[3] = np.inf, np.nan
     with np.errstate(invalid="ignore"):
-        _assert_same(_both(F.cross_entropy, (x, t), dict(reduction="none"), g))
+        _assert_same(kernel_and_textbook(F.cross_entropy, (x, t), dict(reduction="none"), g))
         for reduction in ("mean", "sum"):
             for scalar in (np.inf, -np.inf, np.nan, 0.0, -2.5):
-                _assert_same(_both(F.cross_entropy, (x, t), dict(reduction=reduction), np.asarray(scalar, dtype)))
+                _assert_same(kernel_and_textbook(F.cross_entropy, (x, t), dict(reduction=reduction), np.asarray(scalar, dtype)))
 
 
 @pytest.mark.parametrize("fn", [F.cross_entropy, F.nll_loss])
@@ -61,7 +49,7 @@ def test_dense_route_ignore_index_with_and_without_the_plain_int_shortcut(fn, ig
     x = np.random.default_rng(1).standard_normal((4, 3))
     t = np.array([0, 2, 1, 2])
     g = np.asarray(0.75)
-    _assert_same(_both(fn, (x, t), dict(ignore_index=ignore_index), g))
+    _assert_same(kernel_and_textbook(fn, (x, t), dict(ignore_index=ignore_index), g))
 
 
 @pytest.mark.parametrize("fn", [F.cross_entropy, F.nll_loss])

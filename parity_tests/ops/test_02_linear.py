@@ -25,7 +25,7 @@ import scratchnet.functional as F
 from scratchnet.functional.fast import linear as fast_linear
 
 import edge_cases as edge
-from helpers import assert_close, check_fd, check_op, check_raises
+from helpers import assert_close, check_fd, check_op, check_raises, kernel_and_textbook
 
 @given(lead=st.lists(st.integers(0, 4), max_size=3).map(tuple), fin=st.integers(1, 9),
        fout=st.integers(1, 9), bias=st.booleans(), dtype=st.sampled_from([np.float32, np.float64]),
@@ -120,19 +120,6 @@ def test_the_linear_kernel_is_registered():
     assert F.dispatch(F.linear).forward is fast_linear.linear_kernel
 
 
-def _kernel_and_textbook(fn, args, kwargs, g, **backward_kwargs):
-    """``((out, grads), (out, grads))``: the kernel's, then the textbook's, for one call and ``g``."""
-    runs = []
-    for textbook in (False, True):
-        if textbook:
-            with F.textbook():
-                out, backward = F.vjp(fn, *args, **kwargs)
-        else:
-            out, backward = F.vjp(fn, *args, **kwargs)
-        runs.append((out, backward(g)))
-    return runs
-
-
 def _linear_loops(x, w, b, g):
     """Reference linear by loops over rows and outputs (2-D weight, 2-D input)."""
     m, (o, _) = x.shape[0], w.shape
@@ -155,7 +142,7 @@ def test_linear_kernel_equals_textbook_loops_and_torch_on_both_sides_of_256_rows
     w = rng.standard_normal((23, 37)).astype(dtype)
     b = rng.standard_normal(23).astype(dtype)
     g = rng.standard_normal((rows, 23)).astype(dtype)
-    (out, grads), (ref, ref_grads) = _kernel_and_textbook(F.linear, (x, w, b), {}, g)
+    (out, grads), (ref, ref_grads) = kernel_and_textbook(F.linear, (x, w, b), {}, g)
     assert out.dtype == ref.dtype == dtype
     tol = CLOSE[np.dtype(dtype)]
     assert_close(out, ref, what="output", **tol)
@@ -203,7 +190,7 @@ def test_linear_kernel_equals_textbook_and_torch_for_every_shape(xshape, wshape,
     b = None if bshape is None else rng.standard_normal(bshape).astype(dtype)
     out_shape = F.linear(x, w, b).shape
     g = rng.standard_normal(out_shape).astype(dtype)
-    (out, grads), (ref, ref_grads) = _kernel_and_textbook(F.linear, (x, w, b), {}, g)
+    (out, grads), (ref, ref_grads) = kernel_and_textbook(F.linear, (x, w, b), {}, g)
     tol = CLOSE[np.dtype(dtype)]
     assert_close(out, ref, what="output", **tol)
     for a, e in zip(grads, ref_grads):
@@ -235,7 +222,7 @@ def test_linear_kernel_with_non_contiguous_operands(dtype):
     w = np.asfortranarray(rng.standard_normal((9, 20)).astype(dtype))
     for x in (base[::2, ::2], base[::-1, :20], base[:300, :20].T.copy().T, np.asfortranarray(base[:257, :20])):
         g = np.ascontiguousarray(rng.standard_normal((9, x.shape[0])).astype(dtype)).T  # transposed
-        (out, grads), (ref, ref_grads) = _kernel_and_textbook(F.linear, (x, w), {}, g)
+        (out, grads), (ref, ref_grads) = kernel_and_textbook(F.linear, (x, w), {}, g)
         assert_close(out, ref, what="output", **CLOSE[np.dtype(dtype)])
         for a, e in zip(grads, ref_grads):
             assert_close(a, e, what="grad", **CLOSE[np.dtype(dtype)])

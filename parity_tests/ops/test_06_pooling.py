@@ -27,7 +27,7 @@ from scratchnet.functional.fast import pooling as fast_pool
 from scratchnet.functional.pooling import avg_pool2d_naive, max_pool2d_naive
 
 import edge_cases as edge
-from helpers import assert_close, check_fd, check_op, check_raises, randn
+from helpers import assert_close, check_fd, check_op, check_raises, kernel_and_textbook, randn
 from scratchnet.testing.strategies import as_pair as _as_pair, pool_cases
 
 TF = torch.nn.functional
@@ -333,19 +333,6 @@ def test_the_pooling_kernels_are_registered():
     assert F.kernel_of(F.avg_pool2d) is fast_pool.avg_pool2d_kernel
 
 
-def _kernel_and_textbook(fn, args, kwargs, g, **backward_kwargs):
-    """``((out, grads), (out, grads))``: the kernel's, then the textbook's, for one call and ``g``."""
-    runs = []
-    for textbook in (False, True):
-        if textbook:
-            with F.textbook():
-                out, backward = F.vjp(fn, *args, **kwargs)
-        else:
-            out, backward = F.vjp(fn, *args, **kwargs)
-        runs.append((out, backward(g)))
-    return runs
-
-
 def _chwn(a):
     """``a`` (N, C, H, W) copied into (C, H, W, N) memory, as a conv's output lies."""
     return np.ascontiguousarray(a.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
@@ -403,7 +390,7 @@ def _pool_runs(fn, naive, x, kwargs, g_layout="c", seed=0):
         if fn is F.max_pool2d else fn(x, **kwargs)
     g = np.random.default_rng(seed).standard_normal(values.shape).astype(x.dtype)
     g = _layout(g, g_layout) if g.ndim == 4 else g
-    runs = _kernel_and_textbook(fn, (x,), kwargs, g)
+    runs = kernel_and_textbook(fn, (x,), kwargs, g)
     out, backward = F.vjp(naive, x, **kwargs)
     return runs + [(out, backward(g))]
 
@@ -521,7 +508,7 @@ def test_max_pool_mask_route_only_where_windows_tile_a_batch_innermost_input(mas
     x = _chwn(rng.standard_normal(shape))
     g_shape = F.max_pool2d(x, **kwargs).shape
     g = rng.standard_normal(g_shape)
-    (out, grads), (ref, ref_grads) = _kernel_and_textbook(F.max_pool2d, (x,), kwargs, g)
+    (out, grads), (ref, ref_grads) = kernel_and_textbook(F.max_pool2d, (x,), kwargs, g)
     np.testing.assert_array_equal(out, ref)
     np.testing.assert_array_equal(grads[0], ref_grads[0])
     geo = fast_pool._setup("max_pool2d", x, kwargs["kernel_size"], kwargs.get("stride"),
@@ -590,7 +577,7 @@ def test_max_pool_non_finite_upstream_gradient_on_every_route(dtype):
             out = F.max_pool2d(x_in, **kwargs)
             g = np.random.default_rng(16).standard_normal(out.shape).astype(dtype)
             g[0, 0, 1, 1], g[1, 1, 0, 2], g[2, 0, 0, 0] = np.inf, np.nan, -np.inf
-            (_, grads), (_, ref_grads) = _kernel_and_textbook(F.max_pool2d, (x_in,), kwargs, g)
+            (_, grads), (_, ref_grads) = kernel_and_textbook(F.max_pool2d, (x_in,), kwargs, g)
             np.testing.assert_array_equal(grads[0], ref_grads[0])
             tx = torch.from_numpy(x.copy()).requires_grad_()
             (expected,) = torch.autograd.grad(TF.max_pool2d(tx, **kwargs), [tx], torch.from_numpy(g.copy()))
@@ -621,7 +608,7 @@ def test_max_pool2d_kernel_equals_textbook(case, layout):
     x = _layout(x, layout) if x.ndim == 4 else x
     values = F.max_pool2d(x, **{k: v for k, v in kwargs.items() if k != "return_indices"})
     g = np.random.default_rng(17).standard_normal(values.shape).astype(x.dtype)
-    (out, grads), (ref, ref_grads) = _kernel_and_textbook(F.max_pool2d, (x,), kwargs, g)
+    (out, grads), (ref, ref_grads) = kernel_and_textbook(F.max_pool2d, (x,), kwargs, g)
     for a, b in zip(_outputs(out), _outputs(ref)):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(grads[0], ref_grads[0])
@@ -632,7 +619,7 @@ def test_avg_pool2d_kernel_equals_textbook(case, layout):
     x, kwargs = case
     x = _layout(x, layout) if x.ndim == 4 else x
     g = np.random.default_rng(18).standard_normal(F.avg_pool2d(x, **kwargs).shape).astype(x.dtype)
-    (out, grads), (ref, ref_grads) = _kernel_and_textbook(F.avg_pool2d, (x,), kwargs, g)
+    (out, grads), (ref, ref_grads) = kernel_and_textbook(F.avg_pool2d, (x,), kwargs, g)
     assert_close(out, ref, what="output", **CLOSE[x.dtype])
     np.testing.assert_array_equal(grads[0], ref_grads[0])
 
