@@ -306,25 +306,6 @@ def relu_writes_grad_out(input, inplace=False):
     return out, backward
 
 
-def max_pool_as_strided(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
-                        return_indices=False):
-    """Windows cut with as_strided and strides computed from the shape: right on C-ordered input only."""
-    n, c, h, w = input.shape
-    k, s = as_pair(kernel_size), as_pair(stride or kernel_size)
-    item = input.itemsize
-    flat = np.lib.stride_tricks.as_strided(input, input.shape, (c * h * w * item, h * w * item, w * item, item))
-    return ref("max_pool2d")(flat.copy(), kernel_size, stride, padding)
-
-
-def sgd_velocity(param, grad, momentum_buffer, lr, momentum=0.0, dampening=0.0, weight_decay=0.0,
-                 nesterov=False, maximize=False):
-    """The textbook's velocity form: v = mu v + lr g, theta -= v (torch's only while lr is constant)."""
-    if not momentum:
-        return param - lr * grad, None
-    v = lr * grad if momentum_buffer is None else momentum * momentum_buffer + lr * grad
-    return param - v, v
-
-
 def f32_only(change):
     return lambda out, args, kwargs: change(out) if out.dtype == np.float32 else out
 

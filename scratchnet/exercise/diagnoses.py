@@ -25,9 +25,6 @@ MISTAKES = {
     "float64": ("float64 returned for float32 input",
                 "your {what} is float64 although the input is float32: a float64 array (np.zeros "
                 "without dtype, np.array of Python floats) crept in; keep the input's dtype."),
-    "in_place": ("input modified in place",
-                 "the caller's {name!r} was changed. The backward and the caller still need it: "
-                 "compute into new arrays (no `x -= ...`, no out=x)."),
     "missing_gradient": ("gradient missing for an argument",
                          "every float array argument ({name!r} here) needs its gradient in the dict."),
     "transposed": ("transposed weight gradient",
