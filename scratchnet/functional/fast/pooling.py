@@ -9,10 +9,12 @@ them equal. What they do differently, each for speed:
   one zero-copy strided slice of the padded input shaped like the output (see
   :mod:`.._windows`), so a backward is :math:`k_h k_w` strided writes with no
   ``np.add.at`` and no window-sized temporaries;
-* max pooling copies those slices once into a contiguous ``(taps, N, C, H_out, W_out)``
-  stack, so its max, its argmax and the backward's masks are long branch-free passes;
+* where the backward will route through a mask (below), max pooling's forward is a
+  running ``np.maximum`` over those slices and copies nothing; elsewhere it stacks the
+  taps into one contiguous ``(taps, N, C, H_out, W_out)`` copy, so its max and argmax
+  are long branch-free passes;
 * where the windows tile the input and the batch axis is innermost in memory (a conv's
-  output), the max pool's backward routes the gradient with one input-shaped 0/1 mask;
+  output), the max pool's backward routes the gradient with one input-shaped boolean mask;
 * every array they create keeps the input's memory layout (:func:`empty_in_layout`);
 * validation is memoized per shape, dtype and arguments (:mod:`._memo`).
 """
@@ -29,40 +31,42 @@ from ._memo import memo_get, memo_key, memo_put
 
 def max_pool2d_kernel(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                       return_indices=False):
-    """:func:`~scratchnet.functional.max_pool2d` over a contiguous stack of its taps, with the
+    """:func:`~scratchnet.functional.max_pool2d` as a running max over its tap slices, with the
     mask route for tiling windows on batch-innermost input."""
     op = "max_pool2d"
     x, unbatched, geo, tiles = _setup(op, input, kernel_size, stride, padding, dilation, ceil_mode,
                                       max_pool=True)
     xp = pad_in_layout(geo, x, -np.inf)
-    # One contiguous (taps, N, C, H_out, W_out) copy of the windows: every later pass is
-    # then a long contiguous loop instead of many short strided rows.
-    windows = _gather_taps(xp, geo)
-    best = windows.max(axis=0)  # a NaN anywhere in the window propagates, as in torch
-    saved = {"windows": windows}
-    del windows
+    saved = {}
+    if tiles and _batch_innermost(x):
+        # The mask route's case: the backward will need no stack of the taps (unless
+        # some window's max is tied), so none is written.
+        best = _tap_max(xp, geo)
+    else:
+        # The argmax route's case: one contiguous copy of the taps, kept for the argmax,
+        # so every later pass is a long contiguous loop instead of many short strided rows.
+        saved["windows"] = _gather_taps(xp, geo)
+        best = saved["windows"].max(axis=0)  # a NaN anywhere in the window propagates, as in torch
 
     def window_argmax():
         """Tap index of each window's max, by torch's rule (the textbook max_pool2d's docstring).
 
         Computed on first use (a forward alone never needs it) and kept; the stacked
-        windows are released then.
+        taps are released then.
         """
         if "arg" not in saved:
-            saved["arg"] = _tap_argmax(saved.pop("windows"), best, geo)
+            windows = saved.pop("windows", None)
+            saved["arg"] = _tap_argmax(_gather_taps(xp, geo) if windows is None else windows, best, geo)
         return saved["arg"]
 
     def max_mask():
-        """The input-shaped 0/1 mask of :func:`_max_mask`, or ``None`` where it does not apply.
+        """The input-shaped boolean mask of :func:`_max_mask`, or ``None`` where it does not apply.
 
-        Tried once, on first use, while the stacked windows are still there; kept.
+        Tried once, on first use; kept.
         """
         if "mask" not in saved:
-            windows = saved.get("windows")
-            usable = windows is not None and tiles and _batch_innermost(x)
-            saved["mask"] = _max_mask(windows, best, x, geo) if usable else None
-            if saved["mask"] is not None:
-                del saved["windows"]
+            usable = tiles and _batch_innermost(x)
+            saved["mask"] = _max_mask(x, best, geo) if usable else None
         return saved["mask"]
 
     out = best[0] if unbatched else best
@@ -86,16 +90,16 @@ def max_pool2d_kernel(input, kernel_size, stride=None, padding=0, dilation=1, ce
         mask = max_mask()
         if mask is not None:
             # Mask routing (tiling windows, one maximum each): every input pixel gets its
-            # window's gradient (one broadcast copy), then the mask keeps it at the max
-            # and zeroes it elsewhere: one contiguous pass over same-layout arrays instead
-            # of the per-tap route's kh*kw strided ones.
+            # window's gradient times its mask bit, one contiguous pass over same-layout
+            # arrays instead of the per-tap route's kh*kw strided ones.
             grad = empty_in_layout(x, x.shape)
             split = _split_windows(grad, geo)
-            split[...] = g[:, :, :, None, :, None]
+            spread = g[:, :, :, None, :, None]  # each window's gradient, seen at each of its taps
             if finite:
-                np.multiply(split, mask, out=split)
+                np.multiply(spread, mask, out=split)
             else:
-                np.copyto(split, zero, where=mask == 0)
+                split[...] = spread
+                np.copyto(split, zero, where=~mask)
             return {"input": grad[0] if unbatched else grad}
         arg = window_argmax()
         # Where the windows tile the input every tap's write covers its slice: no zero fill.
@@ -219,25 +223,42 @@ def _split_windows(a: np.ndarray, geo: WindowGeometry) -> np.ndarray:
     return a.reshape(a.shape[:2] + (ho, kh, wo, kw))
 
 
-def _max_mask(windows: np.ndarray, best: np.ndarray, x: np.ndarray, geo: WindowGeometry):
-    """1 at each tiling window's maximum and 0 elsewhere, in ``x``'s shape and memory layout,
-    split as :func:`_split_windows`; ``None`` if some window's maximum is not unique.
+def _max_mask(x: np.ndarray, best: np.ndarray, geo: WindowGeometry):
+    """``True`` at each tiling window's maximum and ``False`` elsewhere, in ``x``'s shape and
+    memory layout, split as :func:`_split_windows`; ``None`` if some window's maximum is not unique.
 
     With exactly one tap equal to its window's max, that tap *is* torch's argmax (the
     first maximum; a window holding a NaN has a NaN max that equals nothing, and a
     window of ties or of ``-inf`` has several), so the mask routes the gradient as the
     argmax does. Unique everywhere is checked in one count: with no NaN max, every
     window has at least one tap equal to its max, so ``N C H_out W_out`` equal taps in
-    all means exactly one each.
+    all means exactly one each. Booleans: a quarter of the memory of a float mask.
     """
-    equal = windows == best
-    if np.isnan(best).any() or np.count_nonzero(equal) != best.size:
+    if np.isnan(best).any():
         return None
-    (kh, kw), (ho, wo) = geo.kernel, geo.out_hw
-    n, c = x.shape[:2]
-    mask = _split_windows(empty_in_layout(x, x.shape), geo)
-    np.copyto(mask, equal.reshape((kh, kw, n, c, ho, wo)).transpose(2, 3, 4, 0, 5, 1))
+    mask = _split_windows(empty_in_layout(x, x.shape, dtype=bool), geo)
+    np.equal(_split_windows(x, geo), best[:, :, :, None, :, None], out=mask)
+    if np.count_nonzero(mask) != best.size:
+        return None
     return mask
+
+
+def _tap_max(xp: np.ndarray, geo: WindowGeometry) -> np.ndarray:
+    """Each window's max as a running :func:`np.maximum` over the tap slices of ``xp``.
+
+    No stack of the taps is written: the result is read straight from the strided
+    slices, in the input's memory layout. ``np.maximum`` propagates a NaN, as torch's
+    max pool does.
+    """
+    first, *rest = geo.tap_indices
+    best = empty_in_layout(xp, xp.shape[:-2] + geo.out_hw)
+    if not rest:
+        np.copyto(best, xp[first])
+        return best
+    np.maximum(xp[first], xp[rest[0]], out=best)
+    for index in rest[1:]:
+        np.maximum(best, xp[index], out=best)
+    return best
 
 
 def _gather_taps(xp: np.ndarray, geo: WindowGeometry) -> np.ndarray:
