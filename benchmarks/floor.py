@@ -352,6 +352,26 @@ def _x(a, b) -> str:
     return f"{a / b:.1f}" if b else "–"
 
 
+#: The performance issue's target for the fast conv kernels: forward + backward at most
+#: this many times the layer's floor.
+CONV_FLOOR_LIMIT = 1.5
+
+
+def conv_rows(floor: dict, limit: float = CONV_FLOOR_LIMIT) -> list:
+    """Every Conv2d layer of every model against ``limit`` × its floor: one Markdown table row each."""
+    rows = []
+    for md in floor["models"]:
+        for r in md["layers"]:
+            if r["type"] != "Conv2d":
+                continue
+            over = r["numpy_s"] / r["floor_s"]
+            verdict = "yes" if over <= limit else f"no: {over / limit:.2f} × the limit"
+            rows.append(f"| {md['name']} | {r['name']} | {'×'.join(map(str, r['input_shape']))} | "
+                        f"{_us(r['floor_s'])} | {_us(r['numpy_s'])} | {_us(r['torch_s'])} | "
+                        f"{_x(r['numpy_s'], r['floor_s'])} | {_x(r['torch_s'], r['floor_s'])} | {verdict} |")
+    return rows
+
+
 def markdown(data: dict) -> str:
     m, floor = data["machine"], data["floor"]
     lines = [
@@ -386,6 +406,12 @@ def markdown(data: dict) -> str:
             f"{md['numpy_step_s'] * 1e3:.3f} | {md['torch_step_s'] * 1e3:.3f} | "
             f"{_x(md['numpy_step_s'], md['floor_s'])} | {_x(md['torch_step_s'], md['floor_s'])} | "
             f"{md['floor_s'] * steps:.2f} | {md['numpy_step_s'] * steps:.2f} | {md['torch_step_s'] * steps:.2f} |")
+    convs = conv_rows(floor)
+    if convs:
+        lines += ["", f"### Convolutions against their floor (target: NumPy at most {CONV_FLOOR_LIMIT} × floor)", "",
+                  "| model | layer | input | floor µs | NumPy µs | torch µs | NumPy × floor | torch × floor "
+                  f"| NumPy ≤ {CONV_FLOOR_LIMIT} × floor |",
+                  "|---|---|---|---|---|---|---|---|---|"] + convs
     for md in floor["models"]:
         lines += ["", f"## {md['name']}, batch {md['batch']}", "",
                   "| layer | type | input | MFLOP | KB moved | GEMM GFLOP/s | GB/s | compute µs | memory µs "

@@ -337,11 +337,11 @@ def test_the_console_summary_gives_every_ratio_with_its_per_round_range():
     lines = run_summary(data)
     row = next(line for line in lines if line.strip().startswith("mlp3"))
     assert row.split() == ["mlp3", "0.45", "[0.4–0.5]", "0.85", "[0.6–1]"]
-    assert ("  MLP-5, MLP-3, sigmoid MLP, basic CNN, LeNet-5 step (per-epoch target) ≤ 0.8: 0.85, "
-            "per round 0.6–1 (2 of 3 over): no: mlp3 0.85") in lines
-    # batch 1 and 8 cover every lecture model: with only MLP-3 measured, nothing is decided
-    assert ("  every lecture model's step at batch 1 and 8 ≤ 0.9: 0.45, per round 0.4–0.5: "
-            "undecided: 1 case(s) not measured") in lines
+    assert ("  MLP-5, MLP-3, sigmoid MLP, basic CNN, LeNet-5 step (per-epoch target) ≤ 0.85: 0.85, "
+            "per round 0.6–1 (1 of 3 over): undecided: 4 case(s) not measured") in lines
+    # batch 1 and 8 cover the five networks: with only MLP-3 at batch 8 measured, nothing is decided
+    assert ("  the same five networks' step at batch 1 and 8 ≤ 0.9: 0.45, per round 0.4–0.5: "
+            "undecided: 9 case(s) not measured") in lines
     assert lines[-1].startswith("WARNING: the machine was busy") and "50%" in lines[-1]
 
 
@@ -399,3 +399,28 @@ def test_epoch_budget_parts_add_up_to_the_epoch(tmp_path):
     for needle in ("| training steps (train_step) |", "| remainder (loop bookkeeping) |", "**epoch (wall)**",
                    "first epoch's warm-up", "page-fault time", "caches per core", "torch "):
         assert needle in md
+
+
+def test_threads_benchmark_smoke_run_reports_every_pass(tmp_path):
+    cmd = [sys.executable, "-m", "benchmarks.threads", "--scale", "0.001", "--rounds", "2", "--reps", "3",
+           "--out", str(tmp_path)]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    from benchmarks.threads import CASES
+
+    text = (tmp_path / "THREADS.md").read_text()
+    for name, _, _ in CASES:
+        assert f"| {name} |" in text
+    assert "bit for bit: yes, every case" in text and "an empty job): median" in text
+    data = json.loads((tmp_path / "threads.json").read_text())
+    assert all(len(row["one"]) == len(row["two"]) == 2 for row in data["results"].values() if "one" in row)
+
+
+def test_threads_benchmark_split_pass_equals_the_one_thread_pass():
+    from benchmarks.threads import Worker, split_equals_one
+
+    worker = Worker()
+    try:
+        assert all(split_equals_one(op, n, worker) for op in ("tanh", "relu", "sgd") for n in (2, 7, 1000))
+    finally:
+        worker.close()

@@ -19,6 +19,7 @@ if str(ROOT) not in sys.path:  # ``benchmarks`` is a top-level package beside ``
 from benchmarks.floor import (MIN_COPY_BYTES, copy_bytes, layer_work, loss_bytes, model_work,  # noqa: E402
                               optimizer_bytes, roofline)
 from benchmarks.flops import gemm_flops  # noqa: E402
+from benchmarks import floor as floor_mod  # noqa: E402
 
 
 def test_linear_gemms_flops_and_bytes():
@@ -128,3 +129,14 @@ def test_floor_smoke_run_writes_a_row_per_layer(tmp_path):
     text = (tmp_path / "FLOOR.md").read_text()
     assert "| l1 | Linear | 64×784 |" in text and "- load: other processes used" in text
     assert "benchmarks.floor: mlp3 batch 64: floor" in proc.stderr
+
+
+def test_conv_rows_judge_each_convolution_against_the_limit():
+    layer = dict(type="Conv2d", input_shape=(64, 10, 12, 12), floor_s=1e-3, torch_s=1.6e-3)
+    floor = {"models": [{"name": "basic-cnn", "layers": [
+        dict(layer, name="conv1", numpy_s=1.4e-3), dict(layer, name="conv2", numpy_s=1.8e-3),
+        dict(layer, name="fc", type="Linear", numpy_s=9e-3)]}]}
+    rows = floor_mod.conv_rows(floor, limit=1.5)
+    assert len(rows) == 2  # the Linear layer is not a convolution
+    assert rows[0].endswith("| 1.4 | 1.6 | yes |") and "| conv1 | 64×10×12×12 |" in rows[0]
+    assert rows[1].endswith("| 1.8 | 1.6 | no: 1.20 × the limit |")
