@@ -489,9 +489,10 @@ def test_tiling_max_pool_mask_route_equals_the_naive_oracle(mask_calls, dtype, l
     np.testing.assert_array_equal(backward(g)[0], ref_backward(g)[0])
     np.testing.assert_array_equal(backward(g)[0], book_backward(g)[0])
     assert backward(g)[0].strides == x.strides  # the input's memory layout, as before
-    # The mask route is tried where the batch is the innermost memory axis (a conv's output).
-    tried = [data in ("unique", "inf_grad")] if layout == "chwn" else []
-    assert [m is not None for m in mask_calls] == tried
+    # The mask route is tried where the batch is the innermost memory axis (a conv's
+    # output) or, as here, the input is small; it is refused where a maximum is not unique.
+    assert x.size <= fast_pool.MASK_ROUTE_MAX_ELEMENTS
+    assert [m is not None for m in mask_calls] == [data in ("unique", "inf_grad")]
 
 
 @pytest.mark.parametrize("shape,kwargs,tiles", [
@@ -501,11 +502,15 @@ def test_tiling_max_pool_mask_route_equals_the_naive_oracle(mask_calls, dtype, l
     ((4, 2, 6, 4), dict(kernel_size=2, padding=1), False),      # padded
     ((4, 2, 6, 4), dict(kernel_size=(1, 2), dilation=(2, 1)), False),
     ((1, 2, 6, 4), dict(kernel_size=2), True),                  # batch 1: never batch-innermost
+    ((2, 3, 40, 40), dict(kernel_size=2), True),                # large: only batch-innermost
+    ((1, 3, 64, 64), dict(kernel_size=2), True),                # large, batch 1: the tap route
 ])
-def test_max_pool_mask_route_only_where_windows_tile_a_batch_innermost_input(mask_calls, shape, kwargs,
-                                                                            tiles):
+@pytest.mark.parametrize("layout", ["chwn", "c"])
+def test_max_pool_mask_route_only_where_windows_tile_a_batch_innermost_or_small_input(mask_calls, shape,
+                                                                                     kwargs, tiles, layout):
     rng = np.random.default_rng(12)
-    x = _chwn(rng.standard_normal(shape))
+    x = rng.standard_normal(shape)
+    x = _chwn(x) if layout == "chwn" else x
     g_shape = F.max_pool2d(x, **kwargs).shape
     g = rng.standard_normal(g_shape)
     (out, grads), (ref, ref_grads) = kernel_and_textbook(F.max_pool2d, (x,), kwargs, g)
@@ -514,7 +519,9 @@ def test_max_pool_mask_route_only_where_windows_tile_a_batch_innermost_input(mas
     geo = fast_pool._setup("max_pool2d", x, kwargs["kernel_size"], kwargs.get("stride"),
                            kwargs.get("padding", 0), kwargs.get("dilation", 1), False, max_pool=True)[2]
     assert fast_pool._windows_tile_input(geo) == tiles
-    assert len(mask_calls) == (1 if tiles and shape[0] > 1 else 0)
+    small = x.size <= fast_pool.MASK_ROUTE_MAX_ELEMENTS
+    batch_innermost = layout == "chwn" and shape[0] > 1
+    assert len(mask_calls) == (1 if tiles and (small or batch_innermost) else 0)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -14,7 +14,8 @@ them equal. What they do differently, each for speed:
   taps into one contiguous ``(taps, N, C, H_out, W_out)`` copy, so its max and argmax
   are long branch-free passes;
 * where the windows tile the input and the batch axis is innermost in memory (a conv's
-  output), the max pool's backward routes the gradient with one input-shaped boolean mask;
+  output), or the input is small, the max pool's backward routes the gradient with one
+  input-shaped boolean mask;
 * every array they create keeps the input's memory layout (:func:`empty_in_layout`);
 * validation is memoized per shape, dtype and arguments (:mod:`._memo`).
 """
@@ -38,7 +39,8 @@ def max_pool2d_kernel(input, kernel_size, stride=None, padding=0, dilation=1, ce
                                       max_pool=True)
     xp = pad_in_layout(geo, x, -np.inf)
     saved = {}
-    if tiles and _batch_innermost(x):
+    mask_route = tiles and (_batch_innermost(x) or x.size <= MASK_ROUTE_MAX_ELEMENTS)
+    if mask_route:
         # The mask route's case: the backward will need no stack of the taps (unless
         # some window's max is tied), so none is written.
         best = _tap_max(xp, geo)
@@ -65,8 +67,7 @@ def max_pool2d_kernel(input, kernel_size, stride=None, padding=0, dilation=1, ce
         Tried once, on first use; kept.
         """
         if "mask" not in saved:
-            usable = tiles and _batch_innermost(x)
-            saved["mask"] = _max_mask(x, best, geo) if usable else None
+            saved["mask"] = _max_mask(x, best, geo) if mask_route else None
         return saved["mask"]
 
     out = best[0] if unbatched else best
@@ -201,6 +202,11 @@ def _first_in_bounds(geo: WindowGeometry) -> tuple:
     ok_rows = (a0 < kh) & (rows + a0 * dh < h)
     ok_cols = (b0 < kw) & (cols + b0 * dw < w)
     return a0[:, None], b0[None, :], ok_rows[:, None] & ok_cols[None, :]
+
+
+#: Up to this many input elements the mask route runs whatever the layout: on a small
+#: input its few calls cost less than the tap route's kh*kw passes, short inner loops or not.
+MASK_ROUTE_MAX_ELEMENTS = 8192
 
 
 def _batch_innermost(x: np.ndarray) -> bool:
