@@ -164,3 +164,20 @@ def test_kernel_equals_textbook_bit_for_bit(op, layout, dtype, shape, finite):
     (gk,), (gt,) = back_k(g), back_t(g)
     assert gk.dtype == gt.dtype == dtype
     np.testing.assert_array_equal(gk, gt)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_sigmoid_kernel_forward_equals_textbook_at_the_extremes(dtype, layout):
+    """sigmoid's kernel computes its own forward: the same value, sign and NaN at saturation,
+    at both zeros, at the float's limits and past exp's overflow."""
+    edges = np.array([-np.inf, -400.0, -104.0, -88.7, -30.0, -1e-30, -0.0, 0.0, 1e-30, 16.7, 30.0,
+                      88.8, 400.0, np.inf, np.nan, np.finfo(dtype).max, -np.finfo(dtype).max,
+                      np.finfo(dtype).tiny], dtype=dtype)
+    x = in_layout(np.tile(edges, (2, 1)), layout)
+    out_k, _ = F.vjp(F.sigmoid, x)
+    with F.textbook():
+        out_t, _ = F.vjp(F.sigmoid, x)
+    assert out_k.dtype == out_t.dtype == dtype and out_k.shape == out_t.shape
+    np.testing.assert_array_equal(out_k, out_t)
+    np.testing.assert_array_equal(np.signbit(out_k), np.signbit(out_t))

@@ -204,6 +204,12 @@ def test_reproduce_out_dir_writes_each_experiment(tmp_path, capsys):
     assert payload["experiment"]["init"] == "zeros" and payload["comparison"]["lockstep"]
     table = (tmp_path / "RESULTS.md").read_text()
     assert "| softmax-toy |" in table and "take turns epoch by epoch" in table
+    # The machine the figures were measured on: its CPU, NumPy's and torch's versions and threads.
+    from scratchnet.training.environment import cpu_model
+
+    env = payload["environment"]
+    assert env["cpu_model"] == cpu_model() and cpu_model() in table
+    assert f"NumPy {env['numpy']}" in table and f"torch {env['torch']}" in table
     assert (tmp_path / "softmax-toy.png").read_bytes()[:4] == b"\x89PNG"
 
 

@@ -90,6 +90,30 @@ def threads() -> dict:
     return info
 
 
+def cpu_model() -> str:
+    """The CPU's model name (Linux's ``/proc/cpuinfo``; elsewhere what ``platform`` knows)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def machine_line(env: dict) -> str:
+    """One sentence naming the machine and libraries an :func:`environment` record was taken on."""
+    t = env.get("threads") or {}
+    blas = next((b for b in t.get("blas") or [] if b.get("internal_api") in ("openblas", "mkl", "blis")), None)
+    blas_text = f" ({blas['internal_api']} {blas['version']}, {blas['num_threads']} threads)" if blas else ""
+    torch_text = (f", torch {env['torch']} ({t.get('torch_num_threads', '?')} threads)"
+                  if env.get("torch") else "")
+    return (f"Measured on {env.get('cpu_model', 'an unrecorded CPU')}, {t.get('cores_available', '?')} cores "
+            f"available, NumPy {env.get('numpy')}{blas_text}{torch_text}, Python {env.get('python')}, "
+            f"{env.get('platform')}; started {env.get('time_utc')}.")
+
+
 def environment(*, device: str = "cpu", data_source: str = "") -> dict:
     """A record of the run's environment, for its results JSON."""
     import scratchnet
@@ -99,6 +123,7 @@ def environment(*, device: str = "cpu", data_source: str = "") -> dict:
         "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "python": sys.version.split()[0],
         "platform": platform.platform(),
+        "cpu_model": cpu_model(),
         "scratchnet": scratchnet.__version__,
         "numpy": np.__version__,
         "torch": torch.__version__ if torch is not None else None,

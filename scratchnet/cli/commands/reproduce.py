@@ -13,6 +13,7 @@ from ... import models
 from ...training import run_options
 from ..run_setup import (add_data_options, add_engine_options, add_init_option, add_log_options,
                          add_output_options, add_override_options, check_outputs, experiment_config)
+from ...training.environment import machine_line
 from ...training.loop import TrainConfig, TrainingInterrupted
 from .training_run import comparison as finished_comparison
 from .training_run import interrupted, results_json, run, run_environment, summarize
@@ -162,8 +163,10 @@ def _write_reproduction(out_dir: Path, done: list, markdown_path, args, interrup
         Path(markdown_path).write_text(table)
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
+        first = done[0]["payload"].get("environment") if done else None
+        machine = f"{machine_line(first)}\n\n" if first else ""
         (out_dir / "RESULTS.md").write_text(
-            f"# Lecture experiments, both engines\n\n{MARKDOWN_METHOD}\n\n{table}")
+            f"# Lecture experiments, both engines\n\n{MARKDOWN_METHOD}\n\n{machine}{table}")
         from ...training.plot import plot_runs
 
         for d in done:
