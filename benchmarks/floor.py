@@ -408,7 +408,7 @@ def markdown(data: dict) -> str:
             f"{md['floor_s'] * steps:.2f} | {md['numpy_step_s'] * steps:.2f} | {md['torch_step_s'] * steps:.2f} |")
     convs = conv_rows(floor)
     if convs:
-        lines += ["", f"### Convolutions against their floor (target: NumPy at most {CONV_FLOOR_LIMIT} × floor)", "",
+        lines += ["", f"## Convolutions against their floor (target: NumPy at most {CONV_FLOOR_LIMIT} × floor)", "",
                   "| model | layer | input | floor µs | NumPy µs | torch µs | NumPy × floor | torch × floor "
                   f"| NumPy ≤ {CONV_FLOOR_LIMIT} × floor |",
                   "|---|---|---|---|---|---|---|---|---|"] + convs
