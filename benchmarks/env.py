@@ -78,14 +78,11 @@ def limit_threads(threads: int, engine: str) -> dict:
 
 
 def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+    # Imported here, not at the top: a worker entry point sets its thread counts before
+    # NumPy (which scratchnet imports) loads.
+    from scratchnet.training.environment import cpu_model
+
+    return cpu_model()
 
 
 def _cpu_caches() -> dict:
