@@ -32,8 +32,9 @@ from ._memo import memo_get, memo_key, memo_put
 
 def max_pool2d_kernel(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                       return_indices=False):
-    """:func:`~scratchnet.functional.max_pool2d` as a running max over its tap slices, with the
-    mask route for tiling windows on batch-innermost input."""
+    """:func:`~scratchnet.functional.max_pool2d` over its tap slices: a running max where the
+    mask route will run (tiling windows on batch-innermost or small input), else a contiguous
+    stack of the taps for the argmax route."""
     op = "max_pool2d"
     x, unbatched, geo, tiles = _setup(op, input, kernel_size, stride, padding, dilation, ceil_mode,
                                       max_pool=True)
