@@ -7,7 +7,7 @@ What this file proves, in order:
    identities.
 2. readable == fast: every kernel (functional/fast/pooling.py) is run against the textbook
    op (``with F.textbook():``), the naive loops and torch, on both sides of each route:
-   max pooling's mask route (tiling windows, batch-innermost input, unique maxima) and its
+   max pooling's mask route (tiling windows, batch-innermost or small input, ties) and its
    tap route, tiling and overlapping windows, ties, NaN, -inf windows, padding, ceil mode,
    dilation, return_indices, unbatched and empty input, and non-contiguous inputs and
    upstream gradients. The textbook ops are also checked against torch on their own.
@@ -490,9 +490,36 @@ def test_tiling_max_pool_mask_route_equals_the_naive_oracle(mask_calls, dtype, l
     np.testing.assert_array_equal(backward(g)[0], book_backward(g)[0])
     assert backward(g)[0].strides == x.strides  # the input's memory layout, as before
     # The mask route is tried where the batch is the innermost memory axis (a conv's
-    # output) or, as here, the input is small; it is refused where a maximum is not unique.
+    # output) or, as here, the input is small; it is refused where a window's max is NaN
+    # (ties stay on it: the first maximum keeps the mark).
     assert x.size <= fast_pool.MASK_ROUTE_MAX_ELEMENTS
-    assert [m is not None for m in mask_calls] == [data in ("unique", "inf_grad")]
+    assert [m is not None for m in mask_calls] == [data != "nan"]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("g_layout", ["batch_innermost", "c"])
+@pytest.mark.parametrize("kernel", [2, (3, 2), (1, 2)])
+def test_tied_windows_of_a_large_batch_innermost_input_stay_on_the_mask_route(mask_calls, dtype, g_layout,
+                                                                              kernel):
+    # A conv over blank background gives its bias in every tap of a window: real images
+    # tie in many windows. A conv output's layout (batch innermost), too large for the
+    # small-input rule, with ties in most windows and one window of four equal -inf.
+    rng = np.random.default_rng(13)
+    x = rng.integers(-2, 3, (16, 3, 24, 18)).astype(dtype)
+    x[1, 2, 0:3, 0:2] = -np.inf
+    x = _chwn(x)
+    assert x.size > fast_pool.MASK_ROUTE_MAX_ELEMENTS and fast_pool._batch_innermost(x)
+    kwargs = dict(kernel_size=kernel, return_indices=True)
+    (k_out, k_grad), (t_out, t_grad), (n_out, n_grad) = _pool_runs(F.max_pool2d, max_pool2d_naive, x,
+                                                                   kwargs, g_layout)
+    for a, b, c in zip(k_out, t_out, n_out):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(a, c)
+    np.testing.assert_array_equal(k_grad[0], t_grad[0])  # the first maximum of each window, bit for bit
+    np.testing.assert_array_equal(k_grad[0], n_grad[0])  # tiling windows: one term per pixel
+    assert k_grad[0].strides == x.strides
+    assert len(mask_calls) == 1 and mask_calls[0] is not None
+    check_op(F.max_pool2d, TF.max_pool2d, (x,), kwargs)
 
 
 @pytest.mark.parametrize("shape,kwargs,tiles", [

@@ -43,7 +43,7 @@ def max_pool2d_kernel(input, kernel_size, stride=None, padding=0, dilation=1, ce
     mask_route = tiles and (_batch_innermost(x) or x.size <= MASK_ROUTE_MAX_ELEMENTS)
     if mask_route:
         # The mask route's case: the backward will need no stack of the taps (unless
-        # some window's max is tied), so none is written.
+        # some window's max is NaN), so none is written.
         best = _tap_max(xp, geo)
     else:
         # The argmax route's case: one contiguous copy of the taps, kept for the argmax,
@@ -85,13 +85,17 @@ def max_pool2d_kernel(input, kernel_size, stride=None, padding=0, dilation=1, ce
 
     def backward(grad_out):
         g = grad_out[None] if unbatched else grad_out
+        if g.strides != best.strides:
+            # Every pass below pairs g with arrays in the input's layout; a gradient in
+            # another (a flatten's C order) would make each a short-row strided loop.
+            g = _copy_in_layout(best, g)
         # g * mask is branch-free and several times faster than np.where, but it would
         # turn an unselected inf/NaN gradient into NaN instead of torch's 0.
         finite = bool(np.isfinite(g).all())
         zero = np.zeros((), dtype=x.dtype)
         mask = max_mask()
         if mask is not None:
-            # Mask routing (tiling windows, one maximum each): every input pixel gets its
+            # Mask routing (tiling windows, one argmax each): every input pixel gets its
             # window's gradient times its mask bit, one contiguous pass over same-layout
             # arrays instead of the per-tap route's kh*kw strided ones.
             grad = empty_in_layout(x, x.shape)
@@ -141,7 +145,9 @@ def avg_pool2d_kernel(input, kernel_size, stride=None, padding=0, ceil_mode=Fals
 
     def backward(grad_out):
         g = grad_out[None] if unbatched else grad_out
-        share = g / divisor
+        # The share in the output's layout, whatever g's (a flatten's C order): every
+        # per-tap write below is then a pass over same-layout arrays.
+        share = np.divide(g, divisor, out=empty_in_layout(out, out.shape))
         # Tiling windows (each pixel in exactly one) write their share once per tap;
         # overlapping ones accumulate it.
         dxp = empty_in_layout(x, x.shape[:2] + geo.padded_hw, fill=None if tiles else 0)
@@ -220,6 +226,13 @@ def _batch_innermost(x: np.ndarray) -> bool:
     return x.ndim == 4 and x.shape[0] > 1 and abs(x.strides[0]) == min(abs(s) for s in x.strides)
 
 
+def _copy_in_layout(ref: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """``a`` (``ref``'s shape) copied into an array that lies in memory as ``ref`` does."""
+    out = empty_in_layout(ref, ref.shape, dtype=a.dtype)
+    out[...] = a
+    return out
+
+
 def _split_windows(a: np.ndarray, geo: WindowGeometry) -> np.ndarray:
     """An input-shaped ``(N, C, H, W)`` array of tiling windows as ``(N, C, H_out, kh, W_out, kw)``.
 
@@ -231,22 +244,30 @@ def _split_windows(a: np.ndarray, geo: WindowGeometry) -> np.ndarray:
 
 
 def _max_mask(x: np.ndarray, best: np.ndarray, geo: WindowGeometry):
-    """``True`` at each tiling window's maximum and ``False`` elsewhere, in ``x``'s shape and
-    memory layout, split as :func:`_split_windows`; ``None`` if some window's maximum is not unique.
+    """``True`` at each tiling window's argmax and ``False`` elsewhere, in ``x``'s shape and
+    memory layout, split as :func:`_split_windows`; ``None`` if some window's max is NaN.
 
-    With exactly one tap equal to its window's max, that tap *is* torch's argmax (the
-    first maximum; a window holding a NaN has a NaN max that equals nothing, and a
-    window of ties or of ``-inf`` has several), so the mask routes the gradient as the
-    argmax does. Unique everywhere is checked in one count: with no NaN max, every
-    window has at least one tap equal to its max, so ``N C H_out W_out`` equal taps in
-    all means exactly one each. Booleans: a quarter of the memory of a float mask.
+    Torch's argmax is the first tap equal to the window's max (a window of ties or of
+    ``-inf`` has several; a NaN max equals nothing, so those windows take the argmax
+    route). One ``np.equal`` marks every tap equal to its max; with no NaN max, every
+    window has at least one, so ``N C H_out W_out`` marks in all means exactly one
+    each. Otherwise ties are resolved tap by tap, in the taps' order: a tap keeps its
+    mark only if no earlier tap of its window had one. Real images tie often (a conv
+    over blank background gives its bias in every tap), so ties stay on this route.
+    Booleans: a quarter of the memory of a float mask.
     """
     if np.isnan(best).any():
         return None
     mask = _split_windows(empty_in_layout(x, x.shape, dtype=bool), geo)
     np.equal(_split_windows(x, geo), best[:, :, :, None, :, None], out=mask)
     if np.count_nonzero(mask) != best.size:
-        return None
+        (kh, kw) = geo.kernel
+        seen = np.zeros_like(mask[:, :, :, 0, :, 0])  # order K: the mask's layout
+        for a in range(kh):
+            for b in range(kw):
+                tap = mask[:, :, :, a, :, b]
+                np.greater(tap, seen, out=tap)  # on booleans: marked here and not before
+                np.logical_or(seen, tap, out=seen)
     return mask
 
 
