@@ -261,7 +261,7 @@ def _max_mask(x: np.ndarray, best: np.ndarray, geo: WindowGeometry):
     mask = _split_windows(empty_in_layout(x, x.shape, dtype=bool), geo)
     np.equal(_split_windows(x, geo), best[:, :, :, None, :, None], out=mask)
     if np.count_nonzero(mask) != best.size:
-        (kh, kw) = geo.kernel
+        kh, kw = geo.kernel
         seen = np.zeros_like(mask[:, :, :, 0, :, 0])  # order K: the mask's layout
         for a in range(kh):
             for b in range(kw):
