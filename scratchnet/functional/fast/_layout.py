@@ -43,6 +43,19 @@ def empty_in_layout(ref: np.ndarray, shape, dtype=None, *, lead: tuple = (), fil
     return mem.transpose(tuple(range(k)) + tuple(k + i for i in where))
 
 
+def as_layout_of(ref: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """``a`` (``ref``'s shape) if it lies in memory as ``ref`` does, else a copy of it that does.
+
+    Only axes longer than 1 are compared: a length-1 axis's stride never moves a pointer
+    (``grad[None]`` gives it 0), so it makes no layout of its own.
+    """
+    if all(sa == sr for sa, sr, n in zip(a.strides, ref.strides, ref.shape) if n > 1):
+        return a
+    out = empty_in_layout(ref, ref.shape, dtype=a.dtype)
+    out[...] = a
+    return out
+
+
 def pad_in_layout(geo: WindowGeometry, x: np.ndarray, fill, order=None) -> np.ndarray:
     """:meth:`WindowGeometry.pad_input` into a buffer that lies in memory as ``x`` does (or in ``order``)."""
     if not any(geo.pad):

@@ -25,7 +25,7 @@ import numpy as np
 
 from .._vjp import register_kernel
 from .._windows import WindowGeometry
-from ._layout import crop_in_layout, empty_in_layout, pad_in_layout
+from ._layout import as_layout_of, crop_in_layout, empty_in_layout, pad_in_layout
 from ..pooling import _avg_divisor, _check_divisor, _validate, avg_pool2d, max_pool2d
 from ._memo import memo_get, memo_key, memo_put
 
@@ -85,10 +85,9 @@ def max_pool2d_kernel(input, kernel_size, stride=None, padding=0, dilation=1, ce
 
     def backward(grad_out):
         g = grad_out[None] if unbatched else grad_out
-        if g.strides != best.strides:
-            # Every pass below pairs g with arrays in the input's layout; a gradient in
-            # another (a flatten's C order) would make each a short-row strided loop.
-            g = _copy_in_layout(best, g)
+        # Every pass below pairs g with arrays in the input's layout; a gradient in
+        # another (a flatten's C order) would make each a short-row strided loop.
+        g = as_layout_of(best, g)
         # g * mask is branch-free and several times faster than np.where, but it would
         # turn an unselected inf/NaN gradient into NaN instead of torch's 0.
         finite = bool(np.isfinite(g).all())
@@ -224,13 +223,6 @@ def _batch_innermost(x: np.ndarray) -> bool:
     the per-tap route is faster there.
     """
     return x.ndim == 4 and x.shape[0] > 1 and abs(x.strides[0]) == min(abs(s) for s in x.strides)
-
-
-def _copy_in_layout(ref: np.ndarray, a: np.ndarray) -> np.ndarray:
-    """``a`` (``ref``'s shape) copied into an array that lies in memory as ``ref`` does."""
-    out = empty_in_layout(ref, ref.shape, dtype=a.dtype)
-    out[...] = a
-    return out
 
 
 def _split_windows(a: np.ndarray, geo: WindowGeometry) -> np.ndarray:
