@@ -751,6 +751,9 @@ def test_kernel_runs_the_textbook_outside_the_lectures_shapes(fn, torch_fn, shap
     ((np.zeros((3, 4)), np.array([0, 1, 1])), dict(ignore_index=1.0)),
     ((np.zeros((3, 4), np.int64), np.array([0, 1, 1])), {}),
     ((np.zeros((3, 4)), np.array([0.0, 1.0, 1.0])), {}),
+    ((np.zeros((3, 4), np.float16), np.array([0, 1, 1])), {}),      # float16 scores
+    ((np.zeros((3, 4)), np.array([0, 2**64 - 100, 1], np.uint64)), {}),  # -100 once wrapped to int64
+    ((np.zeros((3, 4)), np.array([0, 1, 1], bool)), {}),
 ])
 def test_kernel_rejects_bad_input_with_the_textbooks_error(fn, args, kwargs):
     with pytest.raises(Exception) as ours:
@@ -759,6 +762,14 @@ def test_kernel_rejects_bad_input_with_the_textbooks_error(fn, args, kwargs):
         with pytest.raises(Exception) as book:
             fn(*args, **kwargs)
     assert type(ours.value) is type(book.value) and str(ours.value) == str(book.value)
+
+
+@pytest.mark.parametrize("fn", [F.cross_entropy, F.nll_loss])
+@pytest.mark.parametrize("target_dtype", [np.uint64, np.uint8, np.int8, np.int32])
+def test_every_integer_target_dtype_gives_the_textbooks_numbers(fn, target_dtype):
+    x = np.random.default_rng(6).standard_normal((5, 4))
+    t = np.array([0, 3, 1, 1, 2], target_dtype)
+    _assert_same(_both(fn, (x, t), {}))
 
 
 @pytest.mark.parametrize("fn", [F.cross_entropy, F.nll_loss])

@@ -440,6 +440,40 @@ def test_avg_pool_kernel_equals_textbook_and_naive(kwargs, dtype):
         check_op(F.avg_pool2d, TF.avg_pool2d, (x,), kwargs)
 
 
+def test_avg_pool_memo_keeps_every_divisor_rule_apart():
+    """The kernel remembers each call's divisor with its geometry: calls on one input shape
+    that differ only in ``count_include_pad`` or ``divisor_override`` must each get their own."""
+    rng = np.random.default_rng(21)
+    x = rng.standard_normal((2, 3, 5, 6)).astype(np.float32)
+    rules = [dict(count_include_pad=True), dict(count_include_pad=False), dict(divisor_override=3),
+             dict(divisor_override=-2), dict(count_include_pad=False, divisor_override=3)]
+    for _ in range(2):  # the second round runs on what the first one memoized
+        for rule in rules:
+            kwargs = dict(kernel_size=3, stride=2, padding=1, ceil_mode=True, **rule)
+            g = rng.standard_normal(F.avg_pool2d(x, **kwargs).shape).astype(np.float32)
+            (out, grads), (ref, ref_grads) = kernel_and_textbook(F.avg_pool2d, (x,), kwargs, g)
+            assert_close(out, ref, what=f"output, {rule}", **CLOSE[x.dtype])  # sums in another order
+            np.testing.assert_array_equal(grads[0], ref_grads[0])  # the same shares
+
+
+@pytest.mark.parametrize("kwargs,uniform", [
+    (dict(kernel_size=2), True),                                    # tiling windows: one count
+    (dict(kernel_size=3, stride=2, padding=1, count_include_pad=False), False),
+    (dict(kernel_size=3, stride=2, padding=1, divisor_override=4), True),
+])
+def test_avg_pool_divisor_is_shared_read_only_and_0d_when_every_window_has_the_same(kwargs, uniform):
+    x = np.ones((2, 2, 6, 6))
+    setup = fast_pool._setup("avg_pool2d", x, kwargs["kernel_size"], kwargs.get("stride"),
+                             kwargs.get("padding", 0), 1, False, max_pool=False,
+                             divisor=(kwargs.get("count_include_pad", True), kwargs.get("divisor_override")))
+    divisor = setup[4]
+    assert not divisor.flags.writeable
+    assert divisor.ndim == (0 if uniform else 2)
+    with F.textbook():
+        expected = F.avg_pool2d(x, **kwargs)
+    assert_close(F.avg_pool2d(x, **kwargs), expected, what="output", **CLOSE[x.dtype])
+
+
 @pytest.mark.parametrize("g_layout", LAYOUTS)
 @pytest.mark.parametrize("x_layout", LAYOUTS)
 @pytest.mark.parametrize("kwargs", [dict(kernel_size=2), dict(kernel_size=3, stride=1, padding=1)])

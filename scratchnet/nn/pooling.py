@@ -54,8 +54,7 @@ class MaxPool2d(_Pool2d):
 
     def forward(self, input):
         return self._call_functional(F.max_pool2d, input, self.kernel_size, self.stride, self.padding,
-                                     self.dilation, ceil_mode=self.ceil_mode,
-                                     return_indices=self.return_indices)
+                                     self.dilation, self.ceil_mode, self.return_indices)
 
     def extra_repr(self) -> str:
         return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "

@@ -24,8 +24,10 @@ def empty_in_layout(ref: np.ndarray, shape, dtype=None, *, lead: tuple = (), fil
     ``order`` (axes, outermost first) asks for a given layout instead of ``ref``'s.
     """
     # Outermost axis first: larger stride = slower-varying (ties keep the logical order).
-    steps = [abs(s) for s in ref.strides]
-    if order is None and steps == sorted(steps, reverse=True):
+    # A C-contiguous ref is taken as C order without sorting: its length-1 axes may carry
+    # any stride, but they lay nothing out.
+    steps = None if ref.flags.c_contiguous else [abs(s) for s in ref.strides]
+    if order is None and (steps is None or steps == sorted(steps, reverse=True)):
         # Already outermost first (a C-ordered array): the permutation below is the
         # identity, and skipping it halves the cost of a batch-1 call.
         mem = np.empty(tuple(lead) + tuple(shape), dtype=dtype or ref.dtype)
@@ -43,13 +45,44 @@ def empty_in_layout(ref: np.ndarray, shape, dtype=None, *, lead: tuple = (), fil
     return mem.transpose(tuple(range(k)) + tuple(k + i for i in where))
 
 
+#: The shared zeros of :func:`zeros_in_layout`, one read-only buffer per dtype.
+_ZEROS: dict = {}
+#: Past this many elements :func:`zeros_in_layout` gives a 0-d zero: no buffer that large is kept.
+ZEROS_MAX_ELEMENTS = 1 << 22
+
+
+def zeros_in_layout(ref: np.ndarray) -> np.ndarray:
+    """Read-only zeros of ``ref``'s shape and dtype, lying in memory as ``ref`` does.
+
+    For ``np.maximum(x, zeros_in_layout(x))`` in place of ``np.maximum(x, 0)``: the same
+    numbers, but NumPy 2.4's ``maximum`` and ``minimum`` run a scalar (stride-0) operand
+    several times slower than an array one (``benchmarks/README.md``). A view of one
+    shared buffer per dtype, grown as needed; a 0-d zero past :data:`ZEROS_MAX_ELEMENTS`.
+    """
+    if ref.size > ZEROS_MAX_ELEMENTS:
+        return np.zeros((), dtype=ref.dtype)
+    buf = _ZEROS.get(ref.dtype)
+    if buf is None or buf.size < ref.size:
+        buf = np.zeros(min(max(ref.size, 2 * (0 if buf is None else buf.size), 4096), ZEROS_MAX_ELEMENTS),
+                       dtype=ref.dtype)
+        buf.flags.writeable = False
+        _ZEROS[ref.dtype] = buf
+    if ref.flags.c_contiguous:
+        return buf[:ref.size].reshape(ref.shape)
+    perm = sorted(range(ref.ndim), key=lambda a: -abs(ref.strides[a]))  # outermost first
+    where = [0] * ref.ndim
+    for position, axis in enumerate(perm):
+        where[axis] = position
+    return buf[:ref.size].reshape(tuple(ref.shape[a] for a in perm)).transpose(where)
+
+
 def as_layout_of(ref: np.ndarray, a: np.ndarray) -> np.ndarray:
     """``a`` (``ref``'s shape) if it lies in memory as ``ref`` does, else a copy of it that does.
 
     Only axes longer than 1 are compared: a length-1 axis's stride never moves a pointer
     (``grad[None]`` gives it 0), so it makes no layout of its own.
     """
-    if all(sa == sr for sa, sr, n in zip(a.strides, ref.strides, ref.shape) if n > 1):
+    if a.strides == ref.strides or all(sa == sr for sa, sr, n in zip(a.strides, ref.strides, ref.shape) if n > 1):
         return a
     out = empty_in_layout(ref, ref.shape, dtype=a.dtype)
     out[...] = a

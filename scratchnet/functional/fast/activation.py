@@ -5,8 +5,9 @@ Same numbers and flags as
 it, each product taken in its order, so forwards and gradients are bit for bit the same, and
 ``parity_tests/ops/test_01_activations.py`` proves it. For speed:
 
-* relu's backward multiplies by the mask when the gradient is finite and selects only
-  when it is not (:func:`._where.where_grad`);
+* relu's forward takes its maximum against an array of zeros, not the scalar 0
+  (:func:`._layout.zeros_in_layout`); its backward multiplies by the mask when the
+  gradient is finite and selects only when it is not (:func:`._where.where_grad`);
 * sigmoid's and tanh's backwards run in one scratch array laid out as the output,
   where the expression would allocate two or three activation-sized temporaries;
 * sigmoid's forward computes the textbook's :math:`e^{-|x|}/(1+e^{-|x|})` and
@@ -21,14 +22,18 @@ import numpy as np
 from ...checks import as_float_array
 from .._vjp import register_kernel, registration
 from ..activation import relu, sigmoid, tanh
+from ._layout import zeros_in_layout
 from ._where import where_grad
 
-# The textbook forwards, looked up once: relu's and tanh's kernels change only the backward.
-_RELU, _TANH = (registration(op).forward for op in (relu, tanh))
+# The textbook forward, looked up once: tanh's kernel changes only the backward.
+_TANH = registration(tanh).forward
 
 
 def relu_kernel(input, inplace=False):
-    out, _ = _RELU(input, inplace)
+    x = as_float_array("relu", "input", input)
+    # The textbook's np.maximum(x, 0) against zeros laid out as x: the same numbers, the
+    # ufunc's fast path (see zeros_in_layout).
+    out = np.maximum(x, zeros_in_layout(x), out=x if inplace else None)
 
     def backward(grad_out):
         return {"input": where_grad(~(out <= 0), grad_out)}

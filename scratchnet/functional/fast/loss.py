@@ -2,22 +2,26 @@ r"""The tuned class-index losses: what runs by default in place of :mod:`..loss`
 
 Same contract as the textbook :func:`~scratchnet.functional.cross_entropy` and
 :func:`~scratchnet.functional.nll_loss`; ``parity_tests/ops/test_04_losses.py`` proves
-them equal, bit for bit. One change, for speed: the lectures' case, ``(N, C)`` scores
-with every target a class and no class weights, label smoothing or ignored targets,
-picks each row's target score directly (:func:`_plain_index_loss`) instead of the
-general path's masks and weights, and cross-entropy's backward there is
-:math:`\mathrm{softmax}(x)\,a` less :math:`a` at each target, in one new array. Every
-other call runs the textbook forward.
+them equal, bit for bit. For speed, the lectures' case (``(N, C)`` float scores, every
+target a class, no class weights, label smoothing or ignored targets) takes a dense path;
+every other call runs the textbook forward. On that path:
+
+* each row's target score is picked directly (:func:`_plain_index_loss`) instead of
+  through the general path's masks and weights;
+* cross-entropy's backward is :math:`\mathrm{softmax}(x)\,a` less :math:`a` at each
+  target, in one new array;
+* the guard (:func:`_plain_call`) admits only arguments the textbook takes as they are,
+  so it re-checks nothing, and the reductions are called as ufuncs (``np.add.reduce``),
+  not through ``ndarray.sum``'s Python wrapper: at batch 1 that overhead is the op's cost.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .._reduction import _reduce, _reduction
+from .._reduction import _reduction
 from .._vjp import register_kernel, registration
-from ..loss import (_check_ignore_index, _class_first, _index_target, _input, cross_entropy,
-                    nll_loss)
-from ..softmax import _log_softmax
+from ...checks import FLOAT_DTYPES
+from ..loss import _check_ignore_index, _class_first, cross_entropy, nll_loss
 
 _INT64 = np.iinfo(np.int64)
 
@@ -33,9 +37,9 @@ def cross_entropy_kernel(input, target, weight=None, size_average=None, ignore_i
         return registration(cross_entropy).forward(input, target, weight, size_average, ignore_index,
                                                    reduce, reduction, label_smoothing)
     x, t = plain
-    log_probs = _log_softmax(x, -1)
-    out, core_backward = _plain_index_loss(log_probs, t, reduction)
+    log_probs = _log_softmax_rows(x)
     rows = np.arange(t.shape[0])
+    out = _picked_loss(log_probs, rows, t, reduction)
 
     def backward(grad_out):
         # The textbook's g - softmax(x) * rowsum(g) with g = -a at each row's target and 0
@@ -74,25 +78,27 @@ def nll_loss_kernel(input, target, weight=None, size_average=None, ignore_index=
 def _plain_call(op, input, target, weight, ignore_index, label_smoothing):
     """``(x, t)`` when a call is the lectures' case, else ``None`` (the textbook runs).
 
-    The arguments are checked by the textbook's own helpers, in its order (the kernel has
-    resolved ``reduction`` already), so a bad call fails with the textbook's error.
+    The guard admits only arguments the textbook would take as they are (float scores,
+    integer targets of the batch's length that cast to int64 exactly); anything else runs
+    the textbook, so a bad call fails with the textbook's error. ``ignore_index`` is checked
+    by the textbook's own helper (the kernel has resolved ``reduction`` already).
     """
     if weight is not None:
         return None
     if type(label_smoothing) not in (int, float) or label_smoothing != 0:
         return None
-    if not (isinstance(input, np.ndarray) and input.ndim == 2 and input.shape[0] > 0
-            and isinstance(target, np.ndarray) and target.shape == input.shape[:1]
-            and target.dtype.kind in "iu"):
+    if not (isinstance(input, np.ndarray) and input.dtype in FLOAT_DTYPES and input.ndim == 2
+            and input.shape[0] > 0 and isinstance(target, np.ndarray)
+            and target.shape == input.shape[:1] and target.dtype.kind in "iu"
+            and target.dtype != np.uint64):  # uint64 may not fit int64: the textbook names the value
         return None
     if type(ignore_index) is not int or not _INT64.min <= ignore_index <= _INT64.max:
         ignore_index = _check_ignore_index(op, ignore_index)  # the usual int needs no call
-    x = _input(op, input)
-    t = _index_target(op, x, target)
+    t = target.astype(np.int64, copy=False)  # as the textbook's as_index_array
     t_min, t_max = np.minimum.reduce(t), np.maximum.reduce(t)  # ndarray.min's wrapper, skipped
-    if not (0 <= t_min and t_max < x.shape[1] and not t_min <= ignore_index <= t_max):
+    if not (0 <= t_min and t_max < input.shape[1] and not t_min <= ignore_index <= t_max):
         return None  # out-of-range targets (the textbook names them) or ignored ones
-    return x, t
+    return input, t
 
 
 def _plain_index_loss(scores: np.ndarray, t: np.ndarray, reduction: str):
@@ -114,8 +120,7 @@ def _plain_index_loss(scores: np.ndarray, t: np.ndarray, reduction: str):
     """
     rows = np.arange(t.shape[0])
     dtype = scores.dtype
-    nll = -scores[rows, t]
-    out = _reduce(nll, reduction, dtype.type(t.size))
+    out = _picked_loss(scores, rows, t, reduction)
 
     def backward(grad_out):
         scale = _row_scale(grad_out, reduction, t.size, dtype)
@@ -124,6 +129,30 @@ def _plain_index_loss(scores: np.ndarray, t: np.ndarray, reduction: str):
         return grad, None
 
     return out, backward
+
+
+def _picked_loss(scores: np.ndarray, rows: np.ndarray, t: np.ndarray, reduction: str) -> np.ndarray:
+    """The reduced :math:`-\\ell_{i, t_i}`: the textbook's ``_reduce`` with the same roundings.
+
+    The reductions are called as ufuncs, without ``ndarray.sum``'s Python wrapper or the
+    mean's ``errstate``: here the count is at least 1, so the division cannot warn.
+    """
+    nll = np.negative(scores[rows, t])
+    if reduction == "none":
+        return nll
+    total = np.add.reduce(nll, axis=None)
+    if reduction == "sum":
+        return np.asarray(total)
+    return np.asarray(total / scores.dtype.type(t.size))
+
+
+def _log_softmax_rows(x: np.ndarray) -> np.ndarray:
+    """The textbook ``_log_softmax(x, -1)`` of 2-D scores, the same numbers, its reductions
+    called as ufuncs (``ndarray.max`` and ``.sum`` add a Python wrapper each)."""
+    with np.errstate(invalid="ignore"):  # inf - inf: the NaN torch returns too
+        shifted = np.subtract(x, np.maximum.reduce(x, axis=1, keepdims=True))
+        total = np.add.reduce(np.exp(shifted), axis=1, keepdims=True)
+        return np.subtract(shifted, np.log(total, out=total), out=shifted)
 
 
 def _row_scale(grad_out: np.ndarray, reduction: str, n: int, dtype) -> np.ndarray:

@@ -17,7 +17,8 @@ them equal. What they do differently, each for speed:
   output), or the input is small, the max pool's backward routes the gradient with one
   input-shaped boolean mask;
 * every array they create keeps the input's memory layout (:func:`empty_in_layout`);
-* validation is memoized per shape, dtype and arguments (:mod:`._memo`).
+* validation is memoized per shape, dtype and arguments (:mod:`._memo`), with the
+  average pool's divisor, a 0-d array where every window has the same one.
 """
 from __future__ import annotations
 
@@ -36,8 +37,8 @@ def max_pool2d_kernel(input, kernel_size, stride=None, padding=0, dilation=1, ce
     mask route will run (tiling windows on batch-innermost or small input), else a contiguous
     stack of the taps for the argmax route."""
     op = "max_pool2d"
-    x, unbatched, geo, tiles = _setup(op, input, kernel_size, stride, padding, dilation, ceil_mode,
-                                      max_pool=True)
+    x, unbatched, geo, tiles, _ = _setup(op, input, kernel_size, stride, padding, dilation, ceil_mode,
+                                         max_pool=True)
     xp = pad_in_layout(geo, x, -np.inf)
     saved = {}
     mask_route = tiles and (_batch_innermost(x) or x.size <= MASK_ROUTE_MAX_ELEMENTS)
@@ -90,8 +91,8 @@ def max_pool2d_kernel(input, kernel_size, stride=None, padding=0, dilation=1, ce
         g = as_layout_of(best, g)
         # g * mask is branch-free and several times faster than np.where, but it would
         # turn an unselected inf/NaN gradient into NaN instead of torch's 0.
-        finite = bool(np.isfinite(g).all())
-        zero = np.zeros((), dtype=x.dtype)
+        finite = np.logical_and.reduce(np.isfinite(g), axis=None)  # ndarray.all's wrapper, skipped
+        zero = x.dtype.type(0)
         mask = max_mask()
         if mask is not None:
             # Mask routing (tiling windows, one argmax each): every input pixel gets its
@@ -131,9 +132,8 @@ def avg_pool2d_kernel(input, kernel_size, stride=None, padding=0, ceil_mode=Fals
     strided write per tap (an assignment where windows tile, no zero fill)."""
     op = "avg_pool2d"
     _check_divisor(op, divisor_override)
-    x, unbatched, geo, tiles = _setup(op, input, kernel_size, stride, padding, 1, ceil_mode,
-                                      max_pool=False)
-    divisor = _avg_divisor(geo, count_include_pad, divisor_override, x.dtype)
+    x, unbatched, geo, tiles, divisor = _setup(op, input, kernel_size, stride, padding, 1, ceil_mode,
+                                               max_pool=False, divisor=(count_include_pad, divisor_override))
 
     xp = pad_in_layout(geo, x, 0)
     first, *rest = geo.tap_indices
@@ -166,24 +166,37 @@ def avg_pool2d_kernel(input, kernel_size, stride=None, padding=0, ceil_mode=Fals
 # ---------------------------------------------------------------------------------------
 
 
-def _setup(op, input, kernel_size, stride, padding, dilation, ceil_mode, *, max_pool):
-    """Validate a pooling call as torch does; return the 4-D input, the geometry and
-    whether its windows tile the input (:func:`_windows_tile_input`).
+def _setup(op, input, kernel_size, stride, padding, dilation, ceil_mode, *, max_pool, divisor=None):
+    """Validate a pooling call as torch does; return the 4-D input, whether it was unbatched,
+    the geometry, whether its windows tile the input (:func:`_windows_tile_input`) and, for
+    an average pool (``divisor=(count_include_pad, divisor_override)``), its divisor.
 
-    Memoized validation (see :mod:`._memo`): a call with the shape, dtype and
-    arguments of an earlier valid one reuses its geometry and what it implies, since at
-    batch 1 the checks cost as much as the arithmetic.
+    Memoized (see :mod:`._memo`): a call with the shape, dtype and arguments of an earlier
+    valid one reuses its geometry and what follows from it, since at batch 1 the checks
+    and the divisor's arithmetic cost as much as the pooling.
     """
-    key = memo_key(op, (input,), (kernel_size, stride, padding, dilation, ceil_mode, max_pool))
+    key = memo_key(op, (input,), (kernel_size, stride, padding, dilation, ceil_mode, max_pool, divisor))
     known = memo_get(key)
     if known is not None:
         unbatched = input.ndim == 3
         return ((input[None] if unbatched else input), unbatched) + known
     x4, unbatched, geo = _validate(op, input, kernel_size, stride, padding, dilation, ceil_mode,
                                    max_pool=max_pool)
-    known = (geo, _windows_tile_input(geo))
+    known = (geo, _windows_tile_input(geo), None if divisor is None else _shared_divisor(geo, *divisor, x4.dtype))
     memo_put(key, known)
     return (x4, unbatched) + known
+
+
+def _shared_divisor(geo: WindowGeometry, count_include_pad, divisor_override, dtype) -> np.ndarray:
+    """The textbook's divisor, read-only (the memo shares it), 0-d where every window has
+    the same one: dividing by a broadcast ``(H_out, W_out)`` array costs NumPy a short inner
+    loop per output row, a 0-d divisor one long loop, for the same quotients."""
+    divisor = _avg_divisor(geo, count_include_pad, divisor_override, dtype)
+    if divisor.ndim and divisor.size and (divisor == divisor.flat[0]).all():
+        divisor = divisor.flat[0].reshape(())
+    divisor = np.array(divisor)  # a copy of its own, so the flag below cannot reach another array
+    divisor.flags.writeable = False
+    return divisor
 
 
 def _windows_tile_input(geo: WindowGeometry) -> bool:
@@ -248,7 +261,7 @@ def _max_mask(x: np.ndarray, best: np.ndarray, geo: WindowGeometry):
     over blank background gives its bias in every tap), so ties stay on this route.
     Booleans: a quarter of the memory of a float mask.
     """
-    if np.isnan(best).any():
+    if np.logical_or.reduce(np.isnan(best), axis=None):  # ndarray.any's wrapper, skipped
         return None
     mask = _split_windows(empty_in_layout(x, x.shape, dtype=bool), geo)
     np.equal(_split_windows(x, geo), best[:, :, :, None, :, None], out=mask)
@@ -270,13 +283,12 @@ def _tap_max(xp: np.ndarray, geo: WindowGeometry) -> np.ndarray:
     slices, in the input's memory layout. ``np.maximum`` propagates a NaN, as torch's
     max pool does.
     """
-    first, *rest = geo.tap_indices
-    best = empty_in_layout(xp, xp.shape[:-2] + geo.out_hw)
-    if not rest:
-        np.copyto(best, xp[first])
-        return best
-    np.maximum(xp[first], xp[rest[0]], out=best)
-    for index in rest[1:]:
+    taps = geo.tap_indices
+    if len(taps) == 1:
+        return xp[taps[0]].copy(order="K")
+    # A ufunc's own result follows its operands' memory order (order="K"): the input's.
+    best = np.maximum(xp[taps[0]], xp[taps[1]])
+    for index in taps[2:]:
         np.maximum(best, xp[index], out=best)
     return best
 
