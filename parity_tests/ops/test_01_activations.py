@@ -166,6 +166,36 @@ def test_kernel_equals_textbook_bit_for_bit(op, layout, dtype, shape, finite):
     np.testing.assert_array_equal(gk, gt)
 
 
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("shape", [(), (0, 3), (1,), (3, 4, 5), (2, 1, 3, 4)])
+@pytest.mark.parametrize("limit", [None, 10], ids=["shared-buffer", "past-the-limit"])
+def test_relu_kernel_zeros_are_read_only_zeros_in_the_inputs_layout(layout, shape, limit, monkeypatch):
+    """relu's kernel takes its maximum against zeros_in_layout(x): zeros of x's shape laid out
+    as x (a 0-d zero past ZEROS_MAX_ELEMENTS), never written, the output in x's layout."""
+    from scratchnet.functional.fast import _layout
+    if limit is not None:
+        monkeypatch.setattr(_layout, "ZEROS_MAX_ELEMENTS", limit)
+    x = in_layout(np.random.default_rng(8).standard_normal(shape), layout)
+    zeros = _layout.zeros_in_layout(x)
+    assert not zeros.flags.writeable and zeros.dtype == x.dtype and not zeros.any()
+    if limit is not None and x.size > limit:
+        assert zeros.shape == ()
+    else:
+        assert zeros.shape == x.shape
+        long_axes = [a for a in range(x.ndim) if x.shape[a] > 1]
+        by_stride = lambda a: sorted(long_axes, key=lambda i: -abs(a.strides[i]))
+        assert by_stride(zeros) == by_stride(x)
+    out_k, back_k = F.vjp(F.relu, x)
+    with F.textbook():
+        out_t, _ = F.vjp(F.relu, x)
+    np.testing.assert_array_equal(out_k, out_t)
+    assert out_k.strides == np.maximum(x, 0.0).strides  # the textbook's layout (order K)
+    inplace = x.copy()
+    F.relu(inplace, inplace=True)
+    np.testing.assert_array_equal(inplace, out_t)
+    assert not _layout.zeros_in_layout(x).any()  # the shared zeros are still zeros
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_sigmoid_kernel_forward_equals_textbook_at_the_extremes(dtype, layout):

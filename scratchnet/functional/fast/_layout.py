@@ -60,7 +60,9 @@ def zeros_in_layout(ref: np.ndarray) -> np.ndarray:
     shared buffer per dtype, grown as needed; a 0-d zero past :data:`ZEROS_MAX_ELEMENTS`.
     """
     if ref.size > ZEROS_MAX_ELEMENTS:
-        return np.zeros((), dtype=ref.dtype)
+        zero = np.zeros((), dtype=ref.dtype)
+        zero.flags.writeable = False
+        return zero
     buf = _ZEROS.get(ref.dtype)
     if buf is None or buf.size < ref.size:
         buf = np.zeros(min(max(ref.size, 2 * (0 if buf is None else buf.size), 4096), ZEROS_MAX_ELEMENTS),
