@@ -82,8 +82,11 @@ EXTRA_TESTS: dict[str, list[str]] = {}
 # lines stripped, with the argument why. A key names a line's text, not its number, so it
 # survives edits elsewhere in the file; when the line changes, the entry no longer matches
 # and the mutant must be argued again.
-_SLICE_SIZE_ONLY = ("the L2 probe only picks the SGD kernel's slice size; the update is element-wise, so "
-                    "every slice size gives bit for bit the same numbers (test_sgd_kernel: sliced == whole)")
+_SLICE_SIZE_ONLY = ("the L2 probe only picks block sizes: the SGD kernel's slices (the update is "
+                    "element-wise, so every slice size gives bit for bit the same numbers; test_sgd_kernel: "
+                    "sliced == whole) and whether the few-filter convs build im2col in slices (the same "
+                    "products, the weight gradient's sum grouped otherwise; test_05_conv2d runs both routes "
+                    "on both sides of SLICE_MIN_L2_BYTES)")
 
 EQUIVALENT: dict[tuple[str, str, str], str] = {
     ("scratchnet/functional/activation.py",
@@ -95,11 +98,11 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
      "return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=True)"):
         "np.where's result is a fresh array no one else holds: a copy of it has the same "
         "values, dtype and layout",
-    ("scratchnet/optim/fast_sgd.py", "def l2_bytes(cpu: int = 0) -> Optional[int]:",
+    ("scratchnet/functional/fast/_cache.py", "def l2_bytes(cpu: int = 0) -> Optional[int]:",
      "def l2_bytes(cpu: int = 1) -> Optional[int]:"): _SLICE_SIZE_ONLY,
-    ("scratchnet/optim/fast_sgd.py", 'if f.read().strip() != "2":', 'if f.read().strip() == "2":'):
+    ("scratchnet/functional/fast/_cache.py", 'if f.read().strip() != "2":', 'if f.read().strip() == "2":'):
         _SLICE_SIZE_ONLY,
-    ("scratchnet/optim/fast_sgd.py",
+    ("scratchnet/functional/fast/_cache.py",
      "return int(text[:-1]) * units[text[-1]] if text[-1] in units else int(text)",
      "return int(text[:1]) * units[text[-1]] if text[-1] in units else int(text)"): _SLICE_SIZE_ONLY,
     ("scratchnet/functional/_broadcast.py", "grad = grad.sum(axis=axes, keepdims=True)",
@@ -118,13 +121,13 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
         "grad_scores is 2-D here: moving its last axis to position 1 leaves it as it is, and "
         "both branches return a C-ordered copy of it",
     ("scratchnet/functional/linear.py",
-     "out_shape = x.shape[:-1] if vector_weight else x.shape[:-1] + (out_features,)",
-     "out_shape = x.shape[:-2] if vector_weight else x.shape[:-1] + (out_features,)"):
+     "out_shape = x.shape[:-1] if vector_weight else x.shape[:-1] + (w.shape[0],)",
+     "out_shape = x.shape[:-2] if vector_weight else x.shape[:-1] + (w.shape[0],)"):
         "with a 1-D weight out_shape only checks the bias, which by then is a 1-D input's (where "
         "[:-1] and [:-2] are both ()) or 0-d (which broadcasts to any shape)",
     ("scratchnet/functional/linear.py",
-     "out_shape = x.shape[:-1] if vector_weight else x.shape[:-1] + (out_features,)",
-     "out_shape = x.shape[:-0] if vector_weight else x.shape[:-1] + (out_features,)"):
+     "out_shape = x.shape[:-1] if vector_weight else x.shape[:-1] + (w.shape[0],)",
+     "out_shape = x.shape[:-0] if vector_weight else x.shape[:-1] + (w.shape[0],)"):
         "with a 1-D weight out_shape only checks the bias, which by then is a 1-D input's (where "
         "[:-1] and [:-0] are both ()) or 0-d (which broadcasts to any shape)",
     ("scratchnet/functional/fast/_layout.py", "where = [0] * len(perm)  # where[a]: the memory position of logical axis a (perm's inverse)",
@@ -144,18 +147,18 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
      "@differentiable(honors_needs_input_grad=False, fresh_grads=True)"):
         "the flag only lets nn skip the input gradient it would drop: without it the backward "
         "computes that gradient and nn discards it, so every kept number is the same",
-    ("scratchnet/optim/fast_sgd.py", 'units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}',
+    ("scratchnet/functional/fast/_cache.py", 'units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}',
      'units = {"K": 2 << 10, "M": 1 << 20, "G": 1 << 30}'): _SLICE_SIZE_ONLY,
-    ("scratchnet/optim/fast_sgd.py", 'units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}',
+    ("scratchnet/functional/fast/_cache.py", 'units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}',
      'units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 31}'): _SLICE_SIZE_ONLY,
     ("scratchnet/functional/fast/loss.py",
-     "if not (0 <= t_min and t_max < x.shape[1] and not t_min <= ignore_index <= t_max):",
-     "if not (0 < t_min and t_max < x.shape[1] and not t_min <= ignore_index <= t_max):"):
+     "if not (0 <= t_min and t_max < input.shape[1] and not t_min <= ignore_index <= t_max):",
+     "if not (0 < t_min and t_max < input.shape[1] and not t_min <= ignore_index <= t_max):"):
         "the guard only chooses the route: a batch whose smallest target is 0 then takes the "
         "textbook's, which the suite proves gives the dense route's numbers",
     ("scratchnet/functional/fast/loss.py",
-     "if not (0 <= t_min and t_max < x.shape[1] and not t_min <= ignore_index <= t_max):",
-     "if not (1 <= t_min and t_max < x.shape[1] and not t_min <= ignore_index <= t_max):"):
+     "if not (0 <= t_min and t_max < input.shape[1] and not t_min <= ignore_index <= t_max):",
+     "if not (1 <= t_min and t_max < input.shape[1] and not t_min <= ignore_index <= t_max):"):
         "the guard only chooses the route: a batch whose smallest target is 0 then takes the "
         "textbook's, which the suite proves gives the dense route's numbers",
     ("scratchnet/functional/softmax.py", "x = input.astype(target, copy=False)",

@@ -293,6 +293,14 @@ def _layouts(a):
     return layouts
 
 
+@pytest.fixture(autouse=True)
+def _slices_fit_in_l2(monkeypatch):
+    """Every test here sees a machine whose L2 holds slices (where few filters always take
+    the sliced route), whatever this one's: the routes below are then the same everywhere.
+    ``test_few_filter_convs_are_sliced_where_the_caches_make_it_pay`` runs the other kind."""
+    monkeypatch.setitem(fast_conv._L2, "bytes", fast_conv.SLICE_MIN_L2_BYTES)
+
+
 def _route(monkeypatch):
     """Spy on the kernel's sliced route: returns the list of slice counts it ran with."""
     calls, real = [], fast_conv._conv2d_sliced
@@ -418,6 +426,44 @@ def test_the_threshold_filters_per_group_is_where_slicing_starts(monkeypatch):
         assert bool(calls) == sliced
         with F.textbook():
             assert_close(out, F.conv2d(x, w), what=f"{filters} filters", rtol=1e-4, atol=1e-5)
+
+
+_FEW_FILTER_BYTES = 25 * 8 * 8 * 3 * 4  # the im2col matrix below: K = 25, 8x8 outputs, batch 3, float32
+
+
+@pytest.mark.parametrize("l2,sliced", [
+    (fast_conv.SLICE_MIN_L2_BYTES, True),          # an L2 that holds slices: always
+    (2 * _FEW_FILTER_BYTES, True),                 # a smaller one: while the matrix is at most half of it
+    (2 * _FEW_FILTER_BYTES - 1, False),            # past that, one GEMM over the whole matrix
+    (None, False),                                 # an L2 that sysfs does not tell
+])
+def test_few_filter_convs_are_sliced_where_the_caches_make_it_pay(monkeypatch, l2, sliced):
+    """The L2 probe and the matrix's size decide the few-filter route; both routes equal the
+    textbook conv2d."""
+    monkeypatch.setattr(fast_conv, "_L2", {})
+    monkeypatch.setattr(fast_conv, "l2_bytes", lambda: l2)
+    monkeypatch.setattr(fast_conv, "SLICE_BYTES", 1)
+    calls = _route(monkeypatch)
+    rng = np.random.default_rng(26)
+    x = rng.standard_normal((3, 1, 12, 12)).astype(np.float32)
+    w = rng.standard_normal((fast_conv.SLICED_MAX_CHANNELS, 1, 5, 5)).astype(np.float32)
+    b = rng.standard_normal(w.shape[0]).astype(np.float32)
+    g = rng.standard_normal((3, w.shape[0], 8, 8)).astype(np.float32)
+    want = _run(x, w, b, {}, g, textbook=True)
+    got = _run(x, w, b, {}, g)
+    assert fast_conv.slices_pay(_FEW_FILTER_BYTES) is sliced and bool(calls) == sliced
+    _assert_all_close(got, want, np.float32, f"L2 {l2}")
+
+
+def test_the_l2_probe_runs_at_the_first_conv_not_at_import():
+    import subprocess
+    import sys
+    code = ("import numpy as np\nfrom scratchnet.functional.fast import conv\n"
+            "assert conv._L2 == {}, 'probed at import'\n"
+            "import scratchnet.functional as F\n"
+            "F.conv2d(np.ones((1, 1, 3, 3)), np.ones((1, 1, 2, 2)))\n"
+            "assert set(conv._L2) == {'bytes'}\n")
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -19,6 +19,7 @@ import pytest
 import torch
 
 from scratchnet import optim
+from scratchnet.functional.fast._cache import l2_bytes
 from scratchnet.nn import Parameter
 from scratchnet.optim import fast_sgd
 from scratchnet.optim.sgd import override_step, sgd_step
@@ -103,7 +104,7 @@ def test_slices_only_where_the_l2_holds_large_slices(l2, expected):
 
 
 def test_l2_size_is_read_lazily_and_none_where_it_cannot_be():
-    assert fast_sgd.l2_bytes(cpu=10**6) is None  # no such CPU in sysfs
+    assert l2_bytes(cpu=10**6) is None  # no such CPU in sysfs
     code = ("import numpy as np\nfrom scratchnet import optim, nn\nfrom scratchnet.optim import fast_sgd\n"
             "assert fast_sgd._SLICE == {}, 'probed at import'\n"
             "p = nn.Parameter(np.ones(3)); p.grad = np.ones(3)\n"

@@ -16,15 +16,15 @@ The measurements behind each choice are in ``benchmarks/README.md`` (History).
 """
 from __future__ import annotations
 
-import os
 import threading
 from typing import Optional
 
 import numpy as np
 
+from ..functional.fast._cache import l2_bytes
 from .optimizer import add_scaled
 
-__all__ = ["sgd_step_", "slice_size", "l2_bytes"]
+__all__ = ["sgd_step_", "slice_size"]
 
 
 def sgd_step_(param, grad, momentum_buffer, *, lr, momentum=0.0, dampening=0.0, weight_decay=0.0,
@@ -97,23 +97,6 @@ def slice_size(l2: Optional[int]) -> Optional[int]:
         return None
     size = 1 << ((l2 // 2 // (4 * 4)).bit_length() - 1)  # a power of two
     return size if size >= 1 << 16 else None
-
-
-def l2_bytes(cpu: int = 0) -> Optional[int]:
-    """One core's L2 cache in bytes, from Linux's sysfs; ``None`` where it cannot be read."""
-    root = f"/sys/devices/system/cpu/cpu{cpu}/cache"
-    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
-    try:
-        for index in sorted(os.listdir(root)):
-            with open(os.path.join(root, index, "level")) as f:
-                if f.read().strip() != "2":
-                    continue
-            with open(os.path.join(root, index, "size")) as f:
-                text = f.read().strip().upper()
-            return int(text[:-1]) * units[text[-1]] if text[-1] in units else int(text)
-    except (OSError, ValueError):
-        pass
-    return None
 
 
 def _slices(arrays, size):

@@ -12,8 +12,9 @@ same products, summed in another order); the suite proves it
 * **A zero-copy window view** (:func:`_window_view`): the gather is one copy of an
   ``as_strided`` view of the padded input, not a loop over taps.
 * **Cache blocking** (:func:`_conv2d_sliced`): where the GEMM is memory-bound (few
-  filters), an im2col matrix larger than L2 is built and multiplied in slices of
-  output rows, and the backward gathers each slice again instead of keeping it.
+  filters) and the machine's caches make it pay (:func:`slices_pay`), or the matrix would
+  not fit even in L3, an im2col matrix is built and multiplied in slices of output rows,
+  and the backward gathers each slice again instead of keeping it.
 * **The input gradient tap by tap** (:func:`_input_grad_by_tap`): one small GEMM per
   kernel tap added into channels-innermost memory, in long contiguous runs, instead of a
   multi-MB column gradient written, read back and scattered by col2im in short ones.
@@ -35,6 +36,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from .._vjp import register_kernel
 from .._windows import WindowGeometry
+from ._cache import l2_bytes
 from ._layout import pad_in_layout
 from ..conv import _setup as _validate, conv2d
 from ._memo import memo_get, memo_key, memo_put
@@ -49,7 +51,8 @@ def _conv2d_kernel(input, weight, bias=None, stride=1, padding=0, dilation=1, gr
     ho, wo = geo.out_hw
     w_mat = w.reshape(groups, og, w[0].size)  # spelled out: -1 is ambiguous for C_in = 0
 
-    if og <= SLICED_MAX_CHANNELS or w_mat.shape[2] * ho * wo * n * x.dtype.itemsize > SLICED_MIN_BYTES:
+    column_bytes = w_mat.shape[2] * ho * wo * n * x.dtype.itemsize
+    if (og <= SLICED_MAX_CHANNELS and slices_pay(column_bytes)) or column_bytes > SLICED_MIN_BYTES:
         # Cache blocking: an im2col matrix larger than L2 is built and used in slices.
         slices = _row_slices(geo, n, w_mat.shape[2], x.dtype.itemsize)
         if len(slices) > 1:
@@ -99,6 +102,28 @@ SLICE_BYTES = 256 * 1024
 #: O/groups filters, 2 O/groups FLOPs per number read; past this many filters per group
 #: the GEMM is compute-bound and slices only split it into smaller, slower products.
 SLICED_MAX_CHANNELS = 12
+
+#: A core's L2 from which the few-filter convs are always built in slices.
+SLICE_MIN_L2_BYTES = 2 << 20
+
+#: One core's L2 in bytes (0 where unknown), probed at the first conv, not at import.
+_L2: dict = {}
+
+
+def slices_pay(column_bytes: int) -> bool:
+    """Whether a few-filter conv builds its im2col matrix of ``column_bytes`` in slices here.
+
+    Where a core's L2 holds :data:`SLICE_MIN_L2_BYTES`, always: a slice, its GEMM output
+    and OpenBLAS's packed panels fit in it together. In a smaller L2 they thrash it, and
+    one GEMM over the whole matrix, read from L3, was faster, unless the matrix is at most
+    half the L2: its slices are then products small enough for OpenBLAS to keep on one
+    core, where it splits the whole one over two threads and loses (``benchmarks/README.md``).
+    """
+    if "bytes" not in _L2:
+        _L2["bytes"] = l2_bytes() or 0
+    l2 = _L2["bytes"]
+    return l2 >= SLICE_MIN_L2_BYTES or column_bytes <= l2 // 2
+
 
 #: Past this many bytes of columns every conv is sliced: a whole im2col matrix that large
 #: (an evaluation batch of 1000) is written to and read back from main memory, which
