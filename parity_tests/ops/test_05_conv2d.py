@@ -431,17 +431,21 @@ def test_the_threshold_filters_per_group_is_where_slicing_starts(monkeypatch):
 _FEW_FILTER_BYTES = 25 * 8 * 8 * 3 * 4  # the im2col matrix below: K = 25, 8x8 outputs, batch 3, float32
 
 
-@pytest.mark.parametrize("l2,sliced", [
-    (fast_conv.SLICE_MIN_L2_BYTES, True),          # an L2 that holds slices: always
-    (2 * _FEW_FILTER_BYTES, True),                 # a smaller one: while the matrix is at most half of it
-    (2 * _FEW_FILTER_BYTES - 1, False),            # past that, one GEMM over the whole matrix
-    (None, False),                                 # an L2 that sysfs does not tell
+@pytest.mark.parametrize("l2,whole_max,sliced", [
+    (fast_conv.SLICE_MIN_L2_BYTES, None, True),          # an L2 that holds slices: always
+    (2 * _FEW_FILTER_BYTES, None, True),                 # a smaller one: while the matrix is at most half of it
+    (2 * _FEW_FILTER_BYTES - 1, None, False),            # past that, one GEMM over the whole matrix...
+    (2 * _FEW_FILTER_BYTES - 1, _FEW_FILTER_BYTES, False),
+    (2 * _FEW_FILTER_BYTES - 1, _FEW_FILTER_BYTES - 1, True),  # ...up to WHOLE_MAX_BYTES
+    (None, None, False),                                 # an L2 that sysfs does not tell
 ])
-def test_few_filter_convs_are_sliced_where_the_caches_make_it_pay(monkeypatch, l2, sliced):
+def test_few_filter_convs_are_sliced_where_the_caches_make_it_pay(monkeypatch, l2, whole_max, sliced):
     """The L2 probe and the matrix's size decide the few-filter route; both routes equal the
     textbook conv2d."""
     monkeypatch.setattr(fast_conv, "_L2", {})
     monkeypatch.setattr(fast_conv, "l2_bytes", lambda: l2)
+    if whole_max is not None:
+        monkeypatch.setattr(fast_conv, "WHOLE_MAX_BYTES", whole_max)
     monkeypatch.setattr(fast_conv, "SLICE_BYTES", 1)
     calls = _route(monkeypatch)
     rng = np.random.default_rng(26)

@@ -110,19 +110,24 @@ SLICE_MIN_L2_BYTES = 2 << 20
 _L2: dict = {}
 
 
+#: Where slices do not fit a core's L2, the largest whole im2col matrix a few-filter conv
+#: reads back from L3 instead of slicing it.
+WHOLE_MAX_BYTES = 16 << 20
+
+
 def slices_pay(column_bytes: int) -> bool:
     """Whether a few-filter conv builds its im2col matrix of ``column_bytes`` in slices here.
 
-    Where a core's L2 holds :data:`SLICE_MIN_L2_BYTES`, always: a slice, its GEMM output
-    and OpenBLAS's packed panels fit in it together. In a smaller L2 they thrash it, and
-    one GEMM over the whole matrix, read from L3, was faster, unless the matrix is at most
-    half the L2: its slices are then products small enough for OpenBLAS to keep on one
-    core, where it splits the whole one over two threads and loses (``benchmarks/README.md``).
+    Where a core's L2 holds :data:`SLICE_MIN_L2_BYTES`, always: the slices were sized
+    there. With a smaller L2 (1 MiB, 32 MiB of L3) one GEMM over the whole matrix, read
+    back from L3, was faster, except at both ends: a matrix of at most half the L2 (its
+    whole GEMM is one OpenBLAS splits over two threads badly) and one past
+    :data:`WHOLE_MAX_BYTES` (``benchmarks/README.md`` has the measurements).
     """
     if "bytes" not in _L2:
         _L2["bytes"] = l2_bytes() or 0
     l2 = _L2["bytes"]
-    return l2 >= SLICE_MIN_L2_BYTES or column_bytes <= l2 // 2
+    return l2 >= SLICE_MIN_L2_BYTES or not l2 // 2 < column_bytes <= WHOLE_MAX_BYTES
 
 
 #: Past this many bytes of columns every conv is sliced: a whole im2col matrix that large
