@@ -459,17 +459,6 @@ def test_few_filter_convs_are_sliced_where_the_caches_make_it_pay(monkeypatch, l
     _assert_all_close(got, want, np.float32, f"L2 {l2}")
 
 
-def test_the_l2_probe_runs_at_the_first_conv_not_at_import():
-    import subprocess
-    import sys
-    code = ("import numpy as np\nfrom scratchnet.functional.fast import conv\n"
-            "assert conv._L2 == {}, 'probed at import'\n"
-            "import scratchnet.functional as F\n"
-            "F.conv2d(np.ones((1, 1, 3, 3)), np.ones((1, 1, 2, 2)))\n"
-            "assert set(conv._L2) == {'bytes'}\n")
-    subprocess.run([sys.executable, "-c", code], check=True)
-
-
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_every_conv_is_sliced_past_the_column_bytes_threshold(monkeypatch, dtype):
     """Many filters per group normally mean one GEMM; a whole im2col matrix past

@@ -104,12 +104,17 @@ def test_slices_only_where_the_l2_holds_large_slices(l2, expected):
 
 
 def test_l2_size_is_read_lazily_and_none_where_it_cannot_be():
+    """Both kernels that size their blocks by the L2 (this update, conv2d's slices) probe it
+    at their first call, not at import."""
     assert l2_bytes(cpu=10**6) is None  # no such CPU in sysfs
-    code = ("import numpy as np\nfrom scratchnet import optim, nn\nfrom scratchnet.optim import fast_sgd\n"
-            "assert fast_sgd._SLICE == {}, 'probed at import'\n"
+    code = ("import numpy as np\nimport scratchnet.functional as F\nfrom scratchnet import optim, nn\n"
+            "from scratchnet.functional.fast import conv\nfrom scratchnet.optim import fast_sgd\n"
+            "assert fast_sgd._SLICE == {} and conv._L2 == {}, 'probed at import'\n"
             "p = nn.Parameter(np.ones(3)); p.grad = np.ones(3)\n"
             "optim.SGD([p], lr=0.1).step()\n"
-            "assert 'size' in fast_sgd._SLICE\n")
+            "assert 'size' in fast_sgd._SLICE and conv._L2 == {}\n"
+            "F.conv2d(np.ones((1, 1, 3, 3)), np.ones((1, 1, 2, 2)))\n"
+            "assert set(conv._L2) == {'bytes'}\n")
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
