@@ -130,8 +130,8 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
      "out_shape = x.shape[:-0] if vector_weight else x.shape[:-1] + (w.shape[0],)"):
         "with a 1-D weight out_shape only checks the bias, which by then is a 1-D input's (where "
         "[:-1] and [:-0] are both ()) or 0-d (which broadcasts to any shape)",
-    ("scratchnet/functional/fast/_layout.py", "where = [0] * len(perm)  # where[a]: the memory position of logical axis a (perm's inverse)",
-     "where = [1] * len(perm)  # where[a]: the memory position of logical axis a (perm's inverse)"):
+    ("scratchnet/functional/fast/_layout.py", "where = [0] * len(perm)",
+     "where = [1] * len(perm)"):
         "perm is a permutation of the axes, so the loop below writes every entry of where: "
         "its starting value is never read",
     ("scratchnet/functional/fast/loss.py",

@@ -23,26 +23,42 @@ def empty_in_layout(ref: np.ndarray, shape, dtype=None, *, lead: tuple = (), fil
     contiguous one, where a C-ordered result would make each a transposing copy.
     ``order`` (axes, outermost first) asks for a given layout instead of ``ref``'s.
     """
-    # Outermost axis first: larger stride = slower-varying (ties keep the logical order).
-    # A C-contiguous ref is taken as C order without sorting: its length-1 axes may carry
-    # any stride, but they lay nothing out.
-    steps = None if ref.flags.c_contiguous else [abs(s) for s in ref.strides]
-    if order is None and (steps is None or steps == sorted(steps, reverse=True)):
-        # Already outermost first (a C-ordered array): the permutation below is the
-        # identity, and skipping it halves the cost of a batch-1 call.
+    perm = list(order) if order is not None else _memory_order(ref)
+    if perm is None:
+        # Already outermost first (a C-ordered array): no permutation, which halves the
+        # cost of a batch-1 call.
         mem = np.empty(tuple(lead) + tuple(shape), dtype=dtype or ref.dtype)
         if fill is not None:
             mem.fill(fill)
         return mem
-    perm = list(order) if order is not None else sorted(range(ref.ndim), key=lambda a: -steps[a])
     mem = np.empty(tuple(lead) + tuple(shape[a] for a in perm), dtype=dtype or ref.dtype)
     if fill is not None:
         mem.fill(fill)
     k = len(lead)
-    where = [0] * len(perm)  # where[a]: the memory position of logical axis a (perm's inverse)
+    return mem.transpose(tuple(range(k)) + tuple(k + i for i in _inverse(perm)))
+
+
+def _memory_order(ref: np.ndarray):
+    """``ref``'s axes outermost first in memory (larger stride: slower-varying; ties keep
+    the logical order), or ``None`` where that is the logical order (C order).
+
+    A C-contiguous ``ref`` is taken as C order without sorting: its length-1 axes may
+    carry any stride, but they lay nothing out.
+    """
+    if ref.flags.c_contiguous:
+        return None
+    steps = [abs(s) for s in ref.strides]
+    if steps == sorted(steps, reverse=True):
+        return None
+    return sorted(range(ref.ndim), key=lambda a: -steps[a])
+
+
+def _inverse(perm: list) -> list:
+    """``where[a]``: the memory position of logical axis ``a`` (the inverse of ``perm``)."""
+    where = [0] * len(perm)
     for position, axis in enumerate(perm):
         where[axis] = position
-    return mem.transpose(tuple(range(k)) + tuple(k + i for i in where))
+    return where
 
 
 #: The shared zeros of :func:`zeros_in_layout`, one read-only buffer per dtype.
@@ -69,13 +85,10 @@ def zeros_in_layout(ref: np.ndarray) -> np.ndarray:
                        dtype=ref.dtype)
         buf.flags.writeable = False
         _ZEROS[ref.dtype] = buf
-    if ref.flags.c_contiguous:
+    perm = _memory_order(ref)
+    if perm is None:
         return buf[:ref.size].reshape(ref.shape)
-    perm = sorted(range(ref.ndim), key=lambda a: -abs(ref.strides[a]))  # outermost first
-    where = [0] * ref.ndim
-    for position, axis in enumerate(perm):
-        where[axis] = position
-    return buf[:ref.size].reshape(tuple(ref.shape[a] for a in perm)).transpose(where)
+    return buf[:ref.size].reshape(tuple(ref.shape[a] for a in perm)).transpose(_inverse(perm))
 
 
 def as_layout_of(ref: np.ndarray, a: np.ndarray) -> np.ndarray:
