@@ -6,11 +6,11 @@ same products, summed in another order); the suite proves it
 
 * **Batch-innermost columns** (cuda-convnet's CHWN): im2col's columns are ordered
   ``(i, j, n)``, the sample fastest, so the GEMM's product *is* the output, an
-  ``(N, C, H, W)`` array whose memory is ``(C, H, W, N)``: no transpose pass, the bias
-  added in place, and the next layer (and the gradient coming back) already in that
+  ``(N, C, H, W)`` array whose memory is ``(C, H, W, N)``: no transpose pass, and the
+  next layer (and the gradient coming back) already in that
   layout. Every op takes any strides, so other layouts are only slower, never wrong.
-* **A zero-copy window view** (:func:`_window_view`): the gather is one copy of an
-  ``as_strided`` view of the padded input, not a loop over taps.
+* **A zero-copy window view** (:func:`_window_view`): the gather is one copy of a
+  strided view of the padded input, not a loop over taps.
 * **Cache blocking** (:func:`_conv2d_sliced`): where the GEMM is memory-bound (few
   filters) and the machine's caches make it pay (:func:`slices_pay`), or the matrix would
   not fit even in L3, an im2col matrix is built and multiplied in slices of output rows,
@@ -20,8 +20,11 @@ same products, summed in another order); the suite proves it
   multi-MB column gradient written, read back and scattered by col2im in short ones.
 * **Buffer recycling**: where col2im runs, the backward writes the input gradient's
   columns into the forward's im2col memory (fresh multi-MB arrays cost page faults).
-* **The bias gradient as a GEMV** (:func:`_bias_grad`): BLAS sums long rows faster
-  than ``np.sum``.
+* **The bias inside the GEMMs**: im2col gets a row of ones and the weight matrix a
+  column holding the bias, so the forward's GEMM adds it and the weight gradient's GEMM
+  gives its gradient (the row sums of G) as one more row: neither is a pass of its own
+  over a multi-MB array. The sliced kernel sums G's rows as a GEMV (:func:`_bias_grad`),
+  which BLAS does faster than ``np.sum``.
 * **Memoized validation** (:mod:`._memo`): a call with the shapes and arguments of an
   earlier valid one skips the checks.
 
@@ -32,7 +35,6 @@ from __future__ import annotations
 import functools
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 from .._vjp import register_kernel
 from .._windows import WindowGeometry
@@ -58,11 +60,13 @@ def _conv2d_kernel(input, weight, bias=None, stride=1, padding=0, dilation=1, gr
         if len(slices) > 1:
             return _conv2d_sliced(x, unbatched, w, b, geo, groups, slices)
 
-    cols = _im2col(x, geo, groups)
-    # (g, O/g, Ho*Wo*N): the output as (C_out, Ho, Wo, N) memory, bias added in place.
-    y = np.matmul(w_mat, cols)
-    if b is not None:
-        y += b.reshape(groups, og, 1)
+    k = w_mat.shape[2]
+    with_bias = b is not None
+    cols = _im2col(x, geo, groups, ones_row=with_bias)
+    # (g, O/g, Ho*Wo*N): the output as (C_out, Ho, Wo, N) memory. The bias is the
+    # weights' last column, against im2col's row of ones: added inside the GEMM.
+    w_aug = np.concatenate((w_mat, b.reshape(groups, og, 1)), axis=2) if with_bias else w_mat
+    y = np.matmul(w_aug, cols)
     out = y.reshape(out_channels, ho, wo, n).transpose(3, 0, 1, 2)
     saved = {"cols": cols}
     del cols
@@ -72,23 +76,24 @@ def _conv2d_kernel(input, weight, bias=None, stride=1, padding=0, dilation=1, gr
         # cost page faults); a second backward call rebuilds them.
         cols = saved.pop("cols", None)
         if cols is None:
-            cols = _im2col(x, geo, groups)
+            cols = _im2col(x, geo, groups, ones_row=with_bias)
         g = grad_out[None] if unbatched else grad_out
         # G as (g, O/g, Ho*Wo*N); no copy when grad_out has the layout forward produced.
         g_cols = np.ascontiguousarray(g.transpose(1, 2, 3, 0)).reshape(groups, og, ho * wo * n)
         # cols @ G^T, then transposed: the faster GEMM orientation (benchmarks/README.md).
-        grad_w = np.matmul(cols, g_cols.transpose(0, 2, 1)).transpose(0, 2, 1).reshape(w.shape)
-        grads = {"weight": grad_w}
+        # Against the row of ones, its last row is the bias gradient: G's row sums.
+        grad_wt = np.matmul(cols, g_cols.transpose(0, 2, 1))
+        grads = {"weight": grad_wt[:, :k].transpose(0, 2, 1).reshape(w.shape)}
+        if with_bias:
+            grads["bias"] = grad_wt[:, k].reshape(out_channels)
         if needs_input_grad and groups == 1 and ho * wo * n >= TAPWISE_MIN_COLUMNS and c >= TAPWISE_MIN_CHANNELS:
             del cols  # the weight gradient was its last reader
             grad_x = _input_grad_by_tap(g_cols[0], w, geo, n, c)
             grads["input"] = grad_x[0] if unbatched else grad_x
         elif needs_input_grad:
             w_mat_t = np.ascontiguousarray(w_mat.transpose(0, 2, 1))
-            grad_x = _col2im(np.matmul(w_mat_t, g_cols, out=cols), geo, n, c)
+            grad_x = _col2im(np.matmul(w_mat_t, g_cols, out=cols[:, :k]), geo, n, c)
             grads["input"] = grad_x[0] if unbatched else grad_x
-        if b is not None:
-            grads["bias"] = _bias_grad(g_cols).reshape(out_channels)
         return grads
 
     return (out[0] if unbatched else out), backward
@@ -259,18 +264,22 @@ def _setup(op, input, weight, bias, stride, padding, dilation, groups):
     return x4, unbatched, w, b, geo
 
 
-def _im2col(x: np.ndarray, geo: WindowGeometry, groups: int) -> np.ndarray:
+def _im2col(x: np.ndarray, geo: WindowGeometry, groups: int, ones_row: bool = False) -> np.ndarray:
     r"""Every window of ``x`` ``(N, C, H, W)`` as columns ``(g, C/g*kh*kw, Ho*Wo*N)``, the sample fastest.
 
     Rows are ``(c, a, b)`` (channel, kernel tap), columns ``(i, j, n)``. One copy of
     :func:`_window_view`'s zero-copy view into a fresh, writeable matrix (the backward
     recycles its memory). Read as ``(C, H, W, N)`` memory, tap ``(a, b)`` of output row
     ``i`` over every column and sample is one contiguous run of ``Wo*N`` numbers.
+    With ``ones_row``, each group's matrix gets one more row, of ones, for the bias.
     """
     _, windows = _window_view(x, geo, groups)
     g, cg, kh, kw, ho, wo, n = windows.shape
-    cols = np.empty((g, cg * kh * kw, ho * wo * n), dtype=x.dtype)
-    cols.reshape(windows.shape)[...] = windows
+    k = cg * kh * kw
+    cols = np.empty((g, k + ones_row, ho * wo * n), dtype=x.dtype)
+    cols[:, :k].reshape(windows.shape)[...] = windows
+    if ones_row:
+        cols[:, k] = 1
     return cols
 
 
@@ -279,7 +288,7 @@ def _window_view(x: np.ndarray, geo: WindowGeometry, groups: int) -> tuple:
 
     Returns ``(buf, windows)``: ``buf`` is the input as padded ``(C, Hp, Wp, N)``
     memory (the input itself when it already lies so and needs no padding), and
-    ``windows`` the ``as_strided`` view of it shaped ``(g, C/g, kh, kw, Ho, Wo, N)``:
+    ``windows`` a zero-copy strided view of it shaped ``(g, C/g, kh, kw, Ho, Wo, N)``:
     element ``[g, c, a, b, i, j, n]`` is tap ``(a, b)`` of the window of output pixel
     ``(i, j)`` of sample ``n`` in channel ``c`` of group ``g``. Stepping a tap moves
     ``d`` input rows (columns), stepping an output pixel ``s`` of them.
@@ -291,12 +300,11 @@ def _window_view(x: np.ndarray, geo: WindowGeometry, groups: int) -> tuple:
     buf = np.ascontiguousarray(pad_in_layout(geo, x, 0, order=(1, 2, 3, 0)).transpose(1, 2, 3, 0))
     s_c, s_h, s_w, s_n = buf.strides
     cg = c // groups
-    windows = as_strided(
-        buf,
-        shape=(groups, cg, kh, kw, ho, wo, n),
-        strides=(cg * s_c, s_c, dh * s_h, dw * s_w, sh * s_h, sw * s_w, s_n),
-        writeable=False,
-    )
+    # The ndarray constructor on buf's memory: the view as_strided makes, without its
+    # Python-level wrapper (a quarter of the cost, which counts at batch 1).
+    windows = np.ndarray((groups, cg, kh, kw, ho, wo, n), buf.dtype, buf, 0,
+                         (cg * s_c, s_c, dh * s_h, dw * s_w, sh * s_h, sw * s_w, s_n))
+    windows.flags.writeable = False
     return buf, windows
 
 
