@@ -36,11 +36,26 @@ def available_cores() -> int:
 
 
 def thread_env(threads: int, base: dict | None = None) -> dict:
-    """A copy of ``base`` (default ``os.environ``) with every thread-pool size set to ``threads``."""
+    """A copy of ``base`` (default ``os.environ``) with every thread-pool size set to ``threads``,
+    and glibc's allocator told to keep freed memory (:func:`malloc_env`)."""
     env = dict(os.environ if base is None else base)
     for var in THREAD_VARS:
         env[var] = str(threads)
+    env.update(malloc_env())
     return env
+
+
+def malloc_env() -> dict:
+    """glibc's startup variables for what
+    :func:`scratchnet.training.environment.keep_freed_memory` sets, for worker processes.
+
+    Every worker, of either engine (and a baseline checkout's), starts with them: a step's
+    arrays then reuse freed pages instead of faulting in fresh ones, whichever library
+    allocates them. The training CLI makes the same settings in its own process.
+    """
+    from scratchnet.training.environment import KEEP_FREED_BYTES, MMAP_THRESHOLD_BYTES
+
+    return {"MALLOC_TRIM_THRESHOLD_": str(KEEP_FREED_BYTES), "MALLOC_MMAP_THRESHOLD_": str(MMAP_THRESHOLD_BYTES)}
 
 
 def limit_threads(threads: int, engine: str) -> dict:
@@ -186,6 +201,7 @@ def engine_info(engine: str) -> dict:
     info: dict = {
         "numpy": np.__version__,
         "thread_env": {v: os.environ.get(v) for v in THREAD_VARS},
+        "malloc_env": {v: os.environ.get(v) for v in malloc_env()},
     }
     try:
         info["numpy_config"] = np.show_config(mode="dicts")

@@ -57,7 +57,7 @@ import numpy as np
 from scratchnet.cli.arguments import ArgumentParser, csv_list, non_negative_float, non_negative_int, positive_int
 from scratchnet.cli.run_setup import build_engines, experiment_config, load_data
 from scratchnet.training import experiments
-from scratchnet.training.environment import OtherLoad, threads
+from scratchnet.training.environment import OtherLoad, keep_freed_memory, threads
 from scratchnet.training.lockstep import take_turns
 from scratchnet.training.loop import EpochLoop
 
@@ -459,7 +459,7 @@ def main(argv=None) -> int:
     if "torch" in args.engines:
         import torch  # noqa: F401  (loaded now, so that the library record names its version and threads)
     libraries = {"numpy": np.__version__, "torch": getattr(sys.modules.get("torch"), "__version__", None),
-                 "threads": threads()}
+                 "threads": threads(), "malloc": keep_freed_memory()}  # as the training CLI does
     log = None if args.quiet else print
     per_call_s, fault = wrapper_cost(), page_fault_cost()
     models = [budget_model(name, args, per_call_s, log) for name in args.models]

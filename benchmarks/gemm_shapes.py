@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from . import OUT_DIR
+from . import env as _env
 
 # (m, k, n) of C = A @ B for MLP-5's first layer 784 -> 520 at batch 64, and MLP-3's.
 SHAPES = [
@@ -84,7 +85,7 @@ def main(argv=None) -> int:
         return 0
     args = parse_args(argv)
     threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
+    env = dict(os.environ, **_env.malloc_env(), OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
                MKL_NUM_THREADS=str(threads))
     results = {}
     for engine in ("numpy", "torch"):

@@ -73,6 +73,54 @@ class OtherLoad:
         return False
 
 
+#: glibc's ``mallopt`` parameters (``malloc.h``).
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+#: Freed heap memory glibc may keep for reuse instead of returning it to the OS.
+KEEP_FREED_BYTES = 256 << 20
+#: Blocks from this size on are mapped on their own: glibc's largest automatic threshold.
+MMAP_THRESHOLD_BYTES = 32 << 20
+_KEPT: dict = {}
+
+
+def keep_freed_memory() -> dict | None:
+    """Have glibc's allocator keep freed memory for reuse: a training step's arrays then
+    reuse pages instead of faulting in fresh ones, step after step.
+
+    A step allocates and frees the same arrays every time. glibc returns a freed block
+    at the top of its heap to the OS once more than ``M_TRIM_THRESHOLD`` is free there,
+    and by default that threshold follows the largest block freed so far (twice it):
+    where a step's arrays are a few hundred KB to a few MB (the CNNs at batch 8 to 32),
+    the heap is trimmed and regrown every step, and each 4 KiB page of the regrowth is
+    a page fault (about 2 µs here; ``benchmarks/README.md`` has the measurements). This
+    fixes the trim threshold at :data:`KEEP_FREED_BYTES` and the mmap threshold at
+    :data:`MMAP_THRESHOLD_BYTES`, as ``MALLOC_TRIM_THRESHOLD_`` and
+    ``MALLOC_MMAP_THRESHOLD_`` would at startup. A process-wide setting: the training
+    CLI and the benchmarks' workers (both engines) call it; a script with its own loop
+    may. Returns the settings made, or ``None`` where the C library is not glibc.
+    """
+    if _KEPT:
+        return dict(_KEPT)
+    if platform.libc_ver()[0] != "glibc":
+        return None
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None)
+        ok = (libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES) == 1
+              and libc.mallopt(_M_TRIM_THRESHOLD, KEEP_FREED_BYTES) == 1)
+    except (OSError, AttributeError):
+        return None
+    if not ok:
+        return None
+    _KEPT.update(trim_threshold=KEEP_FREED_BYTES, mmap_threshold=MMAP_THRESHOLD_BYTES)
+    return dict(_KEPT)
+
+
+def malloc_settings() -> dict | None:
+    """What :func:`keep_freed_memory` set in this process (``None`` if it was not called)."""
+    return dict(_KEPT) or None
+
+
 def threads() -> dict:
     """The thread pools' sizes: NumPy's BLAS (when threadpoolctl is installed) and torch's."""
     info = {"cores_available": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
@@ -130,6 +178,7 @@ def environment(*, device: str = "cpu", data_source: str = "") -> dict:
         "device": device,
         "data_source": data_source,
         "threads": threads(),
+        "malloc": malloc_settings(),
         "load_average_start": load_average(),
     }
     if torch is not None and device.startswith("cuda") and torch.cuda.is_available():

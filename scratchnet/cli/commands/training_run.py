@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import sys
 
-from ...training.environment import OtherLoad, environment, load_average
+from ...training.environment import OtherLoad, environment, keep_freed_memory, load_average
 from ...training.lockstep import compare, fit_lockstep
 from ...training import run_options
 from ..run_setup import build_engines, load_data
@@ -20,6 +20,7 @@ def run(cfg: TrainConfig, args, dataset_kind: str):
     """
     log = None if args.quiet else print  # None: no log line, so no loss read back per line
     run_options.check_torch_options(args, dataset_kind)
+    keep_freed_memory()  # the steps reuse freed pages instead of faulting in new ones
     download = args.download
     if download and cfg.loader == "torchvision":  # torchvision's own downloader
         from ...training.torch_data import download_with_torchvision
