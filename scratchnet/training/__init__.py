@@ -10,7 +10,8 @@ lockstep      two engines taking turns epoch by epoch, and how far their runs dr
 config        the hyper-parameters of a run, declared once (Recipe, TrainConfig)
 experiments   the lecture experiments with the figures the slides report
 diagnose      per-layer statistics of a short run (``scratchnet diagnose``)
-environment   where a run ran: versions, threads, device, the load of other processes
+environment   where a run ran: versions, threads, device, the load of other processes;
+              glibc's allocator told to keep freed memory (keep_freed_memory)
 plot          loss and accuracy curves of one or two runs
 run_options   the torch engine's options of a run (loader, autocast, compile, TF32)
 torch_data    the lectures' own torchvision pipeline for the torch engine

@@ -1,4 +1,5 @@
-"""What a training run records about where it ran: versions, threads, device, data, load.
+"""What a training run records about where it ran (versions, threads, device, data, load),
+and the one process setting it makes (:func:`keep_freed_memory`).
 
 A time measured on a shared or drifting machine means little without the load it was
 taken under, so :class:`OtherLoad` measures how much CPU *other* processes used while
