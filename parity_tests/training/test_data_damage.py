@@ -44,13 +44,27 @@ def test_idx_header_sizes_are_checked_exactly(tmp_path_factory, code, dims, payl
     data = bytes([0, 0, code, len(dims)]) + struct.pack(f">{len(dims)}I", *dims) + bytes(n * itemsize)
     path = tmp_path_factory.mktemp("idx") / ("x.idx.gz" if gz else "x.idx")
     path.write_bytes(gzip.compress(data) if gz else data)
-    if n == true_count:
+    addressable = int(np.prod([d for d in dims if d], dtype=object)) * itemsize <= np.iinfo(np.intp).max
+    if n == true_count and not addressable:  # empty, but a shape no NumPy array can take
+        with pytest.raises(D.CorruptDataError, match="multiply past") as info:
+            D.read_idx(path)
+        assert str(path) in str(info.value)
+    elif n == true_count:
         arr = D.read_idx(path)
         assert arr.shape == tuple(dims) and arr.size == true_count
     else:
         with pytest.raises(D.CorruptDataError, match="truncated|trailing bytes") as info:
             D.read_idx(path)
         assert str(path) in str(info.value)
+
+
+def test_an_empty_shape_numpy_cannot_hold_is_refused_by_name(tmp_path):
+    # The deep profile's example: 0 items, so the file's length matches, but the other
+    # sizes multiply to 2**63 bytes and NumPy cannot make an array of that shape.
+    path = tmp_path / "empty-idx4-ubyte"
+    path.write_bytes(bytes([0, 0, 0x08, 4]) + struct.pack(">4I", 0, 2**16, 2**16, 2**31))
+    with pytest.raises(D.CorruptDataError, match=r"empty-idx4-ubyte has header shape \(0, 65536, 65536, 2147483648\)"):
+        D.read_idx(path)
 
 
 def test_a_header_whose_size_wraps_to_zero_is_refused(tmp_path):

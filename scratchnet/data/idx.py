@@ -154,6 +154,13 @@ def read_idx(path, *, magic: int | None = None, op: str = "read_idx") -> np.ndar
             f"{op}: {path} {problem}: header says shape {shape} of {dtype.newbyteorder('=').name} "
             f"({expected} bytes in all), file holds {len(data)} bytes"
         )
+    # An empty array still has its shape: NumPy refuses one whose other sizes multiply
+    # past what an index can address, even with a 0 among them.
+    if math.prod(n for n in shape if n) * dtype.itemsize > np.iinfo(np.intp).max:
+        raise CorruptDataError(
+            f"{op}: {path} has header shape {shape}: an array of that shape holds nothing, but "
+            f"its other sizes multiply past the {np.iinfo(np.intp).max} bytes NumPy can address"
+        )
     arr = np.frombuffer(data, dtype=dtype, count=count, offset=header)
     return arr.astype(dtype.newbyteorder("="), copy=True).reshape(shape)
 
