@@ -14,7 +14,6 @@ Each library runs in its own process with the same thread count, as in
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -84,9 +83,8 @@ def main(argv=None) -> int:
         print(json.dumps(_worker(argv[1], int(argv[2]))))
         return 0
     args = parse_args(argv)
-    threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    env = dict(os.environ, **_env.malloc_env(), OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
-               MKL_NUM_THREADS=str(threads))
+    threads = _env.available_cores()
+    env = _env.thread_env(threads)  # every pool at `threads`, freed memory kept, as the other workers
     results = {}
     for engine in ("numpy", "torch"):
         proc = subprocess.run([sys.executable, "-m", "benchmarks.gemm_shapes", "--worker", engine, str(threads)],
