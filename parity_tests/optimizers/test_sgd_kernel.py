@@ -135,6 +135,23 @@ def test_work_arrays_are_per_thread():
     assert np.shares_memory(here, fast_sgd._work_array(np.zeros(4, np.float64)))  # reused
 
 
+def test_every_slice_takes_the_same_slice_sized_work_array(monkeypatch):
+    """The scratch for -lr*g is one slice long and reused slice after slice (so it stays in
+    L2), not a parameter-sized array cut into slices that each come from memory."""
+    monkeypatch.setitem(fast_sgd._SLICE, "size", SLICE)
+    sizes = {}
+
+    def update():  # in a fresh thread: a work array of its own, grown only by this update
+        fast_sgd.sgd_step_(np.zeros(23, np.float32), np.ones(23, np.float32), None, lr=1.0,
+                           momentum=0.9)
+        sizes["work"] = fast_sgd._WORK.by_dtype[np.dtype(np.float32)].size
+
+    thread = threading.Thread(target=update)
+    thread.start()
+    thread.join()
+    assert sizes["work"] == SLICE
+
+
 @pytest.mark.parametrize("options", OPTIONS[::3] + OPTIONS[-1:],
                          ids=lambda o: "-".join(f"{k}={v}" for k, v in o.items()))
 def test_sgd_runs_the_kernel_by_default_and_equals_the_textbook_and_torch(monkeypatch, options):

@@ -7,7 +7,8 @@ for bit; what differs is where they are written. Each piece, and why:
 * in place: the parameter and the momentum buffer are updated where they lie, instead
   of in new arrays (one pass over memory less per array, no allocation);
 * a reused work array holds :math:`-\\gamma g`: NumPy has no fused axpy, and a fresh
-  temporary every step costs about as much as the update itself;
+  temporary every step costs about as much as the update itself; every slice takes
+  the same one, so it is written in L2 rather than fetched from memory slice by slice;
 * slices sized from the core's L2: the update is four or more passes over
   parameter-sized arrays, and done slice by slice each slice stays in L2 from the
   first pass to the last (only where the L2 holds large slices: see :func:`slice_size`).
@@ -38,8 +39,9 @@ def sgd_step_(param, grad, momentum_buffer, *, lr, momentum=0.0, dampening=0.0, 
     first = momentum != 0 and momentum_buffer is None
     if first:
         momentum_buffer = np.empty(grad.shape, dtype=grad.dtype)
-    arrays = (param, grad, momentum_buffer if momentum != 0 else None, _work_array(grad))
-    for p, g, b, w in _slices(arrays, _slice()):
+    arrays = (param, grad, momentum_buffer if momentum != 0 else None)
+    for p, g, b in _slices(arrays, _slice()):
+        w = _work_array(g)  # the same scratch for every slice: it stays in L2
         if maximize:
             g = -g
         if weight_decay != 0:
