@@ -62,10 +62,10 @@ _WORK = threading.local()  # per thread: two optimizers stepping in two threads 
 
 
 def _work_array(like: np.ndarray) -> np.ndarray:
-    """Scratch shaped like ``like``: one flat buffer per dtype, grown to the largest parameter.
+    """Scratch shaped like ``like``: one flat buffer per dtype, grown to the largest piece.
 
-    Updates run one parameter at a time, so their temporaries never coexist, and the
-    one buffer stays warm in cache.
+    A piece is a slice, or a parameter updated whole. Pieces are updated one at a time,
+    so their temporaries never coexist, and the one buffer stays warm in cache.
     """
     if not hasattr(_WORK, "by_dtype"):
         _WORK.by_dtype = {}
